@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Serverless.Core.Protocol;
+
+namespace Serverless.Core.Messaging;
+
+/// <summary>
+/// Encodes protocol messages as JSON and, when a key is configured, signs them with HMAC-SHA256 so that a
+/// participant acts only on commands that really come from the coordinator.
+/// </summary>
+/// <remarks>
+/// Wire form: <c>{"body":{...},"sig":"base64"}</c>; the signature covers the exact UTF-8 text of
+/// <c>body</c>. Decoding never throws for bad input: a malformed, truncated, forged or unknown-version
+/// message is reported as an error and must never be acted on.
+/// </remarks>
+public sealed class MessageCodec
+{
+    /// <summary>Largest accepted encoded message, in characters (a queue message holds 64 KiB).</summary>
+    public const int MaxMessageLength = 64 * 1024;
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    private readonly byte[]? _key;
+
+    /// <param name="signingKey">The shared HMAC key; null or empty to send unsigned messages and accept any.</param>
+    public MessageCodec(byte[]? signingKey = null)
+    {
+        _key = signingKey is { Length: > 0 } ? signingKey : null;
+    }
+
+    /// <summary>True when messages are signed and signatures are required.</summary>
+    public bool RequiresSignature => _key is not null;
+
+    public string Encode(ProtocolMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var body = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(body))
+        {
+            WriteBody(writer, message);
+        }
+
+        var output = new ArrayBufferWriter<byte>(body.WrittenCount + 80);
+        using (var writer = new Utf8JsonWriter(output))
+        {
+            writer.WriteStartObject();
+            writer.WritePropertyName("body");
+            writer.WriteRawValue(body.WrittenSpan, skipInputValidation: true);
+            if (_key is not null)
+            {
+                writer.WriteString("sig", Convert.ToBase64String(HMACSHA256.HashData(_key, body.WrittenSpan)));
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(output.WrittenSpan);
+    }
+
+    /// <summary>Decodes and verifies <paramref name="text"/>; on failure <paramref name="error"/> says why.</summary>
+    public bool TryDecode(string? text, out ProtocolMessage? message, out string? error)
+    {
+        message = null;
+        if (string.IsNullOrEmpty(text) || text.Length > MaxMessageLength)
+        {
+            error = "empty or oversized message";
+            return false;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(text, DocumentOptions);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("body", out var body) || body.ValueKind != JsonValueKind.Object)
+            {
+                error = "not a protocol message (no body object)";
+                return false;
+            }
+
+            if (_key is not null && !HasValidSignature(root, body))
+            {
+                error = "missing or invalid signature";
+                return false;
+            }
+
+            return TryReadBody(body, out message, out error);
+        }
+        catch (JsonException ex)
+        {
+            error = $"malformed JSON: {ex.Message}";
+            return false;
+        }
+    }
+
+    private bool HasValidSignature(JsonElement root, JsonElement body)
+    {
+        if (!root.TryGetProperty("sig", out var sig) || sig.ValueKind != JsonValueKind.String)
+        {
+            return false;
+        }
+
+        Span<byte> given = stackalloc byte[32];
+        if (!Convert.TryFromBase64String(sig.GetString()!, given, out var written) || written != 32)
+        {
+            return false;
+        }
+
+        var expected = HMACSHA256.HashData(_key!, Encoding.UTF8.GetBytes(body.GetRawText()));
+        return CryptographicOperations.FixedTimeEquals(expected, given);
+    }
+
+    private static void WriteBody(Utf8JsonWriter writer, ProtocolMessage m)
+    {
+        writer.WriteStartObject();
+        writer.WriteNumber("v", ProtocolMessage.CurrentVersion);
+        writer.WriteString("kind", m.Kind.ToString());
+        writer.WriteString("tx", m.TransactionId);
+        if (m.Branch >= 0)
+        {
+            writer.WriteNumber("branch", m.Branch);
+        }
+
+        if (m.Participant is not null)
+        {
+            writer.WriteString("participant", m.Participant);
+        }
+
+        if (m.Operation is not null)
+        {
+            writer.WritePropertyName("operation");
+            writer.WriteRawValue(m.Operation);
+        }
+
+        if (m.Vote is { } vote)
+        {
+            writer.WriteString("vote", vote.ToString());
+        }
+
+        if (m.Reason is not null)
+        {
+            writer.WriteString("reason", m.Reason);
+        }
+
+        if (m.Outcome is { } outcome)
+        {
+            writer.WriteString("outcome", outcome.ToString());
+        }
+
+        if (m.Attempt > 0)
+        {
+            writer.WriteNumber("attempt", m.Attempt);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static bool TryReadBody(JsonElement body, out ProtocolMessage? message, out string? error)
+    {
+        message = null;
+        if (!body.TryGetProperty("v", out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var version))
+        {
+            error = "missing version";
+            return false;
+        }
+
+        if (version != ProtocolMessage.CurrentVersion)
+        {
+            error = $"unsupported message version {version}";
+            return false;
+        }
+
+        if (!TryGetEnum<MessageKind>(body, "kind", out var kind))
+        {
+            error = "missing or unknown kind";
+            return false;
+        }
+
+        var tx = GetString(body, "tx");
+        if (!Identifiers.IsValidTransactionId(tx))
+        {
+            error = "missing or invalid transaction id";
+            return false;
+        }
+
+        var branch = -1;
+        if (body.TryGetProperty("branch", out var b) && (b.ValueKind != JsonValueKind.Number || !b.TryGetInt32(out branch) || branch is < 0 or >= Identifiers.MaxBranches))
+        {
+            error = "invalid branch";
+            return false;
+        }
+
+        var participant = GetString(body, "participant");
+        string? operation = null;
+        if (body.TryGetProperty("operation", out var op))
+        {
+            if (op.ValueKind != JsonValueKind.Object)
+            {
+                error = "operation is not a JSON object";
+                return false;
+            }
+
+            operation = op.GetRawText();
+        }
+
+        Vote? vote = TryGetEnum<Vote>(body, "vote", out var parsedVote) ? parsedVote : null;
+        BranchOutcome? outcome = TryGetEnum<BranchOutcome>(body, "outcome", out var parsedOutcome) ? parsedOutcome : null;
+        var attempt = body.TryGetProperty("attempt", out var a) && a.ValueKind == JsonValueKind.Number && a.TryGetInt32(out var n) ? n : 0;
+
+        error = kind switch
+        {
+            MessageKind.Prepare or MessageKind.Commit or MessageKind.Rollback or MessageKind.Inquiry
+                when branch < 0 || !Identifiers.IsValidParticipantName(participant) || operation is null =>
+                $"{kind} needs branch, participant and operation",
+            MessageKind.Vote when branch < 0 || vote is null => "Vote needs branch and vote",
+            MessageKind.Ack when branch < 0 || outcome is null => "Ack needs branch and outcome",
+            MessageKind.Retry when attempt < 1 => "Retry needs attempt >= 1",
+            _ => null,
+        };
+        if (error is not null)
+        {
+            return false;
+        }
+
+        message = new ProtocolMessage(kind, tx!)
+        {
+            Branch = branch,
+            Participant = participant,
+            Operation = operation,
+            Vote = vote,
+            Reason = GetString(body, "reason"),
+            Outcome = outcome,
+            Attempt = attempt,
+        };
+        return true;
+    }
+
+    private static string? GetString(JsonElement body, string name) =>
+        body.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+
+    private static bool TryGetEnum<T>(JsonElement body, string name, out T value)
+        where T : struct, Enum
+    {
+        value = default;
+        var text = GetString(body, name);
+        return text is not null && !text.Any(char.IsDigit) && Enum.TryParse(text, ignoreCase: false, out value) && Enum.IsDefined(value);
+    }
+}

@@ -1,0 +1,306 @@
+using System.Collections.Immutable;
+
+namespace Serverless.Core.Protocol;
+
+/// <summary>How an event related to the state it was applied to.</summary>
+public enum StepKind
+{
+    /// <summary>The event changed the state; persist it before executing the commands.</summary>
+    Applied,
+
+    /// <summary>The event was already reflected in the state (a duplicate or redelivery); nothing to persist.</summary>
+    Duplicate,
+
+    /// <summary>The event does not apply to this state (too early, unknown branch, contradicts a recorded fact).</summary>
+    Rejected,
+}
+
+/// <summary>The result of applying one event: the next state and the commands to execute after persisting it.</summary>
+public sealed record CoordinatorStep(
+    TransactionState State,
+    StepKind Kind,
+    ImmutableArray<CoordinatorCommand> Commands,
+    string? Detail = null)
+{
+    /// <summary>True when <see cref="State"/> differs from the state the event was applied to.</summary>
+    public bool Changed => Kind == StepKind.Applied;
+}
+
+/// <summary>
+/// The coordinator's decision logic: a pure function from (state, event) to (next state, commands).
+/// </summary>
+/// <remarks>
+/// <para>The caller persists <see cref="CoordinatorStep.State"/> with a conditional write when the step
+/// changed it (the write that records a decision is the commit point, I2), executes the commands, and
+/// only then acknowledges the inbound message (I5).</para>
+/// <para>Redelivery is the recovery mechanism: when an event is applied again to a state that already
+/// reflects it, the step re-issues the commands that event caused the first time, so a crash between
+/// persisting and sending loses nothing. Commands are idempotent at their receivers.</para>
+/// <para>Presumed abort (I4): a transaction still preparing when its deadline passes is aborted, and
+/// under Abort the coordinator waits only for the branches that voted Yes; branches that never voted are
+/// sent a rollback so that a late prepare reserves nothing (I6).</para>
+/// </remarks>
+public static class Coordinator
+{
+    /// <summary>The commands that start a new transaction: a prepare for every branch.</summary>
+    public static ImmutableArray<CoordinatorCommand> Start(TransactionState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return [.. state.Branches.Select(b => (CoordinatorCommand)new SendPrepare(b.Index))];
+    }
+
+    /// <summary>
+    /// The commands that move an existing transaction forward again after an interruption of unknown extent
+    /// (a client repeating its start request, a restart): missing prepares, or the pending phase-2 commands.
+    /// </summary>
+    public static ImmutableArray<CoordinatorCommand> Resume(TransactionState state, CoordinatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(options);
+        return state.Status switch
+        {
+            TransactionStatus.Preparing =>
+                [.. state.Branches.Where(b => b.Vote is null).Select(b => (CoordinatorCommand)new SendPrepare(b.Index))],
+            TransactionStatus.Committing or TransactionStatus.Aborting => Phase2Commands(state, 1, options),
+            _ => [],
+        };
+    }
+
+    /// <summary>Applies <paramref name="evt"/> to <paramref name="state"/> at time <paramref name="now"/>.</summary>
+    public static CoordinatorStep Apply(TransactionState state, CoordinatorEvent evt, DateTimeOffset now, CoordinatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(evt);
+        ArgumentNullException.ThrowIfNull(options);
+        return evt switch
+        {
+            VoteCast v => OnVote(state, v, now, options),
+            BranchAcknowledged a => OnAcknowledged(state, a, now),
+            VoteDeadlinePassed => OnDeadline(state, now, options),
+            AbortRequested r => OnAbortRequested(state, r, now, options),
+            Phase2RetryDue r => OnRetry(state, r, options),
+            DecisionInquiry q => OnInquiry(state, q),
+            _ => Reject(state, $"unknown event {evt.GetType().Name}"),
+        };
+    }
+
+    private static CoordinatorStep OnVote(TransactionState state, VoteCast vote, DateTimeOffset now, CoordinatorOptions options)
+    {
+        if (!TryGetBranch(state, vote.Branch, out var branch))
+        {
+            return Reject(state, $"vote for unknown branch {vote.Branch}");
+        }
+
+        if (branch.Vote is { } recorded)
+        {
+            if (recorded != vote.Vote)
+            {
+                return Reject(state, $"branch {branch.Index} voted {vote.Vote} after voting {recorded}");
+            }
+
+            // A redelivered vote may be the one whose phase-2 commands were lost in a crash: re-issue them.
+            return state.Status switch
+            {
+                TransactionStatus.Committing or TransactionStatus.Aborting =>
+                    Duplicate(state, Phase2Commands(state, 1, options)),
+                _ => Duplicate(state, []),
+            };
+        }
+
+        var voted = WithBranch(state, branch with { Vote = vote.Vote, Reason = vote.Reason });
+        if (state.Status == TransactionStatus.Preparing)
+        {
+            if (vote.Vote == Vote.No)
+            {
+                var reason = vote.Reason is { Length: > 0 }
+                    ? $"participant '{branch.Participant}' voted No: {vote.Reason}"
+                    : $"participant '{branch.Participant}' voted No";
+                return Decide(voted, Decision.Abort, reason, now, options);
+            }
+
+            return voted.AllVoted
+                ? Decide(voted, Decision.Commit, null, now, options)
+                : Applied(voted, []);
+        }
+
+        if (state.Decision == Decision.Commit)
+        {
+            // Commit needs every vote, so a first vote after a Commit decision cannot be genuine.
+            return Reject(state, $"first vote of branch {branch.Index} arrived after a Commit decision");
+        }
+
+        // A late vote under Abort. The branch was already sent a rollback when Abort was decided and stays
+        // owed until it acknowledges; re-sending here shortens the wait when that rollback raced the prepare.
+        return vote.Vote == Vote.Yes && branch.Outcome is null
+            ? Applied(voted, [new SendRollback(branch.Index)])
+            : Applied(voted, []);
+    }
+
+    private static CoordinatorStep OnAcknowledged(TransactionState state, BranchAcknowledged ack, DateTimeOffset now)
+    {
+        if (!TryGetBranch(state, ack.Branch, out var branch))
+        {
+            return Reject(state, $"acknowledgement for unknown branch {ack.Branch}");
+        }
+
+        if (state.Decision is not { } decision)
+        {
+            return Reject(state, $"branch {branch.Index} acknowledged {ack.Outcome} before any decision");
+        }
+
+        var expected = decision == Decision.Commit ? BranchOutcome.Committed : BranchOutcome.RolledBack;
+        if (ack.Outcome != expected)
+        {
+            return Reject(state, $"branch {branch.Index} acknowledged {ack.Outcome} but the decision is {decision}");
+        }
+
+        if (decision == Decision.Commit && branch.Vote != Vote.Yes)
+        {
+            return Reject(state, $"branch {branch.Index} acknowledged a commit it was never sent");
+        }
+
+        if (branch.Outcome is not null)
+        {
+            return Duplicate(state, []);
+        }
+
+        var next = WithBranch(state, branch with { Outcome = ack.Outcome });
+        return Applied(CompleteIfDone(next, now), []);
+    }
+
+    private static CoordinatorStep OnDeadline(TransactionState state, DateTimeOffset now, CoordinatorOptions options)
+    {
+        if (state.Status == TransactionStatus.Preparing)
+        {
+            if (now < state.Deadline)
+            {
+                return Reject(state, "the vote deadline has not passed yet");
+            }
+
+            var missing = string.Join(", ", state.Branches.Where(b => b.Vote is null).Select(b => $"'{b.Participant}'"));
+            var reason = missing.Length > 0
+                ? $"vote deadline passed without a vote from {missing}"
+                : "vote deadline passed";
+            return Decide(state, Decision.Abort, reason, now, options);
+        }
+
+        // The deadline doubles as a backstop for a decision whose phase-2 commands were lost.
+        return Duplicate(state, state.Status.IsTerminal() ? [] : Phase2Commands(state, 1, options));
+    }
+
+    private static CoordinatorStep OnAbortRequested(TransactionState state, AbortRequested request, DateTimeOffset now, CoordinatorOptions options)
+    {
+        return state.Decision switch
+        {
+            null => Decide(state, Decision.Abort,
+                request.Reason is { Length: > 0 } ? $"abort requested: {request.Reason}" : "abort requested", now, options),
+            Decision.Abort => Duplicate(state, state.Status.IsTerminal() ? [] : Phase2Commands(state, 1, options)),
+            _ => Reject(state, "the transaction is already decided Commit"),
+        };
+    }
+
+    private static CoordinatorStep OnRetry(TransactionState state, Phase2RetryDue retry, CoordinatorOptions options) =>
+        state.Status is TransactionStatus.Committing or TransactionStatus.Aborting
+            ? Duplicate(state, Phase2Commands(state, Math.Max(1, retry.Attempt) + 1, options))
+            : Duplicate(state, []);
+
+    private static CoordinatorStep OnInquiry(TransactionState state, DecisionInquiry inquiry)
+    {
+        if (!TryGetBranch(state, inquiry.Branch, out var branch))
+        {
+            return Reject(state, $"inquiry for unknown branch {inquiry.Branch}");
+        }
+
+        return state.Decision switch
+        {
+            // Still preparing: the participant keeps waiting (I3); the deadline will decide.
+            null => Duplicate(state, []),
+            Decision.Commit when branch.Vote == Vote.Yes => Duplicate(state, [new SendCommit(branch.Index)]),
+            Decision.Commit => Reject(state, $"branch {branch.Index} asks about a commit it did not vote Yes for"),
+            _ => Duplicate(state, [new SendRollback(branch.Index)]),
+        };
+    }
+
+    private static CoordinatorStep Decide(TransactionState state, Decision decision, string? reason, DateTimeOffset now, CoordinatorOptions options)
+    {
+        var decided = state with
+        {
+            Status = decision == Decision.Commit ? TransactionStatus.Committing : TransactionStatus.Aborting,
+            Decision = decision,
+            Reason = reason,
+            DecidedAt = now,
+        };
+        var commands = DecisionCommands(decided);
+        decided = CompleteIfDone(decided, now);
+        if (!decided.Status.IsTerminal())
+        {
+            commands = commands.Add(new SchedulePhase2Retry(1, options.Phase2RetryDelay(1)));
+        }
+
+        return Applied(decided, commands);
+    }
+
+    /// <summary>
+    /// The phase-2 commands a decided transaction still owes: a commit to every unacknowledged Yes voter,
+    /// or a rollback to every unacknowledged branch that did not vote No or ReadOnly (a branch that never
+    /// voted gets one too, so that a late prepare reserves nothing, I6).
+    /// </summary>
+    private static ImmutableArray<CoordinatorCommand> DecisionCommands(TransactionState state)
+    {
+        if (state.Decision is not { } decision)
+        {
+            return [];
+        }
+
+        return [.. state.Branches.Where(b => b.OwesAcknowledgement(decision))
+            .Select(b => decision == Decision.Commit
+                ? (CoordinatorCommand)new SendCommit(b.Index)
+                : new SendRollback(b.Index))];
+    }
+
+    private static ImmutableArray<CoordinatorCommand> Phase2Commands(TransactionState state, int nextAttempt, CoordinatorOptions options)
+    {
+        var commands = DecisionCommands(state);
+        return commands.IsEmpty
+            ? commands
+            : commands.Add(new SchedulePhase2Retry(nextAttempt, options.Phase2RetryDelay(nextAttempt)));
+    }
+
+    private static TransactionState CompleteIfDone(TransactionState state, DateTimeOffset now)
+    {
+        if (state.Status.IsTerminal() || state.Decision is null || state.HasPendingPhase2)
+        {
+            return state;
+        }
+
+        return state with
+        {
+            Status = state.Decision == Decision.Commit ? TransactionStatus.Committed : TransactionStatus.Aborted,
+            CompletedAt = now,
+        };
+    }
+
+    private static bool TryGetBranch(TransactionState state, int index, out BranchState branch)
+    {
+        if (index >= 0 && index < state.Branches.Length)
+        {
+            branch = state.Branches[index];
+            return true;
+        }
+
+        branch = null!;
+        return false;
+    }
+
+    private static TransactionState WithBranch(TransactionState state, BranchState branch) =>
+        state with { Branches = state.Branches.SetItem(branch.Index, branch) };
+
+    private static CoordinatorStep Applied(TransactionState state, ImmutableArray<CoordinatorCommand> commands) =>
+        new(state, StepKind.Applied, commands);
+
+    private static CoordinatorStep Duplicate(TransactionState state, ImmutableArray<CoordinatorCommand> commands) =>
+        new(state, StepKind.Duplicate, commands);
+
+    private static CoordinatorStep Reject(TransactionState state, string detail) =>
+        new(state, StepKind.Rejected, [], detail);
+}

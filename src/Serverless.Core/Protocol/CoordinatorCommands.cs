@@ -1,0 +1,17 @@
+namespace Serverless.Core.Protocol;
+
+/// <summary>Something the coordinator must do after it has persisted a step.</summary>
+/// <remarks>Every command is safe to execute more than once (I5).</remarks>
+public abstract record CoordinatorCommand;
+
+/// <summary>Send a prepare command to a branch's participant.</summary>
+public sealed record SendPrepare(int Branch) : CoordinatorCommand;
+
+/// <summary>Send a commit command to a branch's participant.</summary>
+public sealed record SendCommit(int Branch) : CoordinatorCommand;
+
+/// <summary>Send a rollback command to a branch's participant.</summary>
+public sealed record SendRollback(int Branch) : CoordinatorCommand;
+
+/// <summary>Schedule a durable timer that delivers <see cref="Phase2RetryDue"/> after <paramref name="Delay"/>.</summary>
+public sealed record SchedulePhase2Retry(int Attempt, TimeSpan Delay) : CoordinatorCommand;

@@ -1,0 +1,22 @@
+namespace Serverless.Core.Protocol;
+
+/// <summary>Something that happened to a transaction and that the coordinator must react to.</summary>
+public abstract record CoordinatorEvent;
+
+/// <summary>A participant voted on its branch.</summary>
+public sealed record VoteCast(int Branch, Vote Vote, string? Reason = null) : CoordinatorEvent;
+
+/// <summary>A participant executed the phase-2 command of its branch.</summary>
+public sealed record BranchAcknowledged(int Branch, BranchOutcome Outcome) : CoordinatorEvent;
+
+/// <summary>The durable vote-deadline timer fired.</summary>
+public sealed record VoteDeadlinePassed : CoordinatorEvent;
+
+/// <summary>A client asked to abort.</summary>
+public sealed record AbortRequested(string? Reason = null) : CoordinatorEvent;
+
+/// <summary>The durable phase-2 retry timer fired; <paramref name="Attempt"/> counts from 1.</summary>
+public sealed record Phase2RetryDue(int Attempt) : CoordinatorEvent;
+
+/// <summary>A participant holding a prepared branch asks for the decision (in-doubt resolution).</summary>
+public sealed record DecisionInquiry(int Branch) : CoordinatorEvent;

@@ -1,0 +1,19 @@
+namespace Serverless.Core.Protocol;
+
+/// <summary>Timing rules of the coordinator's durable timers.</summary>
+public sealed record CoordinatorOptions
+{
+    /// <summary>Delay before the first phase-2 retry. Default 10 seconds: phase 2 normally ends in milliseconds.</summary>
+    public TimeSpan Phase2RetryBase { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Upper bound of the exponential phase-2 retry delay. Default 5 minutes.</summary>
+    public TimeSpan Phase2RetryMax { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The delay before retry <paramref name="attempt"/> (1-based): base × 2^(attempt−1), capped.</summary>
+    public TimeSpan Phase2RetryDelay(int attempt)
+    {
+        var exponent = Math.Clamp(attempt - 1, 0, 20);
+        var ticks = Math.Min(Phase2RetryBase.Ticks * (1L << exponent), Phase2RetryMax.Ticks);
+        return TimeSpan.FromTicks(ticks);
+    }
+}
