@@ -1,0 +1,158 @@
+// The two-phase-commit coordinator on Azure: a Linux function app on the Flex Consumption plan running the
+// app as a custom handler, its storage (queues and tables pre-created, no shared key), monitoring, and a
+// user-assigned identity that holds only the storage data roles the app and the Functions host need.
+// Deploy: see infra/README.md.
+
+targetScope = 'resourceGroup'
+
+@description('Short prefix for every resource name: lower-case letters and digits, optionally with inner hyphens (e.g. "tx2pc"). A hash of the resource group makes the globally unique names unique.')
+@minLength(2)
+@maxLength(12)
+param namePrefix string
+
+@description('Azure region of every resource. It must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations). Default: the resource group\'s region.')
+param location string = resourceGroup().location
+
+@description('Participants the coordinator knows, as in TRANSACTIONS_PARTICIPANTS: each gets its inbox queue tx-participant-{name} (lower-case letters, digits, inner hyphens; at most 40 characters). Default: the three sample participants.')
+@minLength(1)
+param participants string[] = [
+  'bank'
+  'inventory'
+  'orders'
+]
+
+@description('TRANSACTIONS_API_KEY: the key every route but /api/health requires (x-functions-key header or code query parameter). The app is public on the internet, so it is required here; use at least 32 random characters.')
+@secure()
+@minLength(32)
+param transactionsApiKey string
+
+@description('TRANSACTIONS_SIGNING_KEY: the HMAC key that signs protocol messages on the queues, so a message nobody of ours wrote is never acted on. Use at least 32 random characters.')
+@secure()
+@minLength(32)
+param transactionsSigningKey string
+
+@description('ORDERS_POSTGRES_CONNECTION: the orders participant\'s PostgreSQL database in Npgsql form (Host=...;Port=5432;Username=...;Password=...;Database=...;SSL Mode=Require), with max_prepared_transactions > 0. Default empty: the orders participant is not hosted.')
+@secure()
+param ordersPostgresConnection string = ''
+
+@description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS: the vote deadline of a transaction whose request gives none. Default 30.')
+@minValue(1)
+@maxValue(3600)
+param defaultTimeoutSeconds int = 30
+
+@description('Further app settings (name to string value), e.g. TRANSACTIONS_PHASE2_RETRY_SECONDS. Kept here so that a redeployment does not drop them. Default none.')
+param additionalAppSettings object = {}
+
+@description('Flex Consumption: the most instances the app may scale out to. Default 100.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Flex Consumption: memory of each instance in MB. Default 2048.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Redundancy of the storage account that holds every transaction\'s state. Default Standard_ZRS: a commit decision survives the loss of a zone (use Standard_LRS where the region has no zones).')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSku string = 'Standard_ZRS'
+
+@description('Days Log Analytics keeps the app\'s logs and telemetry. Default 30.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+@description('Tags applied to every resource. Default none.')
+param tags object = {}
+
+// Globally unique names get a hash of the resource group; storage account names allow only 3-24 lower-case letters and digits.
+var suffix = uniqueString(resourceGroup().id, namePrefix)
+var storageAccountName = take('st${toLower(replace(namePrefix, '-', ''))}${suffix}', 24)
+var functionAppName = '${namePrefix}-func-${suffix}'
+var deploymentContainerName = 'app-package'
+
+// The names the app uses (DESIGN.md, "Queues and tables"). Poison queues are pre-created too, so that moving a
+// message there never waits on creating its queue.
+var inboxQueues = concat([
+  'tx-coordinator'
+], map(participants, p => 'tx-participant-${p}'))
+var queueNames = concat(inboxQueues, map(inboxQueues, q => '${q}-poison'))
+var tableNames = [
+  'Transactions'
+  'BankAccounts'
+  'InventoryItems'
+]
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-id-${suffix}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    workspaceName: '${namePrefix}-log-${suffix}'
+    applicationInsightsName: '${namePrefix}-appi-${suffix}'
+    location: location
+    retentionInDays: logRetentionDays
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: storageAccountName
+    location: location
+    sku: storageSku
+    queueNames: queueNames
+    tableNames: tableNames
+    deploymentContainerName: deploymentContainerName
+    dataPrincipalId: identity.properties.principalId
+    tags: tags
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  params: {
+    name: functionAppName
+    planName: '${namePrefix}-plan-${suffix}'
+    location: location
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    participants: participants
+    transactionsApiKey: transactionsApiKey
+    transactionsSigningKey: transactionsSigningKey
+    ordersPostgresConnection: ordersPostgresConnection
+    defaultTimeoutSeconds: defaultTimeoutSeconds
+    additionalAppSettings: additionalAppSettings
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    tags: tags
+  }
+}
+
+@description('Name of the function app: the target of az functionapp deploy.')
+output functionAppName string = functionApp.outputs.name
+
+@description('Host name of the app; the API is at https://{defaultHostName}/api.')
+output defaultHostName string = functionApp.outputs.defaultHostName
+
+@description('Name of the storage account holding the queues, the tables and the deployment package.')
+output storageAccountName string = storage.outputs.name
+
+@description('Client id of the user-assigned identity the app runs as.')
+output identityClientId string = identity.properties.clientId

@@ -1,0 +1,132 @@
+// The storage account that holds everything durable: the protocol's queues and tables, the Functions host's
+// own blobs (leases, keys) and the Flex Consumption deployment package. Shared-key access is off, so the only
+// way in is Microsoft Entra ID; the app's identity gets the three data roles below and nothing else.
+
+@description('Storage account name: 3-24 lower-case letters and digits, globally unique.')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Redundancy SKU.')
+param sku string
+
+@description('Queues to create.')
+param queueNames string[]
+
+@description('Tables to create.')
+param tableNames string[]
+
+@description('Blob container the Flex Consumption plan deploys the app package to.')
+param deploymentContainerName string
+
+@description('Principal (object) id of the managed identity that gets the data roles.')
+param dataPrincipalId string
+
+@description('Tags applied to every resource.')
+param tags object
+
+// Built-in role definition ids (the same in every tenant). Each is the narrowest built-in role that covers what
+// its service is used for; see infra/README.md, "Roles".
+var dataRoles = [
+  {
+    // The Functions host keeps its locks, timers and keys in blobs and creates their containers; Flex reads the
+    // deployment package from blob. Microsoft documents this role for identity-based host storage.
+    name: 'Storage Blob Data Owner'
+    id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  }
+  {
+    // Queue triggers, the coordinator and participants read, send, update and delete messages and create the
+    // poison queues on demand: every queue data action, no account management.
+    name: 'Storage Queue Data Contributor'
+    id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  }
+  {
+    // Transaction and participant state: entity reads, ETag-guarded writes and batches, table creation.
+    name: 'Storage Table Data Contributor'
+    id: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  }
+]
+
+resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: sku
+  }
+  properties: {
+    // No account key works against this account: every caller authenticates with Entra ID.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    accessTier: 'Hot'
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2025-01-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-01-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2025-01-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-01-01' = [
+  for queueName in queueNames: {
+    parent: queueService
+    name: queueName
+  }
+]
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2025-01-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2025-01-01' = [
+  for tableName in tableNames: {
+    parent: tableService
+    name: tableName
+  }
+]
+
+// Scoped to this account alone: the identity can touch no other account in the subscription.
+resource dataRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in dataRoles: {
+    name: guid(account.id, dataPrincipalId, role.id)
+    scope: account
+    properties: {
+      description: '${role.name} for the two-phase-commit function app'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.id)
+      principalId: dataPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+output name string = account.name
+
+@description('Blob endpoint, ending in a slash.')
+output blobEndpoint string = account.properties.primaryEndpoints.blob

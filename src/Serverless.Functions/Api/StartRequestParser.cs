@@ -1,0 +1,137 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Serverless.Core.Messaging;
+using Serverless.Runtime.Coordination;
+
+namespace Serverless.Functions.Api;
+
+/// <summary>Validates a start request body field by field, so that every problem is reported at once and nothing is written for bad input.</summary>
+public static class StartRequestParser
+{
+    /// <summary>Largest accepted request body: 256 KiB.</summary>
+    public const int MaxBodyBytes = 256 * 1024;
+
+    /// <summary>Largest operation, as compact JSON: 16 KiB (it travels in queue messages of at most 64 KiB).</summary>
+    public const int MaxOperationChars = 16 * 1024;
+
+    /// <summary>Deepest JSON nesting accepted.</summary>
+    public const int MaxDepth = 32;
+
+    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth };
+
+    public static (NewTransaction? Request, Dictionary<string, string[]> Errors) Parse(
+        JsonElement root, IReadOnlyCollection<string> knownParticipants, int defaultTimeoutSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(knownParticipants);
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            errors["$"] = ["The body must be a JSON object."];
+            return (null, errors);
+        }
+
+        string id = Guid.NewGuid().ToString("N");
+        if (root.TryGetProperty("transactionId", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
+        {
+            if (idElement.ValueKind != JsonValueKind.String || !Identifiers.IsValidTransactionId(idElement.GetString()))
+            {
+                errors["transactionId"] = ["Must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'."];
+            }
+            else
+            {
+                id = idElement.GetString()!;
+            }
+        }
+
+        var timeout = defaultTimeoutSeconds;
+        if (root.TryGetProperty("timeoutSeconds", out var t) && t.ValueKind != JsonValueKind.Null)
+        {
+            if (t.ValueKind != JsonValueKind.Number || !t.TryGetInt32(out timeout) || timeout is < 1 or > 3600)
+            {
+                errors["timeoutSeconds"] = ["Must be a whole number from 1 to 3600."];
+            }
+        }
+
+        var branches = new List<(string Participant, string Operation)>();
+        if (!root.TryGetProperty("participants", out var participants) || participants.ValueKind != JsonValueKind.Array)
+        {
+            errors["participants"] = ["Required: an array of 1 to 64 branches."];
+        }
+        else if (participants.GetArrayLength() is < 1 or > Identifiers.MaxBranches)
+        {
+            errors["participants"] = [$"Must hold 1 to {Identifiers.MaxBranches} branches; it holds {participants.GetArrayLength()}."];
+        }
+        else
+        {
+            var i = 0;
+            foreach (var branch in participants.EnumerateArray())
+            {
+                ParseBranch(branch, i++, knownParticipants, errors, branches);
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        return (new NewTransaction(id, TimeSpan.FromSeconds(timeout), branches, Hash(timeout, branches)), errors);
+    }
+
+    private static void ParseBranch(JsonElement branch, int i, IReadOnlyCollection<string> known, Dictionary<string, string[]> errors, List<(string, string)> branches)
+    {
+        var at = $"participants[{i}]";
+        if (branch.ValueKind != JsonValueKind.Object)
+        {
+            errors[at] = ["Must be an object with 'participant' and 'operation'."];
+            return;
+        }
+
+        string? name = null;
+        if (!branch.TryGetProperty("participant", out var p) || p.ValueKind != JsonValueKind.String)
+        {
+            errors[$"{at}.participant"] = ["Required: the name of a configured participant."];
+        }
+        else if (!known.Contains(p.GetString()!))
+        {
+            errors[$"{at}.participant"] = [$"Unknown participant; known: {string.Join(", ", known)}."];
+        }
+        else
+        {
+            name = p.GetString();
+        }
+
+        string? operation = null;
+        if (!branch.TryGetProperty("operation", out var op) || op.ValueKind != JsonValueKind.Object)
+        {
+            errors[$"{at}.operation"] = ["Required: a JSON object handed to the participant."];
+        }
+        else
+        {
+            operation = JsonSerializer.Serialize(op);
+            if (operation.Length > MaxOperationChars)
+            {
+                errors[$"{at}.operation"] = [$"Too large: at most {MaxOperationChars} characters as compact JSON."];
+                operation = null;
+            }
+        }
+
+        if (name is not null && operation is not null)
+        {
+            branches.Add((name, operation));
+        }
+    }
+
+    /// <summary>The identity of a request for idempotency: same timeout and the same branches in the same order.</summary>
+    private static string Hash(int timeout, List<(string Participant, string Operation)> branches)
+    {
+        var text = new StringBuilder().Append(timeout);
+        foreach (var (participant, operation) in branches)
+        {
+            text.Append('\n').Append(participant).Append('\n').Append(operation);
+        }
+
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+}
