@@ -169,6 +169,39 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Asks the process to shut down (SIGTERM to the process itself, not its children), as a
+    /// service manager would. Does nothing if it has already ended.
+    /// </summary>
+    public async Task TerminateAsync(CancellationToken cancellationToken = default)
+    {
+        if (HasExited)
+        {
+            return;
+        }
+
+        // .NET has no API to send a signal other than SIGKILL; the shell's kill builtin is everywhere.
+        using var kill = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "kill -TERM \"$1\" 2>/dev/null || true", "sh", Id.ToString()])
+        {
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("Could not start /bin/sh to send SIGTERM.");
+        await kill.WaitForExitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops the process gracefully if it can: SIGTERM, then up to <paramref name="grace"/> for it
+    /// to end, then SIGKILL to the whole tree. Returns once it has ended.
+    /// </summary>
+    /// <exception cref="TimeoutException">It did not end even after SIGKILL.</exception>
+    public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        await TerminateAsync(cancellationToken);
+        if (!await WaitForExitAsync(grace, cancellationToken))
+        {
+            await KillAndWaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+        }
+    }
+
     /// <summary>Waits up to <paramref name="timeout"/> for the process to end.</summary>
     /// <returns>True if it ended (its remaining output then is in the buffer); false on timeout.</returns>
     public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)

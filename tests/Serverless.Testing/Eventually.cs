@@ -56,7 +56,7 @@ public static class Eventually
         bool showLast,
         CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(timeout);
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
 
         var stopwatch = Stopwatch.StartNew();
         T? last = default;

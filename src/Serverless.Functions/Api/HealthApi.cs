@@ -10,10 +10,15 @@ public static class HealthApi
 
     public static void MapHealthApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/health", async Task<Results<Ok<HealthDocument>, ProblemHttpResult>> (TransactionStore store, CancellationToken ct) =>
+        app.MapGet("/api/health", async Task<Results<Ok<HealthDocument>, ProblemHttpResult>> (TransactionStore store, Hosting.StorageInitializer storage, CancellationToken ct) =>
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            if (!storage.Ready.IsCompleted)
+            {
+                return TypedResults.Problem("storage is not initialized yet", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unhealthy.");
+            }
+
             try
             {
                 await foreach (var _ in store.Table.QueryAsync<Azure.Data.Tables.TableEntity>(filter: "PartitionKey eq 'health'", maxPerPage: 1, cancellationToken: timeout.Token))

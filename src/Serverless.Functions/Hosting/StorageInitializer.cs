@@ -7,44 +7,46 @@ using Serverless.Runtime.Storage;
 
 namespace Serverless.Functions.Hosting;
 
-/// <summary>Creates the tables and queues at start, waiting for storage to come up (for a while) rather than failing at once.</summary>
-public sealed class StorageInitializer(IServiceProvider services, ILogger<StorageInitializer> logger) : IHostedService
+/// <summary>
+/// Creates the tables and queues in the background, retrying until storage answers, so that the host starts
+/// (and reports itself unhealthy) even while storage is down; the queue listeners wait for it.
+/// </summary>
+public sealed class StorageInitializer(IServiceProvider services, ILogger<StorageInitializer> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes once every table and queue exists.</summary>
     public Task Ready => _ready.Task;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var names = services.GetRequiredService<StorageNames>();
         var queues = TransactionsServices.Handlers(services).Select(h => h.Queue).ToList();
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
-        while (true)
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await services.GetRequiredService<TransactionStore>().EnsureCreatedAsync(cancellationToken);
+                await services.GetRequiredService<TransactionStore>().EnsureCreatedAsync(stoppingToken);
                 foreach (var d in services.GetServices<ParticipantDispatcher>())
                 {
                     if (d.ResourceManager is IRequiresInitialization resourceManager)
                     {
-                        await resourceManager.EnsureCreatedAsync(cancellationToken);
+                        await resourceManager.EnsureCreatedAsync(stoppingToken);
                     }
                 }
 
-                await services.GetRequiredService<QueueTransport>().EnsureQueuesAsync([.. queues, names.CoordinatorQueue], cancellationToken);
+                await services.GetRequiredService<QueueTransport>().EnsureQueuesAsync([.. queues, names.CoordinatorQueue], stoppingToken);
                 HostLogs.StorageReady(logger, names.TransactionsTable, string.Join(", ", queues));
                 _ready.TrySetResult();
                 return;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && DateTimeOffset.UtcNow < deadline)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 HostLogs.StorageUnavailable(logger, ex.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                await Task.Delay(delay, stoppingToken);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
         }
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Runs the whole test suite from a fresh clone: installs the pinned Azurite (npm ci), starts a
+# throwaway PostgreSQL when scripts/postgres.sh exists, builds Serverless.sln, runs every test
+# project under tests/ one after another, and prints the totals as the very last line:
+#   N passed, N failed[, N skipped]
+# Exits non-zero when the build fails, a test project fails to run, a test fails, or no test ran.
+#
+# Usage: ./test.sh [--filter EXPRESSION]   (EXPRESSION is passed to `dotnet test --filter`)
+# Environment:
+#   TEST_POSTGRES_CONNECTION  use this PostgreSQL (Npgsql form) instead of starting one
+#   TEST_HANG_TIMEOUT         a single test running longer than this is a hang (default 10m)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+root=$(pwd)
+
+filter_args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --filter)
+      [[ $# -ge 2 ]] || { echo "test.sh: --filter needs an expression" >&2; exit 2; }
+      filter_args=(--filter "$2")
+      shift 2
+      ;;
+    --filter=*)
+      filter_args=(--filter "${1#--filter=}")
+      shift
+      ;;
+    -h | --help)
+      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "test.sh: unknown argument '$1' (try --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# MSBuild nodes left idling after the script would hold its output pipe open.
+export MSBUILDDISABLENODEREUSE=1
+
+section() { printf '\n=== %s ===\n' "$*"; }
+die() { printf '\ntest.sh: %s\n' "$*" >&2; exit 1; }
+
+for tool in dotnet node npm; do
+  command -v "$tool" > /dev/null || die "'$tool' is not on PATH; the tests need dotnet and node (with npm)."
+done
+
+# --- Azurite, pinned in package-lock.json ----------------------------------------------------
+# npm writes node_modules/.package-lock.json on every install: a lockfile newer than it means
+# the pinned tree changed since the last install.
+if [[ ! -x node_modules/.bin/azurite || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  section "npm ci (Azurite)"
+  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed; Azurite is required by the tests."
+fi
+[[ -x node_modules/.bin/azurite ]] || die "node_modules/.bin/azurite is still missing after npm ci."
+
+# --- PostgreSQL for the orders participant ---------------------------------------------------
+postgres_dir=""
+stop_postgres() {
+  if [[ -n "$postgres_dir" ]]; then
+    local dir=$postgres_dir
+    postgres_dir=""
+    bash scripts/postgres.sh stop "$dir" > /dev/null 2>&1 || echo "test.sh: could not stop PostgreSQL in $dir" >&2
+    rm -rf "$dir"
+  fi
+}
+trap stop_postgres EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -z "${TEST_POSTGRES_CONNECTION:-}" && -f scripts/postgres.sh ]]; then
+  section "PostgreSQL"
+  postgres_dir=$(mktemp -d "${TMPDIR:-/tmp}/serverless-test-pg.XXXXXX")
+  postgres_out=$(bash scripts/postgres.sh start "$postgres_dir") ||
+    die "scripts/postgres.sh start failed; set TEST_POSTGRES_CONNECTION to use an existing server."
+  TEST_POSTGRES_CONNECTION=$(tail -n 1 <<< "$postgres_out")
+  [[ -n "$TEST_POSTGRES_CONNECTION" ]] || die "scripts/postgres.sh start printed no connection string."
+  export TEST_POSTGRES_CONNECTION
+  echo "started a throwaway PostgreSQL in $postgres_dir"
+fi
+
+# --- Build -----------------------------------------------------------------------------------
+section "dotnet build Serverless.sln -c Release"
+dotnet build Serverless.sln -c Release --verbosity minimal ||
+  die "BUILD FAILED: dotnet build Serverless.sln -c Release (see the errors above); no tests were run."
+
+# --- Tests -----------------------------------------------------------------------------------
+results_dir="$root/TestResults/test.sh"
+rm -rf "$results_dir"
+mkdir -p "$results_dir"
+solution_projects=$(dotnet sln Serverless.sln list)
+
+projects=()
+while IFS= read -r project; do
+  [[ "$(basename "$project" .csproj)" == "Serverless.Testing" ]] && continue
+  grep -q 'Microsoft.NET.Test.Sdk' "$project" && projects+=("$project")
+done < <(find tests -name '*.csproj' -not -path '*/bin/*' -not -path '*/obj/*' | sort)
+
+broken=()
+for project in "${projects[@]}"; do
+  name=$(basename "$project" .csproj)
+  section "$name"
+  if ! grep -qxF "$project" <<< "$solution_projects"; then
+    echo "test.sh: $project is not in Serverless.sln, so it was not built; add it: dotnet sln Serverless.sln add $project" >&2
+    broken+=("$name (not in Serverless.sln)")
+    continue
+  fi
+  if ! dotnet test "$project" -c Release --no-build \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$results_dir" \
+    --blame-hang-timeout "${TEST_HANG_TIMEOUT:-10m}" --blame-hang-dump-type none \
+    --verbosity minimal ${filter_args[@]+"${filter_args[@]}"}; then
+    broken+=("$name")
+  fi
+  if [[ ! -f "$results_dir/$name.trx" ]]; then
+    echo "test.sh: $name wrote no results file (the test host crashed or never started)" >&2
+    broken+=("$name (no results)")
+  fi
+done
+
+stop_postgres
+
+# --- Totals ----------------------------------------------------------------------------------
+counter() { grep -o "<Counters [^>]*>" "$1" | grep -o " $2=\"[0-9]*\"" | grep -o '[0-9]\+' || echo 0; }
+passed=0 failed=0 skipped=0
+section "Summary"
+for trx in "$results_dir"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  total=$(counter "$trx" total)
+  p=$(counter "$trx" passed)
+  f=$(( $(counter "$trx" failed) + $(counter "$trx" error) + $(counter "$trx" timeout) + $(counter "$trx" aborted) ))
+  # Not run = never executed (skipped) plus executed without passing or failing (inconclusive and such).
+  s=$(( total - p - f ))
+  (( s < 0 )) && s=0
+  printf '  %-40s %5d passed %5d failed %5d skipped\n' "$(basename "$trx" .trx)" "$p" "$f" "$s"
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+done
+
+status=0
+if (( ${#broken[@]} > 0 )); then
+  printf 'test projects that failed to run or reported failure:\n' >&2
+  printf '  %s\n' "${broken[@]}" >&2
+  status=1
+fi
+(( failed == 0 )) || status=1
+if (( passed + failed == 0 )); then
+  echo "test.sh: no tests ran (${#projects[@]} test projects found under tests/)" >&2
+  status=1
+fi
+
+summary="$passed passed, $failed failed"
+(( skipped == 0 )) || summary+=", $skipped skipped"
+echo "$summary"
+exit "$status"
