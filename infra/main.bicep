@@ -73,7 +73,8 @@ param logRetentionDays int = 30
 @description('Tags applied to every resource. Default none.')
 param tags object = {}
 
-// Globally unique names get a hash of the resource group; storage account names allow only 3-24 lower-case letters and digits.
+// Globally unique names get a hash of the resource group. Storage account names allow only 3-24 lower-case letters
+// and digits; the app name stays within 32 characters, the length the Functions host derives its host id from.
 var suffix = uniqueString(resourceGroup().id, namePrefix)
 var storageAccountName = take('st${toLower(replace(namePrefix, '-', ''))}${suffix}', 24)
 var functionAppName = '${namePrefix}-func-${suffix}'
@@ -81,9 +82,12 @@ var deploymentContainerName = 'app-package'
 
 // The names the app uses (DESIGN.md, "Queues and tables"). Poison queues are pre-created too, so that moving a
 // message there never waits on creating its queue.
-var inboxQueues = concat([
-  'tx-coordinator'
-], map(participants, p => 'tx-participant-${p}'))
+var inboxQueues = concat(
+  [
+    'tx-coordinator'
+  ],
+  map(participants, p => 'tx-participant-${p}')
+)
 var queueNames = concat(inboxQueues, map(inboxQueues, q => '${q}-poison'))
 var tableNames = [
   'Transactions'

@@ -124,7 +124,8 @@ start_server() {
   for attempt in 1 2 3 4 5; do
     port="${requested:-$(free_port)}"
     echo "$port" >"$DIR/port"
-    if as_owner "$BIN/pg_ctl" start -w -t 60 -D "$DATA" -l "$DIR/postgres.log" -o "-p $port" >&2; then
+    # 9>&-: the server must not inherit the lock on $DIR/.lock, or the next start waits for it forever.
+    if as_owner "$BIN/pg_ctl" start -w -t 60 -D "$DATA" -l "$DIR/postgres.log" -o "-p $port" >&2 9>&-; then
       return
     fi
     [[ -z "$requested" ]] || break
@@ -134,13 +135,24 @@ start_server() {
   die "the server did not start (see $DIR/postgres.log)"
 }
 
+# Idempotent, so that a start interrupted half-way can simply be run again.
 create_login() {
   local password
   password=$(random_hex)
-  admin_sql -c "CREATE ROLE serverless LOGIN CREATEDB PASSWORD '$password'" \
-    -c "CREATE DATABASE serverless OWNER serverless"
-  echo "$password" >"$DIR/login.password"
-  chmod 600 "$DIR/login.password"
+  admin_sql <<SQL
+DO \$\$BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'serverless') THEN
+    ALTER ROLE serverless LOGIN CREATEDB PASSWORD '$password';
+  ELSE
+    CREATE ROLE serverless LOGIN CREATEDB PASSWORD '$password';
+  END IF;
+END\$\$;
+SELECT 'CREATE DATABASE serverless OWNER serverless'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'serverless') \\gexec
+SQL
+  echo "$password" >"$DIR/login.password.new"
+  chmod 600 "$DIR/login.password.new"
+  mv "$DIR/login.password.new" "$DIR/login.password"
 }
 
 connection_string() {
@@ -150,11 +162,15 @@ connection_string() {
 cmd_start() {
   local requested="${1:-}"
   [[ -z "$requested" || "$requested" =~ ^[0-9]+$ ]] || die "port must be a number: $requested"
+  # The directory changes owner: never take over one that holds something else (a mistyped path).
+  if [[ -d "$DIR" && -n "$(ls -A "$DIR")" && ! -f "$DIR/.lock" ]]; then
+    die "$DIR is not empty and holds no cluster made by this script; refusing to use it"
+  fi
   BIN=$(ensure_bin)
   mkdir -p "$DIR"
   if [[ $EUID -eq 0 ]]; then chown postgres: "$DIR"; fi
   chmod 700 "$DIR"
-  as_owner test -w "$DIR" || die "$DIR is not writable by the postgres user (is a parent directory private?)"
+  as_owner test -w "$DIR" || die "$DIR is not writable by the postgres user: every parent directory must be traversable by it (mktemp -d makes a private one; use a directory under /tmp instead)"
 
   # Serialize concurrent starts on the same directory.
   exec 9>>"$DIR/.lock"

@@ -132,10 +132,13 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: concat(appSettings, map(items(additionalAppSettings), s => {
-        name: s.key
-        value: string(s.value)
-      }))
+      appSettings: concat(
+        appSettings,
+        map(items(additionalAppSettings), s => {
+          name: s.key
+          value: string(s.value)
+        })
+      )
     }
     functionAppConfig: {
       deployment: {

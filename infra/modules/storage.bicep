@@ -32,7 +32,7 @@ param tags object
 // its service is used for; see infra/README.md, "Roles".
 var dataRoles = [
   {
-    // The Functions host keeps its locks, timers and keys in blobs and creates their containers; Flex reads the
+    // The Functions host keeps its locks and keys in blobs and creates their containers; Flex reads the
     // deployment package from blob. Microsoft documents this role for identity-based host storage.
     name: 'Storage Blob Data Owner'
     id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'

@@ -1,4 +1,12 @@
+using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Hosting;
+
+if (args is ["--generate-functions", var directory])
+{
+    // Run by `dotnet publish`: writes host.json (customHandler) and one function.json per function.
+    CustomHandlerLayout.Write(directory, args: []);
+    return;
+}
 
 var app = FunctionApp.Create(args);
 await app.RunAsync();

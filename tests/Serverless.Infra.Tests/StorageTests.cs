@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Serverless.Infra.Tests.Arm;
 using Xunit;
 
@@ -29,23 +30,24 @@ public sealed class StorageTests(MainTemplateFixture fixture)
     [Fact]
     public void Storage_PreCreatesTheCoordinatorAndParticipantQueuesWithTheirPoisonQueues()
     {
-        var queues = Assert.Single(fixture.Template.OfType(QueueType));
-        var names = NamesPassedTo(queues);
+        var (names, outer) = NamesPassedTo(Assert.Single(fixture.Template.OfType(QueueType)));
+        var expression = Expand(outer, ArmScope.AsString(names) ?? string.Empty);
 
         // main.bicep derives the names from the participants parameter (DESIGN.md, "Queues and tables").
-        Assert.Contains("'tx-coordinator'", names, StringComparison.Ordinal);
-        Assert.Contains("'tx-participant-{0}'", names, StringComparison.Ordinal);
-        Assert.Contains("parameters('participants')", names, StringComparison.Ordinal);
-        Assert.Contains("'{0}-poison'", names, StringComparison.Ordinal);
+        Assert.Contains("'tx-coordinator'", expression, StringComparison.Ordinal);
+        Assert.Contains("'tx-participant-{0}'", expression, StringComparison.Ordinal);
+        Assert.Contains("parameters('participants')", expression, StringComparison.Ordinal);
+        Assert.Contains("'{0}-poison'", expression, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Storage_PreCreatesTheTablesTheAppUses()
     {
-        var tables = Assert.Single(fixture.Template.OfType(TableType));
-        Assert.Contains("'Transactions'", NamesPassedTo(tables), StringComparison.Ordinal);
-        Assert.Contains("'BankAccounts'", NamesPassedTo(tables), StringComparison.Ordinal);
-        Assert.Contains("'InventoryItems'", NamesPassedTo(tables), StringComparison.Ordinal);
+        var (names, outer) = NamesPassedTo(Assert.Single(fixture.Template.OfType(TableType)));
+        var variable = Assert.Single(ArmScope.VariableReferences(ArmScope.AsString(names) ?? string.Empty));
+        var tables = outer.Variable(variable) as JsonArray;
+        Assert.NotNull(tables);
+        Assert.Equal(["BankAccounts", "InventoryItems", "Transactions"], tables.Select(t => ArmScope.AsString(t)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -101,28 +103,17 @@ public sealed class StorageTests(MainTemplateFixture fixture)
         Assert.DoesNotContain(fixture.AppSettings, s => s.Name.Equals("AzureWebJobsStorage", StringComparison.OrdinalIgnoreCase));
     }
 
-    // The names of a copy loop over a module parameter are whatever the template around the module passes for it;
-    // when that is a variable, its definition.
-    private static string NamesPassedTo(ArmResource loop)
+    // A copy loop over a module parameter creates whatever the template around the module passes for it.
+    private static (JsonNode? Names, ArmScope Outer) NamesPassedTo(ArmResource loop)
     {
         var count = ArmScope.AsString(loop.Json["copy"]?["count"]) ?? string.Empty;
         var parameter = Assert.Single(ArmScope.ParameterReferences(count));
-        var argument = ArmScope.AsString(loop.Scope.ArgumentOf(parameter)) ?? string.Empty;
-        var outer = loop.Scope.Parent ?? loop.Scope;
-        return argument + string.Concat(ArmScope.VariableReferences(argument).SelectMany(v => Definitions(outer, v)));
+        Assert.NotNull(loop.Scope.Parent);
+        return (loop.Scope.ArgumentOf(parameter), loop.Scope.Parent);
     }
 
-    // A variable's definition, with the definitions of the variables it uses in turn.
-    private static IEnumerable<string> Definitions(ArmScope scope, string variable)
-    {
-        var text = scope.Variable(variable)?.ToJsonString() ?? string.Empty;
-        yield return text;
-        foreach (var used in ArmScope.VariableReferences(text).Where(u => u != variable))
-        {
-            foreach (var definition in Definitions(scope, used))
-            {
-                yield return definition;
-            }
-        }
-    }
+    // An expression with the definitions of the variables it uses (and that they use) appended.
+    private static string Expand(ArmScope scope, string expression) =>
+        expression + string.Concat(ArmScope.VariableReferences(expression).Select(v =>
+            scope.Variable(v) is { } definition && ArmScope.AsString(definition) is { } text ? Expand(scope, text) : string.Empty));
 }

@@ -243,6 +243,8 @@ public sealed class MessageCodec
     {
         value = default;
         var text = GetString(body, name);
-        return text is not null && !text.Any(char.IsDigit) && Enum.TryParse(text, ignoreCase: false, out value) && Enum.IsDefined(value);
+        // Enum.TryParse also accepts padding and comma-separated lists ("Yes,No" parses as No): only an exact name will do.
+        return text is not null && !text.Any(char.IsDigit) && Enum.TryParse(text, ignoreCase: false, out value) && Enum.IsDefined(value)
+            && string.Equals(value.ToString(), text, StringComparison.Ordinal);
     }
 }

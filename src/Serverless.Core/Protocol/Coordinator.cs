@@ -131,9 +131,11 @@ public static class Coordinator
 
         // A late vote under Abort. The branch was already sent a rollback when Abort was decided and stays
         // owed until it acknowledges; re-sending here shortens the wait when that rollback raced the prepare.
+        // A late No or ReadOnly means the branch holds nothing and owes nothing: if it was the last one owing,
+        // the abort is complete now, since that rollback may have been lost and nothing would re-send it.
         return vote.Vote == Vote.Yes && branch.Outcome is null
             ? Applied(voted, [new SendRollback(branch.Index)])
-            : Applied(voted, []);
+            : Applied(CompleteIfDone(voted, now), []);
     }
 
     private static CoordinatorStep OnAcknowledged(TransactionState state, BranchAcknowledged ack, DateTimeOffset now)

@@ -2,6 +2,7 @@ using System.Globalization;
 using Azure;
 using Microsoft.AspNetCore.Diagnostics;
 using Serverless.Functions.Api;
+using Serverless.Functions.CustomHandler;
 using Serverless.Runtime.Messaging;
 
 namespace Serverless.Functions.Hosting;
@@ -56,6 +57,12 @@ public static class FunctionApp
         if (settings.Hosted.Contains("inventory"))
         {
             api.MapInventoryApi();
+        }
+
+        if (customHandlerPort is not null)
+        {
+            // In the Functions host the queue triggers are the host's; it invokes them over HTTP.
+            app.MapQueueFunctions(app.Services.GetRequiredService<IReadOnlyList<(string Function, QueueListener Listener)>>());
         }
 
         return app;

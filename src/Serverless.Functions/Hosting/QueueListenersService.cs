@@ -1,7 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Serverless.Core.Messaging;
 using Serverless.Runtime.Messaging;
 
 namespace Serverless.Functions.Hosting;
@@ -13,15 +11,8 @@ public sealed class QueueListenersService(IServiceProvider services, StorageInit
     {
         await storage.Ready.WaitAsync(stoppingToken);
         var transport = services.GetRequiredService<QueueTransport>();
-        var listeners = TransactionsServices.Handlers(services)
-            .Select(h => new QueueListener(
-                h.Queue,
-                h.Handler,
-                transport,
-                services.GetRequiredService<MessageCodec>(),
-                services.GetRequiredService<QueueListenerOptions>(),
-                services.GetRequiredService<ILogger<QueueListener>>()))
-            .ToDictionary(l => l.Queue, StringComparer.Ordinal);
+        var listeners = services.GetRequiredService<IReadOnlyList<(string Function, QueueListener Listener)>>()
+            .ToDictionary(l => l.Listener.Queue, l => l.Listener, StringComparer.Ordinal);
 
         // A message this process sends to a queue it listens on wakes that listener: no polling delay on the hot path.
         void OnSent(string queue)

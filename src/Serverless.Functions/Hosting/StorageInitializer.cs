@@ -21,7 +21,7 @@ public sealed class StorageInitializer(IServiceProvider services, ILogger<Storag
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var names = services.GetRequiredService<StorageNames>();
-        var queues = TransactionsServices.Handlers(services).Select(h => h.Queue).ToList();
+        var queues = services.GetRequiredService<IReadOnlyList<(string Function, QueueListener Listener)>>().Select(l => l.Listener.Queue).ToList();
         var delay = TimeSpan.FromMilliseconds(250);
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -54,6 +54,7 @@ public static class TransactionsServices
             AddParticipant<InventoryResourceManager>(services, "inventory");
         }
 
+        services.AddSingleton(sp => Listeners(sp));
         services.AddSingleton<StorageInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
         if (runListeners)
@@ -80,13 +81,23 @@ public static class TransactionsServices
     private static Azure.Data.Tables.TableClient Table(IServiceProvider sp, string name) =>
         sp.GetRequiredService<StorageClients>().Tables.GetTableClient(sp.GetRequiredService<StorageNames>().ParticipantTable(name));
 
-    /// <summary>Every queue handler of this process: the coordinator's inbox and each hosted participant's.</summary>
-    public static IReadOnlyList<(string Queue, Func<ProtocolMessage, CancellationToken, Task> Handler)> Handlers(IServiceProvider services)
+    /// <summary>Every queue trigger of this process: the coordinator's inbox and each hosted participant's, named as in <see cref="CustomHandler.FunctionCatalog"/>.</summary>
+    public static IReadOnlyList<(string Function, QueueListener Listener)> Listeners(IServiceProvider services)
     {
         var names = services.GetRequiredService<StorageNames>();
         var coordinator = services.GetRequiredService<TransactionCoordinator>();
-        var list = new List<(string, Func<ProtocolMessage, CancellationToken, Task>)> { (names.CoordinatorQueue, coordinator.HandleAsync) };
-        list.AddRange(services.GetServices<ParticipantDispatcher>().Select(d => (d.Queue, (Func<ProtocolMessage, CancellationToken, Task>)d.HandleAsync)));
-        return list;
+        var handlers = new List<(string, string, Func<ProtocolMessage, CancellationToken, Task>)>
+        {
+            (CustomHandler.FunctionCatalog.CoordinatorFunction, names.CoordinatorQueue, coordinator.HandleAsync),
+        };
+        handlers.AddRange(services.GetServices<ParticipantDispatcher>()
+            .Select(d => (CustomHandler.FunctionCatalog.ParticipantFunction(d.Participant), d.Queue, (Func<ProtocolMessage, CancellationToken, Task>)d.HandleAsync)));
+        return [.. handlers.Select(h => (h.Item1, new QueueListener(
+            h.Item2,
+            h.Item3,
+            services.GetRequiredService<QueueTransport>(),
+            services.GetRequiredService<MessageCodec>(),
+            services.GetRequiredService<QueueListenerOptions>(),
+            services.GetRequiredService<ILogger<QueueListener>>())))];
     }
 }

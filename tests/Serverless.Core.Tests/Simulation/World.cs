@@ -1,0 +1,387 @@
+using Serverless.Core.Participants;
+using Serverless.Core.Protocol;
+
+namespace Serverless.Core.Tests.Simulation;
+
+/// <summary>A message in flight: a command to a participant's inbox, or an event for the coordinator's inbox.</summary>
+internal abstract record Envelope;
+
+internal enum ParticipantCommandKind
+{
+    Prepare,
+    Commit,
+    Rollback,
+}
+
+internal sealed record ToParticipant(ParticipantCommandKind Kind, int Branch) : Envelope
+{
+    public override string ToString() => $"{Kind}({Branch})";
+}
+
+internal sealed record ToCoordinator(CoordinatorEvent Event) : Envelope
+{
+    public bool IsDeadline => Event is VoteDeadlinePassed;
+
+    public bool IsTimer => Event is VoteDeadlinePassed or Phase2RetryDue;
+
+    public override string ToString() => Event.ToString();
+}
+
+/// <summary>An invariant of the protocol does not hold; the message tells the story that led there.</summary>
+public sealed class InvariantViolationException(string message) : Exception(message);
+
+/// <summary>
+/// One transaction run by the real <see cref="Coordinator"/> and by participants that follow the real
+/// <see cref="ParticipantProtocol"/>, over a network of queues that delivers at least once, in any order, with any delay.
+/// The coordinator persists a step before executing its commands and deletes an inbound message only afterwards (I5);
+/// a crash may lose any of the outgoing messages, and then the inbound message stays to be delivered again.
+/// </summary>
+internal sealed class World
+{
+    private const int FairDeliveryLimit = 20_000;
+
+    private static readonly CoordinatorOptions Options = new();
+    private static readonly DateTimeOffset Start = new(2026, 11, 24, 10, 0, 0, TimeSpan.Zero);
+
+    private readonly Scenario _scenario;
+    private readonly List<Envelope> _inFlight = [];
+    private readonly BranchRecord?[] _records;
+    private readonly Vote?[] _votesSent;
+    private readonly List<string> _trace = [];
+    private DateTimeOffset _now = Start;
+
+    public World(Scenario scenario)
+    {
+        _scenario = scenario;
+        var count = scenario.Behaviours.Length;
+        _records = new BranchRecord?[count];
+        _votesSent = new Vote?[count];
+        State = TransactionState.Create("tx-sim", scenario.Behaviours.Select((_, i) => ("p" + i, $"{{\"branch\":{i}}}")), Start, TimeSpan.FromSeconds(30));
+
+        // As the runtime does: the deadline timer goes out before the record, then the prepares (a crash may cut them short).
+        _inFlight.Add(new ToCoordinator(new VoteDeadlinePassed()));
+        Execute(Coordinator.Start(State), scenario.InitialPrepareMask);
+    }
+
+    public TransactionState State { get; private set; }
+
+    /// <summary>True once a deadline, an abort request or a No vote was applied while the transaction was preparing.</summary>
+    public bool AbortCause { get; private set; }
+
+    public bool DeadlineFired { get; private set; }
+
+    public void RunScript()
+    {
+        foreach (var step in _scenario.Script)
+        {
+            Perform(step);
+        }
+    }
+
+    /// <summary>
+    /// Delivers everything in flight, oldest first and timers last, until nothing is left; the first
+    /// <see cref="Scenario.Outage"/> phase-2 commands are lost on the way.
+    /// </summary>
+    public void RunFairDelivery()
+    {
+        var outage = _scenario.Outage;
+        for (var delivered = 0; _inFlight.Count > 0; delivered++)
+        {
+            if (delivered == FairDeliveryLimit)
+            {
+                Fail($"I7: still {_inFlight.Count} messages in flight after {FairDeliveryLimit} fair deliveries");
+            }
+
+            var index = _inFlight.FindIndex(e => e is not ToCoordinator { IsTimer: true });
+            if (index < 0)
+            {
+                index = 0;
+            }
+
+            var envelope = _inFlight[index];
+            _inFlight.RemoveAt(index);
+            if (outage > 0 && envelope is ToParticipant { Kind: ParticipantCommandKind.Commit or ParticipantCommandKind.Rollback })
+            {
+                outage--;
+                _trace.Add($"poison {envelope} (participant down)");
+                continue;
+            }
+
+            Deliver(envelope, crashMask: null);
+        }
+    }
+
+    /// <summary>Liveness (I7) and the end state of atomicity (I1): checked once nothing is in flight.</summary>
+    public void CheckQuiescentOutcome()
+    {
+        if (!DeadlineFired)
+        {
+            Fail("the deadline timer never fired");
+        }
+
+        if (!State.Status.IsTerminal())
+        {
+            Fail($"I7: the transaction is stuck in {State.Status} with nothing in flight");
+        }
+
+        for (var i = 0; i < _records.Length; i++)
+        {
+            var record = _records[i];
+            if (record is { Phase: BranchPhase.Prepared, Vote: Vote.Yes })
+            {
+                Fail($"I7: branch {i} still holds its reservation after the transaction ended {State.Status}");
+            }
+
+            if (State.Decision == Decision.Commit && record?.Vote == Vote.Yes && record.Phase != BranchPhase.Committed)
+            {
+                Fail($"I1: branch {i} voted Yes but ended {record.Phase} under Commit");
+            }
+
+            if (State.Decision == Decision.Abort && record?.Phase == BranchPhase.Committed)
+            {
+                Fail($"I1: branch {i} committed under Abort");
+            }
+        }
+
+        if (State.Decision == Decision.Abort && !AbortCause)
+        {
+            Fail("aborted although no participant voted No and neither the deadline nor a client asked for it");
+        }
+    }
+
+    private void Perform(NetworkStep step)
+    {
+        var picked = PickNonDeadline(step.Pick);
+        switch (step.Action)
+        {
+            case NetworkAction.Deliver when picked >= 0:
+                var envelope = _inFlight[picked];
+                _inFlight.RemoveAt(picked);
+                Deliver(envelope, crashMask: null);
+                break;
+            case NetworkAction.Duplicate when picked >= 0:
+                _trace.Add($"duplicate {_inFlight[picked]}");
+                _inFlight.Add(_inFlight[picked]);
+                break;
+            case NetworkAction.CrashAfterPersist when picked >= 0:
+                Deliver(_inFlight[picked], crashMask: step.Mask);
+                break;
+            case NetworkAction.FireDeadline:
+                var crash = step.Mask % 2 == 0;
+                var pending = _inFlight.FindIndex(e => e is ToCoordinator { IsDeadline: true });
+                if (!crash && pending >= 0)
+                {
+                    _inFlight.RemoveAt(pending);
+                }
+                else if (crash && pending < 0)
+                {
+                    // A redelivered copy that crashed stays in the queue like any other message.
+                    _inFlight.Add(new ToCoordinator(new VoteDeadlinePassed()));
+                }
+
+                Deliver(new ToCoordinator(new VoteDeadlinePassed()), crash ? step.Mask >> 1 : null);
+                break;
+            case NetworkAction.RequestAbort:
+                _trace.Add("client requests abort");
+                ApplyToCoordinator(new AbortRequested("client"), step.Mask % 2 == 0 ? step.Mask >> 1 : null);
+                break;
+            case NetworkAction.Inquire:
+                var branch = step.Pick % _records.Length;
+                if (_records[branch] is { Phase: BranchPhase.Prepared, Vote: Vote.Yes })
+                {
+                    _trace.Add($"branch {branch} inquires");
+                    _inFlight.Add(new ToCoordinator(new DecisionInquiry(branch)));
+                }
+
+                break;
+            case NetworkAction.Poison when picked >= 0 && _inFlight[picked] is not ToCoordinator { IsTimer: true }:
+                _trace.Add($"poison {_inFlight[picked]}");
+                _inFlight.RemoveAt(picked);
+                break;
+            case NetworkAction.RepeatStart:
+                _trace.Add("client repeats start");
+                Execute(Coordinator.Resume(State, Options), crashMask: null);
+                break;
+        }
+    }
+
+    /// <summary>Picks among the messages in flight, except the deadline timer, which is not visible before it is due.</summary>
+    private int PickNonDeadline(int pick)
+    {
+        var visible = _inFlight.Count(e => e is not ToCoordinator { IsDeadline: true });
+        if (visible == 0)
+        {
+            return -1;
+        }
+
+        var n = pick % visible;
+        for (var i = 0; i < _inFlight.Count; i++)
+        {
+            if (_inFlight[i] is not ToCoordinator { IsDeadline: true } && n-- == 0)
+            {
+                return i;
+            }
+        }
+
+        throw new InvalidOperationException("unreachable");
+    }
+
+    /// <param name="envelope">The message delivered.</param>
+    /// <param name="crashMask">Null for a clean delivery; otherwise which outgoing messages went out before the crash.</param>
+    private void Deliver(Envelope envelope, int? crashMask)
+    {
+        _trace.Add($"{(crashMask is null ? "deliver" : "crash during")} {envelope}");
+        switch (envelope)
+        {
+            case ToCoordinator { Event: VoteDeadlinePassed } deadline:
+                // A delayed message becomes visible at its due time, never before.
+                _now = _now < State.Deadline ? State.Deadline : _now;
+                DeadlineFired = true;
+                ApplyToCoordinator(deadline.Event, crashMask);
+                break;
+            case ToCoordinator c:
+                ApplyToCoordinator(c.Event, crashMask);
+                break;
+            case ToParticipant p:
+                var reply = RunParticipant(p);
+                if (reply is not null && crashMask is null)
+                {
+                    _inFlight.Add(new ToCoordinator(reply));
+                }
+
+                break;
+        }
+    }
+
+    private void ApplyToCoordinator(CoordinatorEvent evt, int? crashMask)
+    {
+        _now = _now.AddSeconds(1);
+        var before = State;
+        var step = Coordinator.Apply(before, evt, _now, Options);
+        _trace.Add($"  coordinator {step.Kind} -> {step.State.Status} [{string.Join(", ", step.Commands)}]{(step.Detail is null ? "" : " " + step.Detail)}");
+        CoordinatorInvariants.Check(before, evt, step, _records, Fail);
+        if (before.Status == TransactionStatus.Preparing && step.Kind == StepKind.Applied
+            && evt is VoteDeadlinePassed or AbortRequested or VoteCast { Vote: Vote.No })
+        {
+            AbortCause = true;
+        }
+
+        State = step.State;
+        Execute(step.Commands, crashMask);
+    }
+
+    private void Execute(IReadOnlyList<CoordinatorCommand> commands, int? crashMask)
+    {
+        for (var i = 0; i < commands.Count; i++)
+        {
+            if (crashMask is { } mask && (mask >> i & 1) == 0)
+            {
+                _trace.Add($"  lost {commands[i]}");
+                continue;
+            }
+
+            _inFlight.Add(commands[i] switch
+            {
+                SendPrepare c => new ToParticipant(ParticipantCommandKind.Prepare, c.Branch),
+                SendCommit c => new ToParticipant(ParticipantCommandKind.Commit, c.Branch),
+                SendRollback c => new ToParticipant(ParticipantCommandKind.Rollback, c.Branch),
+                SchedulePhase2Retry r => new ToCoordinator(new Phase2RetryDue(r.Attempt)),
+                var other => throw new InvalidOperationException($"unknown command {other}"),
+            });
+        }
+    }
+
+    /// <summary>One participant handling one command, as a resource manager built on <see cref="ParticipantProtocol"/> does.</summary>
+    private CoordinatorEvent? RunParticipant(ToParticipant command)
+    {
+        var b = command.Branch;
+        var record = _records[b];
+        switch (command.Kind)
+        {
+            case ParticipantCommandKind.Prepare:
+                if (_scenario.Behaviours[b] == Behaviour.Never)
+                {
+                    _trace.Add($"  p{b} never prepares");
+                    return null;
+                }
+
+                PrepareResult vote;
+                if (ParticipantProtocol.OnPrepare(record) == BranchAction.Execute)
+                {
+                    vote = _scenario.Behaviours[b] switch
+                    {
+                        Behaviour.Yes => PrepareResult.Yes,
+                        Behaviour.ReadOnly => new PrepareResult(Vote.ReadOnly),
+                        _ => PrepareResult.No("insufficient funds"),
+                    };
+                    _records[b] = new BranchRecord(vote.Vote == Vote.No ? BranchPhase.Refused : BranchPhase.Prepared, vote.Vote, vote.Reason);
+                }
+                else
+                {
+                    vote = ParticipantProtocol.RepeatVote(record!);
+                }
+
+                if (_votesSent[b] is { } earlier && earlier != vote.Vote)
+                {
+                    Fail($"participant of branch {b} voted {vote.Vote} after voting {earlier}");
+                }
+
+                _votesSent[b] = vote.Vote;
+                _trace.Add($"  p{b} votes {vote.Vote}");
+                return new VoteCast(b, vote.Vote, vote.Reason);
+
+            case ParticipantCommandKind.Commit:
+                switch (ParticipantProtocol.OnCommit(record))
+                {
+                    case BranchAction.Execute:
+                        _records[b] = record! with { Phase = BranchPhase.Committed };
+                        break;
+                    case BranchAction.Violation:
+                        Fail($"I1: branch {b} was told to commit while its record is {record?.Phase.ToString() ?? "empty"}");
+                        break;
+                }
+
+                CheckAtomicity();
+                return new BranchAcknowledged(b, BranchOutcome.Committed);
+
+            default:
+                switch (ParticipantProtocol.OnRollback(record))
+                {
+                    case BranchAction.RecordOnly:
+                        _records[b] = new BranchRecord(BranchPhase.RolledBack, null, ParticipantProtocol.RolledBackBeforePrepare);
+                        break;
+                    case BranchAction.Execute:
+                        _records[b] = record! with { Phase = BranchPhase.RolledBack };
+                        break;
+                    case BranchAction.Violation:
+                        Fail($"I1: branch {b} was told to roll back while its record is {record?.Phase.ToString() ?? "empty"}");
+                        break;
+                }
+
+                CheckAtomicity();
+                return new BranchAcknowledged(b, BranchOutcome.RolledBack);
+        }
+    }
+
+    private void CheckAtomicity()
+    {
+        var committed = Array.FindIndex(_records, r => r?.Phase == BranchPhase.Committed);
+        var undone = Array.FindIndex(_records, r => r?.Phase is BranchPhase.RolledBack or BranchPhase.Refused);
+        if (committed >= 0 && undone >= 0)
+        {
+            Fail($"I1: branch {committed} committed while branch {undone} is {_records[undone]!.Phase}");
+        }
+    }
+
+    private void Fail(string message)
+    {
+        var story = _trace.Count <= 80 ? _trace : _trace[^80..];
+        throw new InvariantViolationException(
+            $"{message}{Environment.NewLine}scenario: {_scenario}{Environment.NewLine}last persisted state: {Describe(State)}{Environment.NewLine}" +
+            string.Join(Environment.NewLine, story));
+    }
+
+    private static string Describe(TransactionState state) =>
+        $"{state.Status} decision={state.Decision?.ToString() ?? "none"} reason={state.Reason} branches=[" +
+        string.Join(", ", state.Branches.Select(b => $"{b.Index}:{b.Vote?.ToString() ?? "-"}/{b.Outcome?.ToString() ?? "-"}")) + "]";
+}
