@@ -67,13 +67,24 @@ public sealed class CustomHandlerTests(AzuriteFixture azurite)
         await app.Client.PutAsJsonAsync("/api/bank/accounts/alice", new { balance = 100 });
         await app.Client.PutAsJsonAsync("/api/bank/accounts/bob", new { balance = 0 });
         await app.Client.PostAsJsonAsync("/api/transactions", TestHost.Transfer("ch-retry", "alice", "bob", 5));
-        await app.Host.PumpUntilAsync(async () => await StatusAsync(app.Client, "ch-retry") == "Committing", Wait);
+        // Deliver the prepares, then the votes, and stop as soon as Commit is decided: the commits are still queued.
+        await Eventually.WaitAsync(async () =>
+        {
+            await app.Host.PumpOnceAsync(FunctionCatalog.CoordinatorFunction);
+            if (await StatusAsync(app.Client, "ch-retry") == "Committing")
+            {
+                return true;
+            }
+
+            await app.Host.PumpOnceAsync(FunctionCatalog.ParticipantFunction("bank"));
+            return false;
+        }, Wait, "Commit decided");
 
         // Bob's row vanishes before the commit of the credit: the commit cannot be applied and must fail, not be acknowledged.
         var accounts = new TableClient(azurite.ConnectionString, app.Names.ParticipantTable("BankAccounts"));
         var bob = (await accounts.GetEntityAsync<TableEntity>("bob", "account")).Value;
         await accounts.DeleteEntityAsync("bob", "account");
-        await app.Host.PumpOnceAsync();
+        await app.Host.PumpOnceAsync(FunctionCatalog.ParticipantFunction("bank"));
         Assert.Contains(app.Host.Invocations, i => i.Function == "Participant-bank" && i.Status == 500);
         Assert.Equal("Committing", await StatusAsync(app.Client, "ch-retry"));
 
@@ -87,7 +98,11 @@ public sealed class CustomHandlerTests(AzuriteFixture azurite)
     {
         await using var app = await CustomHandlerApp.StartAsync(azurite.ConnectionString);
 
-        var response = await app.Client.PostAsJsonAsync("/Coordinator", new { Data = new { message = "{\"body\":{\"v\":9}}" }, Metadata = new { DequeueCount = 1, Id = "m1" } });
+        var response = await app.Client.PostAsJsonAsync("/Coordinator", new Dictionary<string, object>
+        {
+            ["Data"] = new Dictionary<string, object> { ["message"] = "{\"body\":{\"v\":9}}" },
+            ["Metadata"] = new Dictionary<string, object> { ["DequeueCount"] = 1, ["Id"] = "m1" },
+        });
         var notAnInvocation = await app.Client.PostAsync("/Coordinator", new StringContent("[]"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

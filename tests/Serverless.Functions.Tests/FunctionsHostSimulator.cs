@@ -18,10 +18,10 @@ public sealed class FunctionsHostSimulator(HttpClient handler, string connection
     public List<(string Function, int Status, JsonElement Response)> Invocations { get; } = [];
 
     /// <summary>Delivers every visible message once; returns how many were delivered.</summary>
-    public async Task<int> PumpOnceAsync()
+    public async Task<int> PumpOnceAsync(string? onlyFunction = null)
     {
         var delivered = 0;
-        foreach (var (queue, function) in functionsByQueue)
+        foreach (var (queue, function) in functionsByQueue.Where(f => onlyFunction is null || f.Value == onlyFunction))
         {
             var client = _queues.GetQueueClient(queue);
             if (!await client.ExistsAsync())
@@ -59,10 +59,11 @@ public sealed class FunctionsHostSimulator(HttpClient handler, string connection
 
     private async Task InvokeAsync(QueueClient queue, string function, QueueMessage message)
     {
-        var envelope = new
+        // Dictionaries keep the host's PascalCase names (an anonymous type would be camel-cased by the web defaults).
+        var envelope = new Dictionary<string, object?>
         {
-            Data = new { message = message.Body.ToString() },
-            Metadata = new Dictionary<string, object?>
+            ["Data"] = new Dictionary<string, object?> { ["message"] = message.Body.ToString() },
+            ["Metadata"] = new Dictionary<string, object?>
             {
                 ["DequeueCount"] = message.DequeueCount,
                 ["ExpirationTime"] = message.ExpiresOn,
@@ -70,7 +71,7 @@ public sealed class FunctionsHostSimulator(HttpClient handler, string connection
                 ["InsertionTime"] = message.InsertedOn,
                 ["NextVisibleTime"] = message.NextVisibleOn,
                 ["PopReceipt"] = message.PopReceipt,
-                ["sys"] = new { MethodName = function, UtcNow = DateTimeOffset.UtcNow, RandGuid = Guid.NewGuid() },
+                ["sys"] = new Dictionary<string, object?> { ["MethodName"] = function, ["UtcNow"] = DateTimeOffset.UtcNow, ["RandGuid"] = Guid.NewGuid() },
             },
         };
         var response = await handler.PostAsJsonAsync($"/{function}", envelope);

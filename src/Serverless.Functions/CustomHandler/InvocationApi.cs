@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Serverless.Runtime.Messaging;
 using Serverless.Runtime.Storage;
 
@@ -13,7 +14,11 @@ namespace Serverless.Functions.CustomHandler;
 /// </summary>
 public static class InvocationApi
 {
-    public sealed record InvocationResponse(IDictionary<string, object?> Outputs, IReadOnlyList<string> Logs, object? ReturnValue);
+    /// <summary>The response shape the host reads; the names are the contract's PascalCase.</summary>
+    public sealed record InvocationResponse(
+        [property: JsonPropertyName("Outputs")] IDictionary<string, object?> Outputs,
+        [property: JsonPropertyName("Logs")] IReadOnlyList<string> Logs,
+        [property: JsonPropertyName("ReturnValue")] object? ReturnValue);
 
     public static void MapQueueFunctions(this IEndpointRouteBuilder app, IReadOnlyList<(string Function, QueueListener Listener)> listeners)
     {
@@ -57,19 +62,36 @@ public static class InvocationApi
     /// <summary>Reads the message text, id and dequeue count from the host's request.</summary>
     public static (string Text, string Id, long DequeueCount) ReadEnvelope(JsonElement root)
     {
-        var data = root.GetProperty("Data");
-        var message = data.ValueKind == JsonValueKind.Object && data.TryGetProperty("message", out var m)
-            ? m
-            : data.EnumerateObject().First().Value;
+        var data = Property(root, "Data") ?? throw new KeyNotFoundException("no Data");
+        var message = Property(data, "message") ?? data.EnumerateObject().First().Value;
 
         // The host passes the decoded queue message as a string; a JSON message may also arrive as JSON.
         var text = message.ValueKind == JsonValueKind.String ? message.GetString()! : message.GetRawText();
-        var metadata = root.TryGetProperty("Metadata", out var md) ? md : default;
+        var metadata = Property(root, "Metadata") ?? default;
         return (text, MetadataString(metadata, "Id") ?? "unknown", long.TryParse(MetadataString(metadata, "DequeueCount"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var count) ? count : 1);
     }
 
     private static string? MetadataString(JsonElement metadata, string name) =>
-        metadata.ValueKind == JsonValueKind.Object && metadata.TryGetProperty(name, out var value)
+        Property(metadata, name) is { } value
             ? value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()
             : null;
+
+    /// <summary>A property by name, ignoring case (the host writes PascalCase; be lenient).</summary>
+    private static JsonElement? Property(JsonElement element, string name)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        foreach (var property in element.EnumerateObject())
+        {
+            if (string.Equals(property.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return property.Value;
+            }
+        }
+
+        return null;
+    }
 }
