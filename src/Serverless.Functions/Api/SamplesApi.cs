@@ -54,6 +54,14 @@ public static class SamplesApi
                 : TypedResults.Problem($"no item '{sku}'", statusCode: StatusCodes.Status404NotFound, title: "Not found."));
     }
 
+    public static void MapOrdersApi(this RouteGroupBuilder api)
+    {
+        api.MapGet("/orders/{orderId}", async Task<Results<Ok<Serverless.Participants.Postgres.Order>, ProblemHttpResult>> (string orderId, Participants.OrdersResourceManager orders, CancellationToken ct) =>
+            TableResourceManager<BankOperation>.IsValidKey(orderId) && await orders.Orders.GetOrderAsync(orderId, ct) is { } order
+                ? TypedResults.Ok(order)
+                : TypedResults.Problem($"no order '{orderId}'", statusCode: StatusCodes.Status404NotFound, title: "Not found."));
+    }
+
     /// <summary>Reads <c>{"field": n}</c> with n a whole number from 0 to 10^15, validating the key too.</summary>
     private static async Task<(long Value, ProblemHttpResult? Problem)> ReadAmountAsync(HttpRequest request, string key, string field, CancellationToken ct)
     {

@@ -59,6 +59,11 @@ public static class FunctionApp
             api.MapInventoryApi();
         }
 
+        if (settings.Hosted.Contains("orders"))
+        {
+            api.MapOrdersApi();
+        }
+
         if (customHandlerPort is not null)
         {
             // In the Functions host the queue triggers are the host's; it invokes them over HTTP.

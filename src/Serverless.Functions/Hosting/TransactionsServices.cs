@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Participants;
 using Serverless.Runtime.Coordination;
 using Serverless.Runtime.Messaging;
 using Serverless.Runtime.Participants;
@@ -52,6 +53,15 @@ public static class TransactionsServices
         {
             services.AddSingleton(sp => new InventoryResourceManager(Table(sp, "InventoryItems")));
             AddParticipant<InventoryResourceManager>(services, "inventory");
+        }
+
+        if (hosted.Contains("orders"))
+        {
+            services.AddSingleton(_ => Npgsql.NpgsqlDataSource.Create(settings.OrdersConnectionString!));
+            services.AddSingleton(sp => new OrdersResourceManager(new Serverless.Participants.Postgres.OrdersParticipant(
+                sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), logger: sp.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.Orders"))));
+            AddParticipant<OrdersResourceManager>(services, "orders");
+            services.AddHostedService<OrdersRecoveryService>();
         }
 
         services.AddSingleton(sp => Listeners(sp));
