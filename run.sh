@@ -22,9 +22,11 @@ fi
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pids=()
+stop_postgres=0
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ "$stop_postgres" == 1 ]]; then scripts/postgres.sh stop "$root/.postgres" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT INT TERM
 
@@ -40,12 +42,16 @@ else
   echo "run.sh: Azurite is up (data in .azurite/)"
 fi
 
-# The orders participant needs PostgreSQL: start a local one when no connection is configured.
-if [[ -x scripts/postgres.sh ]] && ! grep -q '"ORDERS_POSTGRES_CONNECTION": *"[^"]' local.settings.json && [[ -z "${ORDERS_POSTGRES_CONNECTION:-}" ]]; then
-  echo "run.sh: starting a local PostgreSQL for the orders participant"
+# The orders participant needs PostgreSQL: when local.settings.json names none (or names the one this script
+# made before), start a local one in .postgres/ and write its connection string into local.settings.json.
+setting() { node -e 'const s=require("./local.settings.json");process.stdout.write((s.Values||{})[process.argv[1]]||"")' "$1"; }
+configured="${ORDERS_POSTGRES_CONNECTION:-$(setting ORDERS_POSTGRES_CONNECTION)}"
+if [[ -z "$configured" || ( -f .postgres/connection && "$configured" == "$(cat .postgres/connection)" ) ]]; then
+  echo "run.sh: starting a local PostgreSQL for the orders participant (data in .postgres/)"
   conn="$(scripts/postgres.sh start "$root/.postgres" | tail -n 1)"
-  export ORDERS_POSTGRES_CONNECTION="$conn"
-  echo "run.sh: orders database: $conn"
+  echo "$conn" > .postgres/connection
+  node -e 'const fs=require("fs");const s=JSON.parse(fs.readFileSync("local.settings.json"));s.Values=s.Values||{};s.Values.ORDERS_POSTGRES_CONNECTION=process.argv[1];fs.writeFileSync("local.settings.json",JSON.stringify(s,null,2)+"\n")' "$conn"
+  stop_postgres=1
 fi
 
 dotnet build src/Serverless.Functions -c Release --nologo -v quiet
