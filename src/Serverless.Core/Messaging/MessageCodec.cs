@@ -91,6 +91,13 @@ public sealed class MessageCodec
             error = $"malformed JSON: {ex.Message}";
             return false;
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // Text that is not valid Unicode: a raw lone surrogate (ArgumentException on parsing) or an escaped one
+            // (InvalidOperationException when a string is read). It cannot be ours, whatever it claims.
+            error = $"not valid Unicode: {ex.Message}";
+            return false;
+        }
     }
 
     private bool HasValidSignature(JsonElement root, JsonElement body)

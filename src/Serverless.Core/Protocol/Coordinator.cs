@@ -79,7 +79,7 @@ public static class Coordinator
             VoteDeadlinePassed => OnDeadline(state, now, options),
             AbortRequested r => OnAbortRequested(state, r, now, options),
             Phase2RetryDue r => OnRetry(state, r, options),
-            DecisionInquiry q => OnInquiry(state, q),
+            DecisionInquiry q => OnInquiry(state, q, now, options),
             _ => Reject(state, $"unknown event {evt.GetType().Name}"),
         };
     }
@@ -176,7 +176,9 @@ public static class Coordinator
         {
             if (now < state.Deadline)
             {
-                return Reject(state, "the vote deadline has not passed yet");
+                // Early by this instance's clock: set the timer again rather than drop it, or a transaction
+                // whose participant never votes would stay Preparing forever.
+                return new CoordinatorStep(state, StepKind.Duplicate, [new ScheduleVoteDeadline(state.Deadline - now)], "the vote deadline has not passed yet");
             }
 
             var missing = string.Join(", ", state.Branches.Where(b => b.Vote is null).Select(b => $"'{b.Participant}'"));
@@ -206,7 +208,7 @@ public static class Coordinator
             ? Duplicate(state, Phase2Commands(state, Math.Max(1, retry.Attempt) + 1, options))
             : Duplicate(state, []);
 
-    private static CoordinatorStep OnInquiry(TransactionState state, DecisionInquiry inquiry)
+    private static CoordinatorStep OnInquiry(TransactionState state, DecisionInquiry inquiry, DateTimeOffset now, CoordinatorOptions options)
     {
         if (!TryGetBranch(state, inquiry.Branch, out var branch))
         {
@@ -215,6 +217,10 @@ public static class Coordinator
 
         return state.Decision switch
         {
+            // Still preparing past the deadline: the deadline's timer was lost (poisoned, deleted), so the inquiry
+            // decides in its place (I4); a participant's in-doubt inquiry thereby also keeps I7 when a timer is lost.
+            null when now >= state.Deadline => OnDeadline(state, now, options),
+
             // Still preparing: the participant keeps waiting (I3); the deadline will decide.
             null => Duplicate(state, []),
             Decision.Commit when branch.Vote == Vote.Yes => Duplicate(state, [new SendCommit(branch.Index)]),

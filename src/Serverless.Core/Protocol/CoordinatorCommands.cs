@@ -15,3 +15,6 @@ public sealed record SendRollback(int Branch) : CoordinatorCommand;
 
 /// <summary>Schedule a durable timer that delivers <see cref="Phase2RetryDue"/> after <paramref name="Delay"/>.</summary>
 public sealed record SchedulePhase2Retry(int Attempt, TimeSpan Delay) : CoordinatorCommand;
+
+/// <summary>Schedule the vote-deadline timer again: it fired early (clock skew between instances), and must not be lost (I7).</summary>
+public sealed record ScheduleVoteDeadline(TimeSpan Delay) : CoordinatorCommand;

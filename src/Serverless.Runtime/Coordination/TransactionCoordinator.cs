@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
+using Serverless.Runtime.Faults;
 using Serverless.Runtime.Messaging;
 using Serverless.Runtime.Storage;
 
@@ -63,6 +64,7 @@ public sealed class TransactionCoordinator(
         if (await store.CreateAsync(state, request.RequestHash, cancellationToken) == WriteResult.Written)
         {
             logger.TransactionStarted(state.Id, state.Branches.Length, state.Deadline);
+            CrashPoints.Hit(CrashPoint.AfterTransactionRecorded);
             await ExecuteAsync(state, Coordinator.Start(state), cancellationToken);
             return (StartOutcome.Started, state);
         }
@@ -167,6 +169,10 @@ public sealed class TransactionCoordinator(
                 }
 
                 LogTransition(stored.State, step.State);
+                if (stored.State.Decision is null && step.State.Decision is not null)
+                {
+                    CrashPoints.Hit(CrashPoint.AfterDecisionRecorded);
+                }
             }
 
             await ExecuteAsync(step.State, step.Commands, cancellationToken);
@@ -199,14 +205,39 @@ public sealed class TransactionCoordinator(
             return Task.CompletedTask;
         }
 
-        return Task.WhenAll(commands.Select(command => command switch
+        if (CrashPoints.Enabled)
         {
-            SendPrepare c => SendCommandAsync(MessageKind.Prepare, state, c.Branch, cancellationToken),
-            SendCommit c => SendCommandAsync(MessageKind.Commit, state, c.Branch, cancellationToken),
-            SendRollback c => SendCommandAsync(MessageKind.Rollback, state, c.Branch, cancellationToken),
-            SchedulePhase2Retry r => SendAsync(names.CoordinatorQueue, new ProtocolMessage(MessageKind.Retry, state.Id) { Attempt = r.Attempt }, r.Delay, cancellationToken),
-            _ => throw new InvalidOperationException($"unknown command {command}"),
-        }));
+            return ExecuteOneByOneAsync(state, commands, cancellationToken);
+        }
+
+        return Task.WhenAll(commands.Select(command => ExecuteAsync(state, command, cancellationToken)));
+    }
+
+    private Task ExecuteAsync(TransactionState state, CoordinatorCommand command, CancellationToken cancellationToken) => command switch
+    {
+        SendPrepare c => SendCommandAsync(MessageKind.Prepare, state, c.Branch, cancellationToken),
+        SendCommit c => SendCommandAsync(MessageKind.Commit, state, c.Branch, cancellationToken),
+        SendRollback c => SendCommandAsync(MessageKind.Rollback, state, c.Branch, cancellationToken),
+        SchedulePhase2Retry r => SendAsync(names.CoordinatorQueue, new ProtocolMessage(MessageKind.Retry, state.Id) { Attempt = r.Attempt }, r.Delay, cancellationToken),
+        _ => throw new InvalidOperationException($"unknown command {command}"),
+    };
+
+    /// <summary>Fault injection only: the commands in order, so that a crash can land between two sends.</summary>
+    private async Task ExecuteOneByOneAsync(TransactionState state, ImmutableArray<CoordinatorCommand> commands, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < commands.Length; i++)
+        {
+            await ExecuteAsync(state, commands[i], cancellationToken);
+            var more = commands.Skip(i + 1);
+            if (commands[i] is SendPrepare && more.Any(c => c is SendPrepare))
+            {
+                CrashPoints.Hit(CrashPoint.BetweenPrepareSends);
+            }
+            else if (commands[i] is SendCommit or SendRollback && more.Any(c => c is SendCommit or SendRollback))
+            {
+                CrashPoints.Hit(CrashPoint.BetweenPhase2Sends);
+            }
+        }
     }
 
     private Task SendCommandAsync(MessageKind kind, TransactionState state, int branch, CancellationToken cancellationToken)

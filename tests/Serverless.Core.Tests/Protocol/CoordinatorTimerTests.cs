@@ -7,13 +7,15 @@ namespace Serverless.Core.Tests.Protocol;
 public sealed class CoordinatorTimerTests
 {
     [Fact]
-    public void Deadline_BeforeItIsDue_IsRejected()
+    public void Deadline_BeforeItIsDue_ChangesNothingAndSchedulesItselfAgainForTheRemainder()
     {
         var state = New("bank");
 
-        var step = state.Apply(new VoteDeadlinePassed(), state.Deadline.AddTicks(-1));
+        var step = state.Apply(new VoteDeadlinePassed(), state.Deadline.AddSeconds(-3));
 
-        AssertRejected(step, state, "has not passed yet");
+        Assert.Equal(StepKind.Duplicate, step.Kind);
+        Assert.Same(state, step.State);
+        Assert.Equal(new ScheduleVoteDeadline(TimeSpan.FromSeconds(3)), Assert.Single(step.Commands));
     }
 
     [Fact]
