@@ -286,6 +286,7 @@ internal sealed class World
                 SendCommit c => new ToParticipant(ParticipantCommandKind.Commit, c.Branch),
                 SendRollback c => new ToParticipant(ParticipantCommandKind.Rollback, c.Branch),
                 SchedulePhase2Retry r => new ToCoordinator(new Phase2RetryDue(r.Attempt)),
+                ScheduleVoteDeadline => new ToCoordinator(new VoteDeadlinePassed()),
                 var other => throw new InvalidOperationException($"unknown command {other}"),
             });
         }
