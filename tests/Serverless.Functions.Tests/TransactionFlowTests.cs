@@ -223,4 +223,44 @@ public sealed class TransactionFlowTests(AzuriteFixture azurite)
         Assert.Equal((40, 0), await host.GetAccountAsync("carol"));
         Assert.Equal((60, 0), await host.GetAccountAsync("shop"));
     }
+
+    [Fact]
+    public async Task ReadOnlyBranch_VotesReadOnly_GetsNoPhase2Command_AndTheRestCommits()
+    {
+        await using var host = await TestHost.StartAsync(azurite.Azurite.ConnectionString);
+        await host.Client.PutAsJsonAsync("/api/inventory/items/gizmo", new { stock = 5 });
+        await host.PutAccountAsync("alice", 100);
+        await host.PutAccountAsync("bob", 0);
+        var inventoryQueue = host.Transport.Queue(host.Names.ParticipantQueue("inventory"));
+
+        var response = await host.StartAsync(new
+        {
+            transactionId = "read-only-1",
+            participants = new object[]
+            {
+                new { participant = "inventory", operation = new { type = "check", sku = "gizmo", quantity = 5 } },
+                new { participant = "bank", operation = new { type = "debit", account = "alice", amount = 10 } },
+                new { participant = "bank", operation = new { type = "credit", account = "bob", amount = 10 } },
+            },
+        }, waitSeconds: 20);
+        var checkOnly = await host.StartAsync(new
+        {
+            transactionId = "read-only-2",
+            participants = new object[] { new { participant = "inventory", operation = new { type = "check", sku = "gizmo", quantity = 1 } } },
+        }, waitSeconds: 20);
+
+        var doc = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Committed", doc.GetProperty("status").GetString());
+        var check = doc.GetProperty("participants")[0];
+        Assert.Equal("ReadOnly", check.GetProperty("vote").GetString());
+        Assert.Equal(JsonValueKind.Null, check.GetProperty("outcome").ValueKind);
+        var onlyCheck = await checkOnly.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Committed", onlyCheck.GetProperty("status").GetString());
+        Assert.Equal(onlyCheck.GetProperty("decidedAt").GetString(), onlyCheck.GetProperty("completedAt").GetString());
+        Assert.Equal(0, (await inventoryQueue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        var item = await host.Client.GetFromJsonAsync<JsonElement>("/api/inventory/items/gizmo");
+        Assert.Equal(5, item.GetProperty("stock").GetInt64());
+        Assert.Equal(0, item.GetProperty("reserved").GetInt64());
+        Assert.Equal((90, 0), await host.GetAccountAsync("alice"));
+    }
 }

@@ -17,10 +17,21 @@ namespace Serverless.Runtime.Participants;
 /// Idempotency and ordering follow <see cref="ParticipantProtocol"/>. Concurrent branches on one resource race
 /// on its ETag; the loser reloads and decides again. After an exception, zero or all of a step is durable.
 /// </remarks>
-public abstract class TableResourceManager<TOperation>(TableClient table) : IResourceManager, IRequiresInitialization
+public abstract class TableResourceManager<TOperation>(TableClient table) : IResourceManager, IRequiresInitialization, IPreparedBranchSource
     where TOperation : class
 {
     private const int MaxConflictRetries = 100;
+
+    /// <summary>
+    /// Longest operation text kept in a branch record (a string property holds at most 32K UTF-16 characters);
+    /// the API admits 16 KiB, so only a hand-made command can be longer, and its branch is then not self-describing.
+    /// </summary>
+    private const int MaxRecordedOperationChars = 30_000;
+
+    private const string RecordPrefix = "tx|";
+
+    // The first key after every "tx|…" key: '}' follows '|' in ordinal order.
+    private const string RecordPrefixEnd = "tx}";
 
     public TableClient Table => table;
 
@@ -59,8 +70,14 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
 
             var working = resource is null ? null : Clone(resource);
             var (vote, changed) = Reserve(working, op!);
+            if (vote.Vote == Vote.ReadOnly)
+            {
+                // Nothing reserved, nothing to finish: no record, no phase 2 (the read-only optimisation).
+                return (vote, (List<TableTransactionAction>?)null);
+            }
+
             var phase = vote.Vote == Vote.No ? BranchPhase.Refused : BranchPhase.Prepared;
-            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.Add, NewRecord(branch, op!, phase, vote.Vote, vote.Reason)) };
+            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.Add, NewRecord(branch, op!, operation, phase, vote.Vote, vote.Reason)) };
             if (changed && working is not null)
             {
                 actions.Add(Write(working, resource));
@@ -103,7 +120,7 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
                         $"{command} of branch {branch} contradicts its record ({record?.Phase.ToString() ?? "never prepared"})");
                 case BranchAction.RecordOnly:
                     return ((object?, List<TableTransactionAction>?))(
-                        (null, [new(TableTransactionActionType.Add, NewRecord(branch, op!, BranchPhase.RolledBack, null, ParticipantProtocol.RolledBackBeforePrepare))]));
+                        (null, [new(TableTransactionActionType.Add, NewRecord(branch, op!, operation, BranchPhase.RolledBack, null, ParticipantProtocol.RolledBackBeforePrepare))]));
             }
 
             var updated = Clone(recordEntity!);
@@ -182,27 +199,73 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
             using var document = JsonDocument.Parse(operation);
             return TryParse(document.RootElement, out parsed, out error);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
         {
+            // Text that is not valid Unicode: a lone surrogate, raw (ArgumentException) or escaped (InvalidOperationException on reading it).
             parsed = null;
             error = ex.Message;
             return false;
         }
     }
 
-    private TableEntity NewRecord(BranchKey branch, TOperation op, BranchPhase phase, Vote? vote, string? reason) =>
+    private TableEntity NewRecord(BranchKey branch, TOperation op, string operation, BranchPhase phase, Vote? vote, string? reason) =>
         new(ResourceOf(op).PartitionKey, RecordKey(branch))
         {
             ["Phase"] = phase.ToString(),
             ["Vote"] = vote?.ToString(),
             ["Reason"] = reason,
             ["At"] = DateTimeOffset.UtcNow,
+
+            // Makes a prepared branch self-describing, so that in-doubt resolution can ask about it (and a presumed-abort
+            // rollback can find its resource) without the coordinator's record.
+            ["Operation"] = operation.Length <= MaxRecordedOperationChars ? operation : null,
         };
 
     private static TableTransactionAction Write(TableEntity working, TableEntity? original) =>
         original is null
             ? new TableTransactionAction(TableTransactionActionType.Add, working)
             : new TableTransactionAction(TableTransactionActionType.UpdateReplace, working, original.ETag);
+
+    /// <summary>
+    /// Lists this resource manager's branches still <see cref="BranchPhase.Prepared"/> that were prepared before
+    /// <paramref name="preparedBefore"/>: one query across every partition, filtered on the record's phase.
+    /// </summary>
+    public async Task<IReadOnlyList<PreparedBranch>> ListPreparedAsync(DateTimeOffset preparedBefore, int max, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        var prepared = BranchPhase.Prepared.ToString();
+        var filter = TableClient.CreateQueryFilter($"RowKey ge {RecordPrefix} and RowKey lt {RecordPrefixEnd} and Phase eq {prepared} and At lt {preparedBefore}");
+        var found = new List<PreparedBranch>();
+        await foreach (var e in table.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(max, 1000), select: ["PartitionKey", "RowKey", "At", "Operation"], cancellationToken: cancellationToken))
+        {
+            if (TryParseRecordKey(e.RowKey, out var branch))
+            {
+                found.Add(new PreparedBranch(branch, e.GetString("Operation"), e.GetDateTimeOffset("At") ?? DateTimeOffset.MinValue));
+                if (found.Count >= max)
+                {
+                    break;
+                }
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Reads a branch record's row key back; false for a row that is not a well-formed branch record.</summary>
+    public static bool TryParseRecordKey(string rowKey, out BranchKey branch)
+    {
+        ArgumentNullException.ThrowIfNull(rowKey);
+        branch = default;
+        var parts = rowKey.Split('|');
+        if (parts is not ["tx", var id, var index] || !Serverless.Core.Messaging.Identifiers.IsValidTransactionId(id)
+            || !int.TryParse(index, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+        {
+            return false;
+        }
+
+        branch = new BranchKey(id, number);
+        return true;
+    }
 
     /// <summary>The row key of a branch record: "tx|{transaction}|{branch}".</summary>
     public static string RecordKey(BranchKey branch) =>

@@ -5,12 +5,13 @@ using Serverless.Runtime.Participants;
 
 namespace Serverless.Runtime.Samples;
 
-/// <summary>An inventory operation: reserve <see cref="Quantity"/> units of <see cref="Sku"/>.</summary>
-public sealed record InventoryOperation(string Sku, long Quantity);
+/// <summary>An inventory operation: reserve <see cref="Quantity"/> units of <see cref="Sku"/>, or only check that they are available.</summary>
+public sealed record InventoryOperation(string Sku, long Quantity, bool CheckOnly = false);
 
 /// <summary>
 /// The sample <c>inventory</c> participant: stock in Table storage (partition = SKU, row "item" with Stock and
-/// Reserved). Prepare reserves, commit takes the units out of stock, rollback releases them.
+/// Reserved). Prepare reserves, commit takes the units out of stock, rollback releases them. A <c>check</c>
+/// operation only verifies availability and votes ReadOnly: it takes no part in phase 2.
 /// </summary>
 public sealed class InventoryResourceManager(TableClient table) : TableResourceManager<InventoryOperation>(table)
 {
@@ -19,9 +20,10 @@ public sealed class InventoryResourceManager(TableClient table) : TableResourceM
     protected override bool TryParse(JsonElement operation, out InventoryOperation? parsed, out string? error)
     {
         parsed = null;
-        if (!IsType(operation, "reserve"))
+        var check = IsType(operation, "check");
+        if (!check && !IsType(operation, "reserve"))
         {
-            error = "'type' must be \"reserve\"";
+            error = "'type' must be \"reserve\" or \"check\"";
             return false;
         }
 
@@ -30,7 +32,7 @@ public sealed class InventoryResourceManager(TableClient table) : TableResourceM
             return false;
         }
 
-        parsed = new InventoryOperation(sku, quantity);
+        parsed = new InventoryOperation(sku, quantity, check);
         return true;
     }
 
@@ -46,6 +48,11 @@ public sealed class InventoryResourceManager(TableClient table) : TableResourceM
         if (GetLong(resource, "Stock") - GetLong(resource, "Reserved") < op.Quantity)
         {
             return (PrepareResult.No($"insufficient stock of '{op.Sku}'"), false);
+        }
+
+        if (op.CheckOnly)
+        {
+            return (new PrepareResult(Core.Protocol.Vote.ReadOnly), false);
         }
 
         resource["Reserved"] = GetLong(resource, "Reserved") + op.Quantity;
