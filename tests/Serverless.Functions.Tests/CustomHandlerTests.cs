@@ -212,53 +212,27 @@ public sealed class CustomHandlerTests(AzuriteFixture azurite)
     }
 
     /// <summary>The app in custom-handler mode (no queue listeners of its own), with a simulated Functions host.</summary>
-    private sealed class CustomHandlerApp : IAsyncDisposable
+    private sealed class CustomHandlerApp(TestHost app, FunctionsHostSimulator host) : IAsyncDisposable
     {
-        private CustomHandlerApp(WebApplication app, HttpClient client, StorageNames names, FunctionsHostSimulator host)
-        {
-            App = app;
-            Client = client;
-            Names = names;
-            Host = host;
-        }
+        public HttpClient Client => app.Client;
 
-        public WebApplication App { get; }
+        public StorageNames Names => app.Names;
 
-        public HttpClient Client { get; }
-
-        public StorageNames Names { get; }
-
-        public FunctionsHostSimulator Host { get; }
+        public FunctionsHostSimulator Host => host;
 
         public static async Task<CustomHandlerApp> StartAsync(string connectionString)
         {
-            var port = FreePort.Get();
-            var prefix = TestNames.UniquePrefix();
-            var app = FunctionApp.Create([], new Dictionary<string, string?>
-            {
-                ["AzureWebJobsStorage"] = connectionString,
-                ["TRANSACTIONS_STORAGE_PREFIX"] = prefix,
-                ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory",
-                ["FUNCTIONS_CUSTOMHANDLER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            });
-            await app.StartAsync();
-            var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await Eventually.WaitAsync(async () => (await client.GetAsync("/api/health")).IsSuccessStatusCode, Wait, "custom handler healthy");
-            var names = new StorageNames(prefix);
-            var simulator = new FunctionsHostSimulator(client, connectionString, new Dictionary<string, string>
+            var app = await TestHost.StartAsync(connectionString, new Dictionary<string, string?> { ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory" }, customHandler: true);
+            var names = app.Names;
+            var simulator = new FunctionsHostSimulator(app.Client, connectionString, new Dictionary<string, string>
             {
                 [names.CoordinatorQueue] = FunctionCatalog.CoordinatorFunction,
                 [names.ParticipantQueue("bank")] = FunctionCatalog.ParticipantFunction("bank"),
                 [names.ParticipantQueue("inventory")] = FunctionCatalog.ParticipantFunction("inventory"),
             });
-            return new CustomHandlerApp(app, client, names, simulator);
+            return new CustomHandlerApp(app, simulator);
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            Client.Dispose();
-            await App.StopAsync();
-            await App.DisposeAsync();
-        }
+        public ValueTask DisposeAsync() => app.DisposeAsync();
     }
 }

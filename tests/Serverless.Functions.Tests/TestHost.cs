@@ -37,7 +37,11 @@ public sealed class TestHost : IAsyncDisposable
 
     public QueueTransport Transport => Services.GetRequiredService<QueueTransport>();
 
-    public static async Task<TestHost> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? settings = null, string? prefix = null)
+    /// <param name="connectionString">Azurite's connection string.</param>
+    /// <param name="settings">Settings overriding the defaults below.</param>
+    /// <param name="prefix">The queue and table name prefix; a fresh one when null.</param>
+    /// <param name="customHandler">Run as an Azure Functions custom handler (no queue listeners of its own).</param>
+    public static async Task<TestHost> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? settings = null, string? prefix = null, bool customHandler = false)
     {
         prefix ??= TestNames.UniquePrefix();
         var port = FreePort.Get();
@@ -46,7 +50,7 @@ public sealed class TestHost : IAsyncDisposable
             ["AzureWebJobsStorage"] = connectionString,
             ["TRANSACTIONS_STORAGE_PREFIX"] = prefix,
             ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory,ghost",
-            ["Host:LocalHttpPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [customHandler ? "FUNCTIONS_CUSTOMHANDLER_PORT" : "Host:LocalHttpPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
