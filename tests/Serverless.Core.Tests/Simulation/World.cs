@@ -255,7 +255,7 @@ internal sealed class World
 
     private void ApplyToCoordinator(CoordinatorEvent evt, int? crashMask)
     {
-        _now = _now.AddSeconds(1);
+        AdvanceClock();
         var before = State;
         var step = Coordinator.Apply(before, evt, _now, Options);
         _trace.Add($"  coordinator {step.Kind} -> {step.State.Status} [{string.Join(", ", step.Commands)}]{(step.Detail is null ? "" : " " + step.Detail)}");
@@ -268,6 +268,19 @@ internal sealed class World
 
         State = step.State;
         Execute(step.Commands, crashMask);
+    }
+
+    /// <summary>
+    /// One second per coordinator event, except that the clock never reaches the vote deadline on its own: in this model
+    /// the deadline passes when its timer fires (<see cref="NetworkAction.FireDeadline"/>, or fair delivery once nothing
+    /// else is in flight), and until then the timer stays hidden as not yet due. A clock that ran past the deadline by
+    /// counting events would let an inquiry decide Abort in the timer's place (I4) in a run that is meant to end before it.
+    /// </summary>
+    private void AdvanceClock()
+    {
+        var next = _now.AddSeconds(1);
+        var lastBeforeDeadline = State.Deadline.AddTicks(-1);
+        _now = DeadlineFired || next <= lastBeforeDeadline ? next : lastBeforeDeadline;
     }
 
     private void Execute(IReadOnlyList<CoordinatorCommand> commands, int? crashMask)
