@@ -47,6 +47,12 @@ internal static partial class Logs
     [LoggerMessage(3002, LogLevel.Error, "Queue {Queue}: listener error; backing off")]
     public static partial void ListenerError(this ILogger logger, Exception exception, string queue);
 
+    [LoggerMessage(3005, LogLevel.Warning, "Queue {Queue}: message {MessageId} for transaction {TransactionId} failed (delivery {DequeueCount}): storage is not reachable ({Error}); retrying")]
+    public static partial void MessageFailedStorageUnreachable(this ILogger logger, string queue, string messageId, string transactionId, long dequeueCount, string error);
+
+    [LoggerMessage(3004, LogLevel.Warning, "Queue {Queue}: storage is not reachable ({Error}); backing off")]
+    public static partial void StorageUnreachable(this ILogger logger, string queue, string error);
+
     [LoggerMessage(3003, LogLevel.Information, "Queue {Queue}: listening (batchSize {BatchSize}, newBatchThreshold {NewBatchThreshold}, maxPollingInterval {MaxPollingInterval})")]
     public static partial void ListenerStarted(this ILogger logger, string queue, int batchSize, int newBatchThreshold, TimeSpan maxPollingInterval);
 }

@@ -20,7 +20,8 @@ public sealed class MessageCodec
     /// <summary>Largest accepted encoded message, in characters (a queue message holds 64 KiB).</summary>
     public const int MaxMessageLength = 64 * 1024;
 
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    // No property twice: readers disagree on which one counts, and Encode never writes one twice.
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
     private readonly byte[]? _key;
 
     /// <param name="signingKey">The shared HMAC key; null or empty to send unsigned messages and accept any.</param>

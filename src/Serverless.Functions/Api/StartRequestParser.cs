@@ -18,7 +18,11 @@ public static class StartRequestParser
     /// <summary>Deepest JSON nesting accepted.</summary>
     public const int MaxDepth = 32;
 
-    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth };
+    /// <summary>
+    /// How request bodies are parsed: at most <see cref="MaxDepth"/> deep, and no object may name a property twice
+    /// (parsers disagree on which one wins, so such a body means two different things to two readers).
+    /// </summary>
+    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
     public static (NewTransaction? Request, Dictionary<string, string[]> Errors) Parse(
         JsonElement root, IReadOnlyCollection<string> knownParticipants, int defaultTimeoutSeconds)

@@ -69,6 +69,7 @@ public static class FunctionCatalog
             new("GetTransaction", "transactions/{id}", ["GET"]),
             new("AbortTransaction", "transactions/{id}/abort", ["POST"]),
             new("Health", "health", ["GET"]),
+            new("StorageMetrics", "metrics/storage", ["GET"]),
             new(CoordinatorFunction, Queue: names.CoordinatorQueue),
         };
         foreach (var participant in hostedParticipants)

@@ -3,7 +3,9 @@ using Azure;
 using Microsoft.AspNetCore.Diagnostics;
 using Serverless.Functions.Api;
 using Serverless.Functions.CustomHandler;
+using Serverless.Runtime.Faults;
 using Serverless.Runtime.Messaging;
+using Serverless.Runtime.Storage;
 
 namespace Serverless.Functions.Hosting;
 
@@ -35,12 +37,31 @@ public static class FunctionApp
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
         var queueOptions = FunctionsConfiguration.ReadQueueOptions(root);
+        if (settings.MessageLeaseSeconds is { } lease)
+        {
+            queueOptions = queueOptions with { MessageLease = TimeSpan.FromSeconds(lease) };
+        }
+
+        // Fault injection (crash tests only): a misspelt crash point fails the start instead of crashing nothing.
+        if (CrashPoints.Armed is { } crashPoint)
+        {
+            Console.Error.WriteLine($"fault injection: {CrashPoints.PointVariable}={crashPoint}; this process will kill itself there");
+        }
+
         builder.Services.AddProblemDetails();
         builder.Services.AddTransactions(settings, queueOptions, runListeners: customHandlerPort is null);
 
         var app = builder.Build();
-        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = StatusFor, ExceptionHandler = WriteProblemAsync });
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = StatusFor,
+            ExceptionHandler = WriteProblemAsync,
+
+            // An outage is logged as one line per request (below), not as a stack trace.
+            SuppressDiagnosticsCallback = context => StorageErrors.IsUnreachable(context.Exception),
+        });
         app.UseStatusCodePages();
+        app.UseRequestTimeBudget(TimeSpan.FromSeconds(settings.RequestTimeoutSeconds));
         app.MapHealthApi();
         var api = app.MapGroup("/api");
         if (settings.ApiKey is { } key)
@@ -49,6 +70,7 @@ public static class FunctionApp
         }
 
         api.MapTransactionsApi();
+        api.MapMetricsApi();
         if (settings.Hosted.Contains("bank"))
         {
             api.MapBankApi();
@@ -86,6 +108,11 @@ public static class FunctionApp
     {
         var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
         var status = error is null ? StatusCodes.Status500InternalServerError : StatusFor(error);
+        if (error is not null && StorageErrors.IsUnreachable(error))
+        {
+            HostLogs.RequestStorageUnreachable(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FunctionApp)), context.Request.Method, context.Request.Path, StorageErrors.Describe(error));
+        }
+
         var detail = status == StatusCodes.Status503ServiceUnavailable
             ? "storage is not reachable right now; retry the request (starting a transaction again with the same transactionId is safe)"
             : "an unexpected error occurred; see the host's log";

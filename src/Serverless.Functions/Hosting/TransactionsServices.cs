@@ -67,6 +67,7 @@ public static class TransactionsServices
         services.AddSingleton(sp => Listeners(sp));
         services.AddSingleton<StorageInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
+        services.AddHostedService<InDoubtResolverService>();
         if (runListeners)
         {
             services.AddHostedService<QueueListenersService>();

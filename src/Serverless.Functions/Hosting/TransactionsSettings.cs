@@ -44,6 +44,26 @@ public sealed record TransactionsSettings
     /// <summary><c>TRANSACTIONS_PHASE2_RETRY_SECONDS</c>: first phase-2 retry delay. Default 10.</summary>
     public double Phase2RetrySeconds { get; init; } = 10;
 
+    /// <summary>
+    /// <c>TRANSACTIONS_MESSAGE_LEASE_SECONDS</c>: how long a received message stays invisible while it is handled, so
+    /// also how soon a message held by a crashed process is delivered again. Default: none (host.json's, else 30 s).
+    /// </summary>
+    public int? MessageLeaseSeconds { get; init; }
+
+    /// <summary>
+    /// <c>TRANSACTIONS_IN_DOUBT_SECONDS</c>: how long a participant holds a prepared branch without a decision before it
+    /// asks the coordinator (which re-sends the decision, or rollback when it knows no such transaction: presumed abort).
+    /// The hosted Table-storage participants check at this period, so a branch is asked about between one and two
+    /// periods after its prepare. Default 60.
+    /// </summary>
+    public int InDoubtSeconds { get; init; } = 60;
+
+    /// <summary>
+    /// <c>TRANSACTIONS_REQUEST_TIMEOUT_SECONDS</c>: how long an API request may wait on storage before it is answered 503
+    /// (a start's <c>waitSeconds</c> comes on top). Storage that is down fails faster; this bounds storage that hangs. Default 30.
+    /// </summary>
+    public int RequestTimeoutSeconds { get; init; } = 30;
+
     public byte[]? SigningKeyBytes => string.IsNullOrEmpty(SigningKey) ? null : Encoding.UTF8.GetBytes(SigningKey);
 
     /// <summary>The participants whose resource managers run in this process.</summary>
@@ -76,6 +96,11 @@ public sealed record TransactionsSettings
             StoragePrefix = configuration["TRANSACTIONS_STORAGE_PREFIX"] ?? string.Empty,
             OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
+            InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
+            RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
+            MessageLeaseSeconds = NullIfEmpty(configuration["TRANSACTIONS_MESSAGE_LEASE_SECONDS"]) is null
+                ? null
+                : Int(configuration, "TRANSACTIONS_MESSAGE_LEASE_SECONDS", 30, 1, 600),
         };
     }
 

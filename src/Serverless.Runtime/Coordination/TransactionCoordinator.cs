@@ -219,6 +219,7 @@ public sealed class TransactionCoordinator(
         SendCommit c => SendCommandAsync(MessageKind.Commit, state, c.Branch, cancellationToken),
         SendRollback c => SendCommandAsync(MessageKind.Rollback, state, c.Branch, cancellationToken),
         SchedulePhase2Retry r => SendAsync(names.CoordinatorQueue, new ProtocolMessage(MessageKind.Retry, state.Id) { Attempt = r.Attempt }, r.Delay, cancellationToken),
+        ScheduleVoteDeadline d => SendAsync(names.CoordinatorQueue, new ProtocolMessage(MessageKind.Deadline, state.Id), d.Delay, cancellationToken),
         _ => throw new InvalidOperationException($"unknown command {command}"),
     };
 

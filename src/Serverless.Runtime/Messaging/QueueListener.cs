@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Runtime.Coordination;
+using Serverless.Runtime.Storage;
 
 namespace Serverless.Runtime.Messaging;
 
@@ -93,7 +94,7 @@ public sealed class QueueListener(
             }
             catch (Exception ex)
             {
-                logger.ListenerError(ex, queue);
+                LogFailure(ex);
                 await WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
             }
         }
@@ -131,7 +132,20 @@ public sealed class QueueListener(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The message reappears when its lease ends; its effects are idempotent.
-            logger.ListenerError(ex, queue);
+            LogFailure(ex);
+        }
+    }
+
+    /// <summary>An outage is one line per attempt, anything else a full error.</summary>
+    private void LogFailure(Exception exception)
+    {
+        if (StorageErrors.IsUnreachable(exception))
+        {
+            logger.StorageUnreachable(queue, StorageErrors.Describe(exception));
+        }
+        else
+        {
+            logger.ListenerError(exception, queue);
         }
     }
 
@@ -170,7 +184,15 @@ public sealed class QueueListener(
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            logger.MessageFailed(ex, queue, messageId, decoded!.TransactionId, dequeueCount);
+            if (StorageErrors.IsUnreachable(ex))
+            {
+                logger.MessageFailedStorageUnreachable(queue, messageId, decoded!.TransactionId, dequeueCount, StorageErrors.Describe(ex));
+            }
+            else
+            {
+                logger.MessageFailed(ex, queue, messageId, decoded!.TransactionId, dequeueCount);
+            }
+
             return dequeueCount >= options.MaxDequeueCount
                 ? (Disposition.Poison, $"failed {dequeueCount} times, last: {ex.GetType().Name}: {ex.Message}")
                 : (Disposition.Retry, null);

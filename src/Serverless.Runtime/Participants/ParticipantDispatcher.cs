@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Runtime.Coordination;
+using Serverless.Runtime.Faults;
 using Serverless.Runtime.Messaging;
 using Serverless.Runtime.Storage;
 
@@ -60,6 +61,11 @@ public sealed class ParticipantDispatcher(
         {
             logger.ProtocolViolation(message.TransactionId, participant, message.Branch, message.Kind.ToString(), ex.Message);
             throw;
+        }
+
+        if (message.Kind != MessageKind.Rollback)
+        {
+            CrashPoints.Hit(message.Kind == MessageKind.Prepare ? CrashPoint.AfterPrepareRecorded : CrashPoint.AfterCommitApplied);
         }
 
         await sender.SendAsync(names.CoordinatorQueue, codec.Encode(reply), TimeSpan.Zero, cancellationToken);

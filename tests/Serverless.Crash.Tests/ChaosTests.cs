@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Serverless.Runtime.Faults;
+using Serverless.Testing;
+
+namespace Serverless.Crash.Tests;
+
+/// <summary>
+/// A bounded chaos run: a few hundred concurrent transfers among a handful of accounts while the host is killed
+/// (SIGKILL from outside at random moments, or by itself at a random crash point) and restarted several times,
+/// with clients retrying the same transaction id while it is down.
+/// </summary>
+public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : IClassFixture<HostFixture>
+{
+    private const int TransferCount = 250;
+    private const int ClientCount = 24;
+    private const int KillCount = 5;
+    private const long InitialBalance = 1000;
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
+    private static readonly TimeSpan ClientPatience = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task TransfersWhileTheHostIsKilledRepeatedly_AllEndWithBalancesExactlyTheCommittedTransfersAndNothingHeld()
+    {
+        var seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var accounts = Enumerable.Range(0, 5).Select(i => $"acct{i}").ToArray();
+        var initial = accounts.ToDictionary(a => a, _ => InitialBalance, StringComparer.Ordinal);
+        var prefix = TestNames.UniquePrefix();
+        var transfers = Enumerable.Range(0, TransferCount).Select(i =>
+        {
+            var from = accounts[random.Next(accounts.Length)];
+            var to = accounts.Where(a => a != from).ElementAt(random.Next(accounts.Length - 1));
+            // One in five has a vote deadline short enough to pass while the host is down: deadline aborts race late votes.
+            return new Transfer($"chaos-{prefix}-{i}", from, to, random.Next(1, 400)) { TimeoutSeconds = i % 5 == 0 ? 2 : 30 };
+        }).ToList();
+
+        await using var host = await HostProcess.StartAsync("A", fixture, prefix);
+        foreach (var (account, balance) in initial)
+        {
+            await host.PutAccountAsync(account, balance);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        var work = new ConcurrentQueue<Transfer>(transfers);
+        var retries = 0;
+        using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        var clients = Task.WhenAll(Enumerable.Range(0, ClientCount).Select(_ => Task.Run(async () =>
+        {
+            while (work.TryDequeue(out var transfer))
+            {
+                Interlocked.Add(ref retries, await TransferClient.RunAsync(transfer, ClientPatience, http));
+            }
+        })));
+
+        var kills = await KillRepeatedlyAsync(host, random, clients);
+        await clients.WaitAsync(RunTimeout);
+        output.WriteLine($"clients done after {stopwatch.Elapsed.TotalSeconds:0.0} s; {retries} requests failed for want of a host and were repeated");
+        foreach (var kill in kills)
+        {
+            output.WriteLine($"kill: {kill}");
+        }
+
+        var outcome = await Ledger.AssertEndedCorrectlyAsync(host.Client, new StorageProbe(fixture.ConnectionString, prefix), initial, transfers, TimeSpan.FromSeconds(60));
+        output.WriteLine($"{TransferCount} transfers, {kills.Count} kills, {host.Starts} host starts: {outcome}; total {stopwatch.Elapsed.TotalSeconds:0.0} s");
+
+        // Anything the host found worth a warning is shown; a protocol violation (logged as critical) is a failure.
+        var complaints = host.OutputLines.Where(l => l.Contains(" warn: ", StringComparison.Ordinal) || l.Contains(" fail: ", StringComparison.Ordinal) || l.Contains(" crit: ", StringComparison.Ordinal)).ToList();
+        output.WriteLine($"{complaints.Count} warning or error lines in the host's log{(complaints.Count == 0 ? string.Empty : ", the first ones:")}");
+        foreach (var line in complaints.Take(10))
+        {
+            output.WriteLine($"  {line}");
+        }
+
+        Assert.DoesNotContain(complaints, l => l.Contains(" crit: ", StringComparison.Ordinal));
+        Assert.True(kills.Count >= KillCount, $"only {kills.Count} kills happened before the clients were done");
+        Assert.True(outcome.Committed > 0, outcome.ToString());
+    }
+
+    /// <summary>
+    /// <see cref="KillCount"/> times: let the host work for a random 1–3 s (or until it kills itself at its armed crash
+    /// point), SIGKILL it, keep it down for a random 0.2–1.5 s while clients keep retrying, and start it again — armed
+    /// with a random crash point at a random hit every other time, and clean after the last kill.
+    /// </summary>
+    private static async Task<List<string>> KillRepeatedlyAsync(HostProcess host, Random random, Task clients)
+    {
+        var kills = new List<string>();
+        var points = Enum.GetValues<CrashPoint>();
+        CrashPoint? armed = null;
+        for (var k = 1; k <= KillCount; k++)
+        {
+            var uptime = TimeSpan.FromMilliseconds(random.Next(1000, 3000));
+            var exited = host.Process.WaitForExitAsync(System.Threading.Timeout.InfiniteTimeSpan);
+            await Task.WhenAny(Task.Delay(uptime), exited, clients);
+            if (clients.IsCompleted)
+            {
+                break;
+            }
+
+            var killedItself = !host.IsRunning;
+            await host.KillAsync();
+            var crashLine = killedItself ? host.Process.OutputLines.LastOrDefault(l => l.StartsWith(CrashPoints.CrashLinePrefix, StringComparison.Ordinal)) : null;
+            Assert.True(!killedItself || crashLine is not null, $"the host ended by itself without reaching a crash point:\n{host.RecentOutput}");
+            kills.Add(crashLine is not null
+                ? $"#{k} the host killed itself: {crashLine}"
+                : $"#{k} SIGKILL after {uptime.TotalSeconds:0.0} s up{(armed is null ? string.Empty : $" (armed with {armed}, not reached)")}");
+
+            await Task.Delay(random.Next(200, 1500));
+            armed = k < KillCount && random.Next(2) == 0 ? points[random.Next(points.Length)] : null;
+            while (!await host.StartAgainAsync(armed, random.Next(1, 30)))
+            {
+                // It reached the crash point while starting: that is a kill too, just an early one.
+                kills.Add($"#{k}+ the host killed itself while starting at {armed}");
+                armed = null;
+            }
+        }
+
+        return kills;
+    }
+}

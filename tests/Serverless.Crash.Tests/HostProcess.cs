@@ -1,0 +1,288 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Reflection;
+using System.Text.Json;
+using Serverless.Runtime.Faults;
+using Serverless.Testing;
+
+namespace Serverless.Crash.Tests;
+
+/// <summary>
+/// The built host (<c>dotnet Serverless.Functions.dll</c>) as a real child process on a fixed loopback port, with
+/// its settings in environment variables: it can be killed with SIGKILL, or armed to kill itself at a
+/// <see cref="CrashPoint"/>, and started again on the same port and storage.
+/// </summary>
+/// <remarks>
+/// The hosts run the coordinator and the <c>bank</c> participant, sign their messages, retry phase 2 after 1 s and
+/// lease received messages for <see cref="MessageLeaseSeconds"/> s, so that what a killed process held is
+/// delivered again quickly. Output of every run is kept (see <see cref="OutputLines"/>).
+/// </remarks>
+public sealed class HostProcess : IAsyncDisposable
+{
+    /// <summary>How long a message held by a killed host stays invisible.</summary>
+    public const int MessageLeaseSeconds = 2;
+
+    private const string SigningKey = "crash-tests-signing-key";
+    private const int MaxOutputLines = 200_000;
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly Lazy<string> HostDll = new(FindHostDll);
+
+    private readonly string _connectionString;
+    private readonly string _appRoot;
+    private readonly IReadOnlyDictionary<string, string?> _extraEnvironment;
+    private readonly List<string> _earlierOutput = [];
+    private readonly HttpClient _probe;
+    private ChildProcess? _process;
+
+    private HostProcess(string name, string connectionString, string prefix, string appRoot, IReadOnlyDictionary<string, string?>? extraEnvironment)
+    {
+        _extraEnvironment = extraEnvironment ?? new Dictionary<string, string?>();
+        Name = name;
+        _connectionString = connectionString;
+        Prefix = prefix;
+        _appRoot = appRoot;
+        Port = FreePort.Get();
+        BaseAddress = new Uri($"http://127.0.0.1:{Port}");
+        Client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        _probe = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+    }
+
+    /// <summary>A short name for messages ("A", "B").</summary>
+    public string Name { get; }
+
+    /// <summary>The storage prefix (queue and table names) of this host.</summary>
+    public string Prefix { get; }
+
+    /// <summary>The loopback port; the same across restarts, as for a service that comes back.</summary>
+    public int Port { get; }
+
+    public Uri BaseAddress { get; }
+
+    /// <summary>A client of this host's HTTP API (30 s timeout).</summary>
+    public HttpClient Client { get; }
+
+    /// <summary>How many times the process was started.</summary>
+    public int Starts { get; private set; }
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>The current (or last) process.</summary>
+    public ChildProcess Process => _process ?? throw new InvalidOperationException("The host was never started.");
+
+    /// <summary>The output of every run so far, in order.</summary>
+    public IReadOnlyList<string> OutputLines
+    {
+        get
+        {
+            lock (_earlierOutput)
+            {
+                return [.. _earlierOutput, .. _process?.OutputLines ?? []];
+            }
+        }
+    }
+
+    /// <summary>The last lines of output, for failure messages.</summary>
+    public string RecentOutput => string.Join('\n', OutputLines.TakeLast(80));
+
+    /// <summary>
+    /// Starts a host and waits until <c>/api/health</c> answers 200. <paramref name="crashPoint"/> arms fault injection
+    /// for this first run; <paramref name="extraEnvironment"/> adds settings to every run.
+    /// </summary>
+    public static async Task<HostProcess> StartAsync(
+        string name,
+        HostFixture fixture,
+        string prefix,
+        CrashPoint? crashPoint = null,
+        int crashAfter = 1,
+        IReadOnlyDictionary<string, string?>? extraEnvironment = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(fixture);
+        var host = new HostProcess(name, fixture.ConnectionString, prefix, fixture.AppRoot, extraEnvironment);
+        try
+        {
+            if (!await host.StartAgainAsync(crashPoint, crashAfter, cancellationToken))
+            {
+                throw new InvalidOperationException($"host {name} reached its crash point before it answered. Output:\n{host.RecentOutput}");
+            }
+
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts the process again (it must not be running), optionally armed with a crash point, and waits until it is
+    /// healthy. Returns false when it reached its crash point before it answered (possible when work was waiting for it).
+    /// </summary>
+    public async Task<bool> StartAgainAsync(CrashPoint? crashPoint = null, int crashAfter = 1, CancellationToken cancellationToken = default)
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException($"host {Name} (pid {_process!.Id}) is still running");
+        }
+
+        if (_process is not null)
+        {
+            lock (_earlierOutput)
+            {
+                _earlierOutput.AddRange(_process.OutputLines);
+                _earlierOutput.Add($"---- host {Name}: process {_process.Id} ended with code {_process.ExitCode} ----");
+            }
+
+            await _process.DisposeAsync();
+        }
+
+        var environment = new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = _connectionString,
+            ["TRANSACTIONS_STORAGE_PREFIX"] = Prefix,
+            ["Host__LocalHttpPort"] = Port.ToString(CultureInfo.InvariantCulture),
+            ["TRANSACTIONS_PARTICIPANTS"] = "bank",
+            ["TRANSACTIONS_HOSTED_PARTICIPANTS"] = "bank",
+            ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
+            ["TRANSACTIONS_MESSAGE_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
+            ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
+            ["FUNCTIONS_APP_ROOT"] = _appRoot,
+            [CrashPoints.PointVariable] = crashPoint?.ToString(),
+            [CrashPoints.AfterVariable] = crashPoint is null ? null : crashAfter.ToString(CultureInfo.InvariantCulture),
+
+            // Nothing from the test runner's environment may change what is under test.
+            ["TRANSACTIONS_API_KEY"] = null,
+            ["TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS"] = null,
+            ["ORDERS_POSTGRES_CONNECTION"] = null,
+            ["FUNCTIONS_CUSTOMHANDLER_PORT"] = null,
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DOTNET_ENVIRONMENT"] = null,
+        };
+        foreach (var (key, value) in _extraEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path && File.Exists(path) ? path : "dotnet";
+        _process = ChildProcess.Start(dotnet, [HostDll.Value], _appRoot, environment, MaxOutputLines);
+        Starts++;
+        return await WaitUntilHealthyAsync(crashPoint is not null, cancellationToken);
+    }
+
+    /// <summary>Kills the process at once (SIGKILL) and waits until it is gone.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.KillAndWaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    /// <summary>Waits until the process killed itself at its armed crash point; returns the crash line.</summary>
+    public async Task<string> WaitForCrashAsync(TimeSpan timeout)
+    {
+        var line = await Process.WaitForOutputAsync(CrashPoints.CrashLinePrefix, timeout);
+        Assert.True(await Process.WaitForExitAsync(TimeSpan.FromSeconds(10)), $"host {Name} wrote '{line}' but did not end");
+        Assert.Equal(137, Process.ExitCode);
+        return line;
+    }
+
+    public async Task PutAccountAsync(string account, long balance)
+    {
+        using var response = await Client.PutAsJsonAsync($"/api/bank/accounts/{account}", new { balance });
+        Assert.True(response.IsSuccessStatusCode, $"PUT account {account}: {(int)response.StatusCode}");
+    }
+
+    /// <summary>The status document, or null when the transaction is unknown.</summary>
+    public async Task<JsonElement?> GetStatusAsync(string id, CancellationToken cancellationToken = default)
+    {
+        using var response = await Client.GetAsync($"/api/transactions/{id}", cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+    }
+
+    /// <summary>Waits until the transaction has ended (Committed or Aborted) and returns its status document.</summary>
+    public async Task<JsonElement> WaitForEndAsync(string id, TimeSpan timeout)
+    {
+        JsonElement? last = null;
+        await Eventually.WaitAsync(
+            async () =>
+            {
+                last = await GetStatusAsync(id);
+                return last?.GetProperty("status").GetString() is "Committed" or "Aborted";
+            },
+            timeout,
+            $"transaction {id} to end (host {Name})");
+        return last!.Value;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        _probe.Dispose();
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+    }
+
+    private async Task<bool> WaitUntilHealthyAsync(bool mayCrash, CancellationToken cancellationToken)
+    {
+        var process = _process!;
+        var crashed = false;
+        await Eventually.WaitAsync(
+            async () =>
+            {
+                if (process.HasExited)
+                {
+                    // Exited: let the rest of its output arrive before reading it.
+                    await process.WaitForExitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+                    if (mayCrash && process.OutputLines.Any(l => l.StartsWith(CrashPoints.CrashLinePrefix, StringComparison.Ordinal)))
+                    {
+                        crashed = true;
+                        return true;
+                    }
+
+                    throw new InvalidOperationException(
+                        $"host {Name} (pid {process.Id}) exited with code {process.ExitCode} while starting. Output:\n{process.Output}");
+                }
+
+                try
+                {
+                    using var response = await _probe.GetAsync("/api/health", cancellationToken);
+                    return response.IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return false;
+                }
+            },
+            StartTimeout,
+            $"host {Name} (pid {process.Id}) to answer /api/health",
+            cancellationToken);
+        return !crashed;
+    }
+
+    /// <summary>The host built in the configuration this test project was built in (the project reference builds it).</summary>
+    private static string FindHostDll()
+    {
+        var configuration = typeof(HostProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var dll = Path.Combine(RepositoryRoot.Find(), "src", "Serverless.Functions", "bin", configuration, "net10.0", "Serverless.Functions.dll");
+        if (!File.Exists(dll))
+        {
+            throw new InvalidOperationException($"The host is not built: '{dll}' does not exist. Build tests/Serverless.Crash.Tests (it builds the host).");
+        }
+
+        return dll;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Serverless.Testing;
+
+namespace Serverless.Crash.Tests;
+
+/// <summary>
+/// Two host processes on the same storage (same queues, same tables): both take requests, both run the coordinator
+/// and the participant. No transaction may be decided twice or differently, and the work is shared.
+/// </summary>
+public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper output) : IClassFixture<HostFixture>
+{
+    private const int TransferCount = 100;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task TwoHostsOnOneStorage_DecideEveryTransactionExactlyOnceAndShareTheWork()
+    {
+        var prefix = TestNames.UniquePrefix();
+        var accounts = Enumerable.Range(0, 4).Select(i => $"acct{i}").ToArray();
+        var initial = accounts.ToDictionary(a => a, _ => 500L, StringComparer.Ordinal);
+        var random = new Random(42);
+        var transfers = Enumerable.Range(0, TransferCount).Select(i =>
+        {
+            var from = accounts[random.Next(accounts.Length)];
+            var to = accounts.Where(a => a != from).ElementAt(random.Next(accounts.Length - 1));
+            return new Transfer($"two-{prefix}-{i}", from, to, random.Next(1, 200));
+        }).ToList();
+
+        await using var a = await HostProcess.StartAsync("A", fixture, prefix);
+        await using var b = await HostProcess.StartAsync("B", fixture, prefix);
+        HostProcess[] hosts = [a, b];
+        foreach (var (account, balance) in initial)
+        {
+            await a.PutAccountAsync(account, balance);
+        }
+
+        // Transfer i goes to host i % 2; each host's own clients run eight at a time.
+        var stopwatch = Stopwatch.StartNew();
+        using var gate = new SemaphoreSlim(16);
+        await Task.WhenAll(transfers.Select(async (t, i) =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                using var response = await hosts[i % 2].Client.PostAsJsonAsync("/api/transactions?waitSeconds=30", t.Body(timeoutSeconds: 30));
+                Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted, $"{t.Id}: {(int)response.StatusCode}");
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).WaitAsync(Timeout);
+
+        var outcome = await Ledger.AssertEndedCorrectlyAsync(a.Client, new StorageProbe(fixture.ConnectionString, prefix), initial, transfers, Timeout);
+        var elapsed = stopwatch.Elapsed;
+
+        // Each decision is logged once, by the process whose conditional write recorded it: exactly one line per
+        // transaction over both hosts, agreeing with the final status.
+        var ids = transfers.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        List<(string Host, string Id, string Decision)> decisions = [];
+        await Eventually.WaitAsync(
+            () =>
+            {
+                decisions = [.. hosts.SelectMany(h => h.OutputLines.Select(l => DecidedLine().Match(l))
+                    .Where(m => m.Success && ids.Contains(m.Groups["id"].Value))
+                    .Select(m => (h.Name, m.Groups["id"].Value, m.Groups["decision"].Value)))];
+                return Task.FromResult(decisions.Count >= TransferCount);
+            },
+            TimeSpan.FromSeconds(10),
+            "every decision to appear in the hosts' logs");
+        var duplicates = decisions.GroupBy(d => d.Id).Where(g => g.Count() > 1).Select(g => $"{g.Key}: {string.Join(", ", g)}").ToList();
+        Assert.True(duplicates.Count == 0, $"decided more than once:\n{string.Join('\n', duplicates)}");
+        Assert.Equal(ids.Order(), decisions.Select(d => d.Id).Order());
+
+        var statuses = await Ledger.WaitForAllToEndAsync(a.Client, transfers, Timeout);
+        foreach (var (_, id, decision) in decisions)
+        {
+            Assert.Equal(decision == "Commit" ? "Committed" : "Aborted", statuses[id].GetProperty("status").GetString());
+        }
+
+        var started = hosts.ToDictionary(h => h.Name, h => h.OutputLines.Count(l => StartedLine().Match(l) is { Success: true } m && ids.Contains(m.Groups["id"].Value)));
+        output.WriteLine($"{TransferCount} transfers over two hosts in {elapsed.TotalSeconds:0.0} s ({TransferCount / elapsed.TotalSeconds:0.0}/s): {outcome}");
+        foreach (var host in hosts)
+        {
+            var decided = decisions.Count(d => d.Host == host.Name);
+            output.WriteLine($"host {host.Name}: started {started[host.Name]}, decided {decided} ({decided / elapsed.TotalSeconds:0.0}/s)");
+        }
+
+        Assert.Equal(TransferCount, started.Values.Sum());
+        Assert.All(hosts, h => Assert.True(decisions.Any(d => d.Host == h.Name), $"host {h.Name} decided nothing: the work was not shared"));
+    }
+
+    [Fact]
+    public async Task WhenOneOfTwoHostsIsKilled_TheOtherFinishesEveryTransactionAndNoneIsDecidedTwice()
+    {
+        var prefix = TestNames.UniquePrefix();
+        var accounts = Enumerable.Range(0, 4).Select(i => $"acct{i}").ToArray();
+        var initial = accounts.ToDictionary(a => a, _ => 500L, StringComparer.Ordinal);
+        var random = new Random(7);
+        var transfers = Enumerable.Range(0, 60).Select(i =>
+        {
+            var from = accounts[random.Next(accounts.Length)];
+            var to = accounts.Where(a => a != from).ElementAt(random.Next(accounts.Length - 1));
+            return new Transfer($"survive-{prefix}-{i}", from, to, random.Next(1, 200));
+        }).ToList();
+
+        await using var a = await HostProcess.StartAsync("A", fixture, prefix);
+        await using var b = await HostProcess.StartAsync("B", fixture, prefix);
+        foreach (var (account, balance) in initial)
+        {
+            await a.PutAccountAsync(account, balance);
+        }
+
+        // Clients go to A or B first, and to the other one when theirs stops answering.
+        var work = new System.Collections.Concurrent.ConcurrentQueue<(Transfer Transfer, int Index)>(transfers.Select((t, i) => (t, i)));
+        var finished = 0;
+        var clients = Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Task.Run(async () =>
+        {
+            while (work.TryDequeue(out var item))
+            {
+                HttpClient[] order = item.Index % 2 == 0 ? [a.Client, b.Client] : [b.Client, a.Client];
+                await TransferClient.RunAsync(item.Transfer, Timeout, order);
+                Interlocked.Increment(ref finished);
+            }
+        })));
+
+        // B dies for good with work in flight: its leased messages come back to A after the lease.
+        await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref finished) >= 15 || clients.IsCompleted), Timeout, "a quarter of the transfers to end");
+        await b.KillAsync();
+        output.WriteLine($"host B killed after {Volatile.Read(ref finished)} of {transfers.Count} transfers had ended");
+        await clients.WaitAsync(Timeout);
+
+        var outcome = await Ledger.AssertEndedCorrectlyAsync(a.Client, new StorageProbe(fixture.ConnectionString, prefix), initial, transfers, Timeout);
+        output.WriteLine($"{transfers.Count} transfers: {outcome}");
+
+        // A killed process may lose its last log lines, so here "exactly once" can only be checked as "never twice".
+        var ids = transfers.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        var decisions = new[] { a, b }.SelectMany(h => h.OutputLines.Select(l => DecidedLine().Match(l))
+            .Where(m => m.Success && ids.Contains(m.Groups["id"].Value))
+            .Select(m => (Host: h.Name, Id: m.Groups["id"].Value))).ToList();
+        var twice = decisions.GroupBy(d => d.Id).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        Assert.True(twice.Count == 0, $"decided more than once: {string.Join(", ", twice)}");
+        output.WriteLine($"decisions logged: A {decisions.Count(d => d.Host == "A")}, B {decisions.Count(d => d.Host == "B")}");
+    }
+
+    [GeneratedRegex(@"Transaction (?<id>[A-Za-z0-9_-]+) decided (?<decision>Commit|Abort)\b")]
+    private static partial Regex DecidedLine();
+
+    [GeneratedRegex(@"Transaction (?<id>[A-Za-z0-9_-]+) started with")]
+    private static partial Regex StartedLine();
+}
