@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
+using Serverless.Runtime.Storage;
+using Serverless.Testing;
+
+namespace Serverless.Bench;
+
+/// <summary>The whole benchmark: Azurite, the in-process host through the phases, then the scale-out comparison.</summary>
+public static class BenchRun
+{
+    private const int WarmUpTimeoutSeconds = 1;
+
+    public sealed record Results(IReadOnlyList<PhaseResult> Phases, IReadOnlyList<ScaleOutResult> ScaleOut, MachineInfo Machine);
+
+    public static async Task<Results> RunAsync(BenchOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var loadAtStart = LoadAverage();
+        Log($"starting Azurite (in memory, 127.0.0.1, --disableTelemetry)");
+        await using var azurite = await AzuriteInstance.StartAsync(cancellationToken: cancellationToken);
+        Log($"{azurite}");
+
+        // The in-process host reads host.json (the queue trigger settings) from the copy next to this program.
+        if (File.Exists(Path.Combine(AppContext.BaseDirectory, "host.json")))
+        {
+            Environment.SetEnvironmentVariable("FUNCTIONS_APP_ROOT", AppContext.BaseDirectory);
+        }
+
+        var phases = new List<PhaseResult>();
+        var workload = new Workload();
+        var capacity = new AzuriteCapacity(azurite.ConnectionString);
+        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "bench", cancellationToken))
+        {
+            Log("seeding accounts and items; warming up");
+            await workload.SeedAsync(host.Clients[0], cancellationToken);
+            await WarmUpAsync(host, workload, azurite.ConnectionString, cancellationToken);
+            var seed = 1;
+            foreach (var scenario in options.Phases)
+            {
+                phases.Add(await RunPhaseAsync(host, azurite, capacity, workload, scenario, options, seed++, cancellationToken));
+            }
+        }
+
+        var scaleOut = new List<ScaleOutResult>();
+        if (options.ScaleOut)
+        {
+            foreach (var hosts in new[] { 1, 2 })
+            {
+                scaleOut.Add(await RunScaleOutAsync(azurite, workload, options, hosts, cancellationToken));
+            }
+        }
+
+        return new Results(phases, scaleOut, Machine(loadAtStart));
+    }
+
+    private static async Task<PhaseResult> RunPhaseAsync(
+        IBenchHost host, AzuriteInstance azurite, AzuriteCapacity capacity, Workload workload, Scenario scenario, BenchOptions options, int seed, CancellationToken cancellationToken)
+    {
+        Log($"phase {scenario.Name}: {scenario.Transactions} x {scenario.Description}");
+        var events = (host as InProcessHost)?.Log;
+        var eventsBefore = events?.Snapshot() ?? new Dictionary<string, long>();
+        var before = await host.ReadOpsAsync(cancellationToken);
+        var load = await LoadRunner.RunAsync(host.Clients, scenario, workload, options.TimeoutSeconds, seed, options.PhaseTimeLimit, cancellationToken);
+        var hot = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
+        Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms; draining timers");
+        if (load.FirstError is not null)
+        {
+            Log($"  first error: {load.FirstError}");
+        }
+
+        var drain = await DrainAsync(azurite.ConnectionString, host.Names, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
+        var total = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
+        var perTx = total.Per(load.Finished);
+        Log($"  drained in {drain:0.0} s; {perTx.Total:0.0} storage requests per transaction ({hot.Per(load.Finished).Total:0.0} on the hot path); probing Azurite at c={scenario.Concurrency}");
+        var reads = ReadTargets(azurite.ConnectionString, host.Names, scenario, workload);
+        var probe = await capacity.MeasureAsync(perTx, scenario.Concurrency, options.CapacityDuration, reads, scenario.Name, cancellationToken);
+        var eventsDuring = (events?.Snapshot() ?? new Dictionary<string, long>())
+            .Select(e => (e.Key, Count: e.Value - eventsBefore.GetValueOrDefault(e.Key)))
+            .Where(e => e.Count > 0)
+            .ToDictionary(e => e.Key, e => e.Count, StringComparer.Ordinal);
+        var result = new PhaseResult(scenario, load, hot.Per(load.Finished), perTx, drain, probe, eventsDuring);
+        Log($"  Azurite: {probe.OperationsPerSecond:0} ops/s -> bound {result.Bound:0.0} tx/s; achieved {result.Achieved:P0}");
+        return result;
+    }
+
+    private static async Task<ScaleOutResult> RunScaleOutAsync(AzuriteInstance azurite, Workload workload, BenchOptions options, int hosts, CancellationToken cancellationToken)
+    {
+        var scenario = options.ScaleOutPhase with { Name = $"scale{hosts}" };
+        Log($"scale-out: {hosts} host process(es), {scenario.Transactions} x {scenario.Description}");
+        await using var processes = await HostProcesses.StartAsync(azurite.ConnectionString, $"scale{hosts}", hosts, cancellationToken);
+        await workload.SeedAsync(processes.Clients[0], cancellationToken);
+        await WarmUpAsync(processes, workload, azurite.ConnectionString, cancellationToken);
+        var before = await processes.ReadOpsAsync(cancellationToken);
+        var load = await LoadRunner.RunAsync(processes.Clients, scenario, workload, options.TimeoutSeconds, 100 + hosts, options.PhaseTimeLimit, cancellationToken);
+        var hot = (await processes.ReadOpsAsync(cancellationToken)).Minus(before);
+        Log($"  {load.Committed} committed in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms");
+        return new ScaleOutResult(hosts, scenario, load, hot.Per(load.Finished));
+    }
+
+    /// <summary>
+    /// Some transactions first, so that JIT compilation and connection set-up are not in the first phase's figures:
+    /// single refused debits, which leave only a 1-second deadline timer behind, drained before the first phase.
+    /// </summary>
+    private static async Task WarmUpAsync(IBenchHost host, Workload workload, string connectionString, CancellationToken cancellationToken)
+    {
+        var warmUp = new Scenario("warm", 1, 4 * host.Clients.Count, 40 * host.Clients.Count);
+        var result = await LoadRunner.RunAsync(host.Clients, warmUp, workload, WarmUpTimeoutSeconds, 0, TimeSpan.FromSeconds(30), cancellationToken);
+        if (result.Aborted == 0)
+        {
+            throw new InvalidOperationException($"the warm-up ended no transaction: {result.FirstError}");
+        }
+
+        await DrainAsync(connectionString, host.Names, TimeSpan.FromSeconds(30), cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits until the app's queues are empty: every timer has fired and been handled, so the storage requests they
+    /// cost are in the count. Returns how long that took.
+    /// </summary>
+    private static async Task<double> DrainAsync(string connectionString, StorageNames names, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        if (limit <= TimeSpan.Zero || string.IsNullOrEmpty(connectionString))
+        {
+            return 0;
+        }
+
+        var service = new QueueServiceClient(connectionString);
+        var queues = new[] { names.CoordinatorQueue, names.ParticipantQueue("bank"), names.ParticipantQueue("inventory") }
+            .Select(service.GetQueueClient).ToArray();
+        while (stopwatch.Elapsed < limit)
+        {
+            var empty = true;
+            foreach (var queue in queues)
+            {
+                if ((await queue.GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount > 0)
+                {
+                    empty = false;
+                    break;
+                }
+            }
+
+            if (empty)
+            {
+                return stopwatch.Elapsed.TotalSeconds;
+            }
+
+            if (Environment.GetEnvironmentVariable("BENCH_DEBUG_DRAIN") is not null)
+            {
+                var counts = new List<string>();
+                foreach (var queue in queues)
+                {
+                    var peeked = (await queue.PeekMessagesAsync(1, cancellationToken)).Value;
+                    counts.Add($"{queue.Name}={(await queue.GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount} visible:{(peeked.Length > 0 ? peeked[0].Body.ToString() : "-")}");
+                }
+
+                Log($"    {stopwatch.Elapsed.TotalSeconds:0.0}s {string.Join(" ", counts)}");
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+
+        var left = new List<string>();
+        foreach (var queue in queues)
+        {
+            left.Add($"{queue.Name}: {(await queue.GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount}");
+        }
+
+        Log($"  the queues were not empty after {limit.TotalSeconds:0} s ({string.Join(", ", left)}); counting what was done by then");
+        return stopwatch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The partitions the app reads: this phase's transactions and the bank's accounts, alternately.</summary>
+    private static List<(TableClient, string)> ReadTargets(string connectionString, StorageNames names, Scenario scenario, Workload workload)
+    {
+        var tables = new TableServiceClient(connectionString);
+        var transactions = tables.GetTableClient(names.TransactionsTable);
+        var bank = tables.GetTableClient(names.ParticipantTable("BankAccounts"));
+        var accounts = workload.AccountIds.ToList();
+        return [.. Enumerable.Range(0, scenario.Transactions).SelectMany(i => new[]
+        {
+            (transactions, $"{scenario.Name}-{i:D6}"),
+            (bank, accounts[(i * 7) % accounts.Count]),
+        })];
+    }
+
+    private static MachineInfo Machine(string loadAtStart)
+    {
+        var cpu = "unknown CPU";
+        if (File.Exists("/proc/cpuinfo"))
+        {
+            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+
+        var azurite = "unknown";
+        var package = Path.Combine(RepositoryRoot.Find(), "node_modules", "azurite", "package.json");
+        if (File.Exists(package))
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(package));
+            azurite = document.RootElement.GetProperty("version").GetString() ?? azurite;
+        }
+
+        return new MachineInfo(
+            cpu,
+            Environment.ProcessorCount,
+            Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1024d / 1024 / 1024, 1),
+            RuntimeInformation.OSDescription,
+            RuntimeInformation.FrameworkDescription,
+            azurite,
+            loadAtStart,
+            LoadAverage(),
+            "./bench.sh " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static void Log(string message) =>
+        Console.WriteLine($"{DateTime.Now.ToString("HH:mm:ss", CultureInfo.InvariantCulture)} {message}");
+}

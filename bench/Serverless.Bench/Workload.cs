@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Net.Http.Json;
+
+namespace Serverless.Bench;
+
+/// <summary>What one phase runs: how many transactions, how many at a time, of which shape.</summary>
+/// <param name="Name">Short name, also the start of every transaction id of the phase.</param>
+/// <param name="Branches">2 (a bank transfer) or 5 (a debit, two credits, two stock reservations); 1 (a refused debit) warms up.</param>
+/// <param name="Concurrency">Transactions in flight at once (client-side, each a POST with waitSeconds).</param>
+/// <param name="Transactions">How many the phase starts.</param>
+/// <param name="AbortShare">Share of transfers that debit an empty account, so the bank votes No and they abort.</param>
+public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0)
+{
+    public string Description => Branches == 5
+        ? $"5-branch (bank x3, inventory x2), c={Concurrency}"
+        : AbortShare > 0
+            ? $"2-branch, {AbortShare:P0} aborts, c={Concurrency}"
+            : $"2-branch transfer, c={Concurrency}";
+}
+
+/// <summary>
+/// The data the transactions work on and the request bodies. Many accounts, so that concurrent transfers rarely
+/// touch the same row (the benchmark measures the coordinator, not contention on one hot account); balances large
+/// enough never to run out; a few empty accounts whose debits are refused (the abort mix).
+/// </summary>
+public sealed class Workload(int accounts = 2000, int emptyAccounts = 50, int skus = 200)
+{
+    public const long StartingBalance = 1_000_000_000_000;
+
+    public IEnumerable<string> AccountIds => Enumerable.Range(0, accounts).Select(Account);
+
+    /// <summary>Creates the accounts and items through the public API (PUT), a few requests at a time.</summary>
+    public async Task SeedAsync(HttpClient client, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var puts = Enumerable.Range(0, accounts).Select(i => ($"/api/bank/accounts/{Account(i)}", (object)new { balance = StartingBalance }))
+            .Concat(Enumerable.Range(0, emptyAccounts).Select(i => ($"/api/bank/accounts/{Empty(i)}", (object)new { balance = 0L })))
+            .Concat(Enumerable.Range(0, skus).Select(i => ($"/api/inventory/items/{Sku(i)}", (object)new { stock = StartingBalance })));
+        await Parallel.ForEachAsync(puts, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (put, ct) =>
+        {
+            using var response = await client.PutAsJsonAsync(put.Item1, put.Item2, ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"seeding PUT {put.Item1} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
+            }
+        });
+    }
+
+    /// <summary>A start request of <paramref name="scenario"/>'s shape, with random accounts drawn from <paramref name="random"/>.</summary>
+    public object Request(Scenario scenario, string id, int timeoutSeconds, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        ArgumentNullException.ThrowIfNull(random);
+        var from = random.Next(accounts);
+        var to = (from + 1 + random.Next(accounts - 1)) % accounts;
+        var amount = 1 + random.Next(100);
+        var refused = scenario.AbortShare > 0 && random.NextDouble() < scenario.AbortShare;
+        if (scenario.Branches == 1)
+        {
+            // A single refused debit: decided Abort at its only vote with nothing to roll back, so no phase-2 timer.
+            return new { transactionId = id, timeoutSeconds, participants = new[] { Bank("debit", Empty(random.Next(emptyAccounts)), amount) } };
+        }
+
+        var branches = new List<object>
+        {
+            Bank("debit", refused ? Empty(random.Next(emptyAccounts)) : Account(from), amount),
+            Bank("credit", Account(to), amount),
+        };
+        if (scenario.Branches == 5)
+        {
+            branches.Add(Bank("credit", Account((to + 1 + random.Next(accounts - 2)) % accounts), 1));
+            var sku = random.Next(skus);
+            branches.Add(new { participant = "inventory", operation = new { type = "reserve", sku = Sku(sku), quantity = 1 } });
+            branches.Add(new { participant = "inventory", operation = new { type = "reserve", sku = Sku((sku + 1) % skus), quantity = 2 } });
+        }
+        else if (scenario.Branches != 2)
+        {
+            throw new ArgumentException("the benchmark knows 1-, 2- and 5-branch transactions", nameof(scenario));
+        }
+
+        return new { transactionId = id, timeoutSeconds, participants = branches };
+    }
+
+    public static string Account(int i) => "a" + i.ToString("D5", CultureInfo.InvariantCulture);
+
+    private static string Empty(int i) => "empty" + i.ToString("D3", CultureInfo.InvariantCulture);
+
+    private static string Sku(int i) => "sku" + i.ToString("D4", CultureInfo.InvariantCulture);
+
+    private static object Bank(string type, string account, long amount) =>
+        new { participant = "bank", operation = new { type, account, amount } };
+}
