@@ -43,14 +43,14 @@ public sealed record BenchOptions
     [
         new("c1", 2, 1, Count(100)),
         new("c8", 2, 8, Count(300)),
-        new("c32", 2, 32, Count(600)),
-        new("c128", 2, 128, Count(1000)),
-        new("abort20", 2, 32, Count(400), AbortShare: 0.2),
-        new("five", 5, 32, Count(300)),
+        new("c32", 2, 32, Count(500)),
+        new("c128", 2, 128, Count(600)),
+        new("abort20", 2, 32, Count(300), AbortShare: 0.2),
+        new("five", 5, 32, Count(200)),
     ];
 
     /// <summary>The scale-out comparison's load, run once against one host process and once against two.</summary>
-    public Scenario ScaleOutPhase => new("scale", 2, 64, Count(600));
+    public Scenario ScaleOutPhase => new("scale", 2, 64, Count(400));
 
     public static BenchOptions Parse(string[] args)
     {

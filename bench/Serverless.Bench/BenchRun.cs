@@ -20,10 +20,25 @@ public static class BenchRun
     {
         ArgumentNullException.ThrowIfNull(options);
         var loadAtStart = LoadAverage();
-        Log($"starting Azurite (in memory, 127.0.0.1, --disableTelemetry)");
-        await using var azurite = await AzuriteInstance.StartAsync(cancellationToken: cancellationToken);
-        Log($"{azurite}");
 
+        // On disk, in a folder of its own: in memory, Azurite's queue garbage collector (every 60 s) deletes each sent
+        // message's extent with an O(n) removal, so after a minute of load it stalls for tens of seconds.
+        var folder = Directory.CreateTempSubdirectory("serverless-bench-azurite-");
+        try
+        {
+            Log("starting Azurite (127.0.0.1, --disableTelemetry, data in " + folder.FullName + ")");
+            await using var azurite = await AzuriteInstance.StartAsync(new AzuriteOptions { Location = folder.FullName }, cancellationToken);
+            Log($"{azurite}");
+            return await RunAsync(azurite, options, loadAtStart, cancellationToken);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<Results> RunAsync(AzuriteInstance azurite, BenchOptions options, string loadAtStart, CancellationToken cancellationToken)
+    {
         // The in-process host reads host.json (the queue trigger settings) from the copy next to this program.
         if (File.Exists(Path.Combine(AppContext.BaseDirectory, "host.json")))
         {
@@ -65,7 +80,7 @@ public static class BenchRun
         var eventsBefore = events?.Snapshot() ?? new Dictionary<string, long>();
         var before = await host.ReadOpsAsync(cancellationToken);
         var load = await LoadRunner.RunAsync(host.Clients, scenario, workload, options.TimeoutSeconds, seed, options.PhaseTimeLimit, cancellationToken);
-        var hot = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
+        var answered = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
         Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms; draining timers");
         if (load.FirstError is not null)
         {
@@ -75,14 +90,14 @@ public static class BenchRun
         var drain = await DrainAsync(azurite.ConnectionString, host.Names, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
         var total = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
         var perTx = total.Per(load.Finished);
-        Log($"  drained in {drain:0.0} s; {perTx.Total:0.0} storage requests per transaction ({hot.Per(load.Finished).Total:0.0} on the hot path); probing Azurite at c={scenario.Concurrency}");
+        Log($"  drained in {drain:0.0} s; {perTx.Total:0.0} storage requests per transaction ({answered.Per(load.Finished).Total:0.0} until the last answer); probing Azurite at c={scenario.Concurrency}");
         var reads = ReadTargets(azurite.ConnectionString, host.Names, scenario, workload);
         var probe = await capacity.MeasureAsync(perTx, scenario.Concurrency, options.CapacityDuration, reads, scenario.Name, cancellationToken);
         var eventsDuring = (events?.Snapshot() ?? new Dictionary<string, long>())
             .Select(e => (e.Key, Count: e.Value - eventsBefore.GetValueOrDefault(e.Key)))
             .Where(e => e.Count > 0)
             .ToDictionary(e => e.Key, e => e.Count, StringComparer.Ordinal);
-        var result = new PhaseResult(scenario, load, hot.Per(load.Finished), perTx, drain, probe, eventsDuring);
+        var result = new PhaseResult(scenario, load, answered.Per(load.Finished), perTx, drain, probe, eventsDuring);
         Log($"  Azurite: {probe.OperationsPerSecond:0} ops/s -> bound {result.Bound:0.0} tx/s; achieved {result.Achieved:P0}");
         return result;
     }
@@ -96,9 +111,9 @@ public static class BenchRun
         await WarmUpAsync(processes, workload, azurite.ConnectionString, cancellationToken);
         var before = await processes.ReadOpsAsync(cancellationToken);
         var load = await LoadRunner.RunAsync(processes.Clients, scenario, workload, options.TimeoutSeconds, 100 + hosts, options.PhaseTimeLimit, cancellationToken);
-        var hot = (await processes.ReadOpsAsync(cancellationToken)).Minus(before);
+        var answered = (await processes.ReadOpsAsync(cancellationToken)).Minus(before);
         Log($"  {load.Committed} committed in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms");
-        return new ScaleOutResult(hosts, scenario, load, hot.Per(load.Finished));
+        return new ScaleOutResult(hosts, scenario, load, answered.Per(load.Finished));
     }
 
     /// <summary>
@@ -147,18 +162,6 @@ public static class BenchRun
             if (empty)
             {
                 return stopwatch.Elapsed.TotalSeconds;
-            }
-
-            if (Environment.GetEnvironmentVariable("BENCH_DEBUG_DRAIN") is not null)
-            {
-                var counts = new List<string>();
-                foreach (var queue in queues)
-                {
-                    var peeked = (await queue.PeekMessagesAsync(1, cancellationToken)).Value;
-                    counts.Add($"{queue.Name}={(await queue.GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount} visible:{(peeked.Length > 0 ? peeked[0].Body.ToString() : "-")}");
-                }
-
-                Log($"    {stopwatch.Elapsed.TotalSeconds:0.0}s {string.Join(" ", counts)}");
             }
 
             await Task.Delay(200, cancellationToken);

@@ -1,12 +1,6 @@
 using System.Diagnostics;
 using Serverless.Bench;
 
-if (args is ["--experiment"])
-{
-    await ProbeExperiment.RunAsync();
-    return 0;
-}
-
 BenchOptions options;
 try
 {

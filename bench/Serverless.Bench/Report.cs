@@ -8,12 +8,12 @@ namespace Serverless.Bench;
 /// <summary>One phase's figures.</summary>
 /// <param name="Scenario">What ran.</param>
 /// <param name="Load">What the clients saw.</param>
-/// <param name="HotPath">Storage requests per finished transaction until the last client had its answer.</param>
+/// <param name="UntilLastAnswer">Storage requests per finished transaction counted until the last client had its answer (timers that had not fired yet are missing).</param>
 /// <param name="Total">The same, including the durable timers (vote deadline, phase-2 retry) that fire later, once they have.</param>
 /// <param name="DrainSeconds">How long after the load the timers took to fire and be handled.</param>
 /// <param name="Capacity">Azurite's rate for the same mix at the same concurrency; null when not measured.</param>
 /// <param name="Events">The host's counted log events during the phase (checkpoint conflicts, warnings, errors).</param>
-public sealed record PhaseResult(Scenario Scenario, LoadResult Load, OpCounts HotPath, OpCounts Total, double DrainSeconds, CapacityResult? Capacity, IReadOnlyDictionary<string, long> Events)
+public sealed record PhaseResult(Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer, OpCounts Total, double DrainSeconds, CapacityResult? Capacity, IReadOnlyDictionary<string, long> Events)
 {
     /// <summary>Checkpoint write conflicts per finished transaction (each costs one more read and one more write).</summary>
     public double ConflictsPerTransaction => Load.Finished == 0 ? 0 : (Events.TryGetValue(LogCounter.CheckpointConflict, out var n) ? n : 0) / (double)Load.Finished;
@@ -26,7 +26,7 @@ public sealed record PhaseResult(Scenario Scenario, LoadResult Load, OpCounts Ho
 }
 
 /// <summary>One scale-out configuration: how many host processes, and what they did together.</summary>
-public sealed record ScaleOutResult(int Hosts, Scenario Scenario, LoadResult Load, OpCounts HotPath);
+public sealed record ScaleOutResult(int Hosts, Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer);
 
 /// <summary>The machine and the run, so that a figure is never read without its context.</summary>
 public sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string Os, string Runtime, string Azurite, string LoadAverageAtStart, string LoadAverageAtEnd, string Command);
@@ -46,18 +46,18 @@ public static class Report
         ArgumentNullException.ThrowIfNull(scaleOut);
         ArgumentNullException.ThrowIfNull(machine);
         var s = new StringBuilder();
-        s.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryGiB:0.#} GiB; {machine.Os}; {machine.Runtime}; Azurite {machine.Azurite} (in memory)");
+        s.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryGiB:0.#} GiB; {machine.Os}; {machine.Runtime}; Azurite {machine.Azurite} (on disk, temporary folder)");
         s.AppendLine(CultureInfo.InvariantCulture, $"Load average at start {machine.LoadAverageAtStart}, at end {machine.LoadAverageAtEnd} (other work on the machine makes every figure noisy)");
         s.AppendLine();
         s.AppendLine("                                      |                    clients                          | storage requests per transaction (app's own count)     | Azurite, same mix and concurrency");
-        s.AppendLine("phase                                 |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write other  total  (hot path) |    ops/s  bound tx/s  achieved");
+        s.AppendLine("phase                                 |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write other  total (to answer) |    ops/s  bound tx/s  achieved");
         s.AppendLine(new string('-', 190));
         foreach (var p in phases)
         {
             var l = p.Load;
             var o = p.Total;
             s.Append(CultureInfo.InvariantCulture, $"{p.Scenario.Description,-38}| {l.Started,5} {l.Committed,6} {l.Aborted,5} {l.Elapsed.TotalSeconds,5:0.0} {l.CommittedPerSecond,8:0.0} {l.Percentile(50),7:0} {l.Percentile(95),7:0} {l.Percentile(99),7:0} ");
-            s.Append(CultureInfo.InvariantCulture, $"| {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0}  ({p.HotPath.Total,6:0.0}) ");
+            s.Append(CultureInfo.InvariantCulture, $"| {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0} ({p.UntilLastAnswer.Total,9:0.0}) ");
             s.AppendLine(p.Capacity is null
                 ? "|        -           -         -"
                 : string.Create(CultureInfo.InvariantCulture, $"| {p.Capacity.OperationsPerSecond,8:0} {p.Bound,11:0.0} {p.Achieved,9:P0}"));
@@ -81,12 +81,12 @@ public static class Report
         if (scaleOut.Count > 0)
         {
             s.AppendLine();
-            s.AppendLine("scale-out: host processes on one storage account (same load spread round-robin; storage requests per transaction on the hot path, timers not drained)");
+            s.AppendLine("scale-out: host processes on one storage account (same load spread round-robin; storage requests per transaction counted until the last answer: timers not drained)");
             s.AppendLine("hosts | phase                               |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write other  total");
             foreach (var r in scaleOut)
             {
                 var l = r.Load;
-                var o = r.HotPath;
+                var o = r.UntilLastAnswer;
                 s.AppendLine(CultureInfo.InvariantCulture,
                     $"{r.Hosts,5} | {r.Scenario.Description,-36}| {l.Started,5} {l.Committed,6} {l.Aborted,5} {l.Elapsed.TotalSeconds,5:0.0} {l.CommittedPerSecond,8:0.0} {l.Percentile(50),7:0} {l.Percentile(95),7:0} {l.Percentile(99),7:0} | {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0}");
                 if (l.Unfinished + l.Errors > 0)
@@ -111,7 +111,7 @@ public static class Report
             {
                 "latency: client-observed, from sending POST /api/transactions?waitSeconds=30 to receiving the final status",
                 "operations: storage requests counted by the app's StorageMetrics pipeline policy, per finished (committed or aborted) transaction",
-                "operations.total includes the durable timers (vote deadline, phase-2 retry), drained after each phase; hotPath stops when the last client is answered",
+                "operations.total includes the durable timers (vote deadline, phase-2 retry), drained after each phase; untilLastAnswer stops counting when the last client is answered",
                 "azurite: the same per-transaction mix issued directly with the SDK at the phase's concurrency; bound = opsPerSecond / operations.total.total",
             },
             phases = phases.Select(p => new
@@ -122,7 +122,7 @@ public static class Report
                 concurrency = p.Scenario.Concurrency,
                 abortShare = p.Scenario.AbortShare,
                 clients = Clients(p.Load),
-                operations = new { total = Ops(p.Total), hotPath = Ops(p.HotPath), drainSeconds = Math.Round(p.DrainSeconds, 1) },
+                operations = new { total = Ops(p.Total), untilLastAnswer = Ops(p.UntilLastAnswer), drainSeconds = Math.Round(p.DrainSeconds, 1) },
                 checkpointConflictsPerTransaction = Math.Round(p.ConflictsPerTransaction, 2),
                 hostEvents = p.Events,
                 azurite = p.Capacity is null ? null : new
@@ -140,7 +140,7 @@ public static class Report
                 name = r.Scenario.Name,
                 concurrency = r.Scenario.Concurrency,
                 clients = Clients(r.Load),
-                operations = new { hotPath = Ops(r.HotPath) },
+                operations = new { untilLastAnswer = Ops(r.UntilLastAnswer) },
             }),
         };
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
