@@ -79,7 +79,10 @@ public static class BenchRun
         var events = (host as InProcessHost)?.Log;
         var eventsBefore = events?.Snapshot() ?? new Dictionary<string, long>();
         var before = await host.ReadOpsAsync(cancellationToken);
+        var azuriteCpu = CpuMeter.Start(CpuMeter.AzuritePids(azurite.QueuePort));
+        var benchCpu = CpuMeter.Start([Environment.ProcessId]);
         var load = await LoadRunner.RunAsync(host.Clients, scenario, workload, options.TimeoutSeconds, seed, options.PhaseTimeLimit, cancellationToken);
+        var (azuriteCores, benchCores) = (azuriteCpu.CoresUsed(), benchCpu.CoresUsed());
         var answered = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
         Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms; draining timers");
         if (load.FirstError is not null)
@@ -97,7 +100,7 @@ public static class BenchRun
             .Select(e => (e.Key, Count: e.Value - eventsBefore.GetValueOrDefault(e.Key)))
             .Where(e => e.Count > 0)
             .ToDictionary(e => e.Key, e => e.Count, StringComparer.Ordinal);
-        var result = new PhaseResult(scenario, load, answered.Per(load.Finished), perTx, drain, probe, eventsDuring);
+        var result = new PhaseResult(scenario, load, answered.Per(load.Finished), perTx, drain, probe, eventsDuring, azuriteCores, benchCores);
         Log($"  Azurite: {probe.OperationsPerSecond:0} ops/s -> bound {result.Bound:0.0} tx/s; achieved {result.Achieved:P0}");
         return result;
     }
@@ -110,10 +113,13 @@ public static class BenchRun
         await workload.SeedAsync(processes.Clients[0], cancellationToken);
         await WarmUpAsync(processes, workload, azurite.ConnectionString, cancellationToken);
         var before = await processes.ReadOpsAsync(cancellationToken);
+        var azuriteCpu = CpuMeter.Start(CpuMeter.AzuritePids(azurite.QueuePort));
+        var hostCpu = CpuMeter.Start(processes.ProcessIds);
         var load = await LoadRunner.RunAsync(processes.Clients, scenario, workload, options.TimeoutSeconds, 100 + hosts, options.PhaseTimeLimit, cancellationToken);
+        var (azuriteCores, hostCores) = (azuriteCpu.CoresUsed(), hostCpu.CoresUsed());
         var answered = (await processes.ReadOpsAsync(cancellationToken)).Minus(before);
         Log($"  {load.Committed} committed in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms");
-        return new ScaleOutResult(hosts, scenario, load, answered.Per(load.Finished));
+        return new ScaleOutResult(hosts, scenario, load, answered.Per(load.Finished), azuriteCores, hostCores);
     }
 
     /// <summary>

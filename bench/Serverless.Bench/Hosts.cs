@@ -137,6 +137,9 @@ public sealed class HostProcesses : IBenchHost
 
     public StorageNames Names { get; }
 
+    /// <summary>The host processes' ids (for CPU accounting).</summary>
+    public IReadOnlyList<int> ProcessIds => [.. _hosts.Select(h => h.Process.Id)];
+
     public static async Task<HostProcesses> StartAsync(string connectionString, string prefix, int count, CancellationToken cancellationToken = default)
     {
         var root = RepositoryRoot.Find();

@@ -13,7 +13,11 @@ namespace Serverless.Bench;
 /// <param name="DrainSeconds">How long after the load the timers took to fire and be handled.</param>
 /// <param name="Capacity">Azurite's rate for the same mix at the same concurrency; null when not measured.</param>
 /// <param name="Events">The host's counted log events during the phase (checkpoint conflicts, warnings, errors).</param>
-public sealed record PhaseResult(Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer, OpCounts Total, double DrainSeconds, CapacityResult? Capacity, IReadOnlyDictionary<string, long> Events)
+/// <param name="AzuriteCores">Cores Azurite used on average during the load (it is single-threaded: 1.0 is its ceiling).</param>
+/// <param name="BenchCores">Cores this process (the in-process host and the clients) used on average during the load.</param>
+public sealed record PhaseResult(
+    Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer, OpCounts Total, double DrainSeconds, CapacityResult? Capacity,
+    IReadOnlyDictionary<string, long> Events, double? AzuriteCores, double? BenchCores)
 {
     /// <summary>Checkpoint write conflicts per finished transaction (each costs one more read and one more write).</summary>
     public double ConflictsPerTransaction => Load.Finished == 0 ? 0 : (Events.TryGetValue(LogCounter.CheckpointConflict, out var n) ? n : 0) / (double)Load.Finished;
@@ -25,8 +29,8 @@ public sealed record PhaseResult(Scenario Scenario, LoadResult Load, OpCounts Un
     public double? Achieved => Bound is { } b && b > 0 ? Load.FinishedPerSecond / b : null;
 }
 
-/// <summary>One scale-out configuration: how many host processes, and what they did together.</summary>
-public sealed record ScaleOutResult(int Hosts, Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer);
+/// <summary>One scale-out configuration: how many host processes, what they did together, and the CPU it took.</summary>
+public sealed record ScaleOutResult(int Hosts, Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer, double? AzuriteCores, double? HostCores);
 
 /// <summary>The machine and the run, so that a figure is never read without its context.</summary>
 public sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string Os, string Runtime, string Azurite, string LoadAverageAtStart, string LoadAverageAtEnd, string Command);
@@ -69,26 +73,26 @@ public static class Report
 
         s.AppendLine();
         s.AppendLine("where the time goes (server-side, from the status documents) and checkpoint conflicts");
-        s.AppendLine("phase                                 | start->decision p50/p99 ms | decision->end p50/p99 ms | conflicts/tx | warnings and errors");
+        s.AppendLine("phase                                 | start->decision p50/p99 ms | decision->end p50/p99 ms | conflicts/tx | CPU cores: Azurite  host+clients | warnings and errors");
         foreach (var p in phases)
         {
             var l = p.Load;
             var warnings = string.Join(", ", p.Events.Where(e => e.Key != LogCounter.CheckpointConflict).Select(e => $"{e.Key} x{e.Value}"));
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"{p.Scenario.Description,-38}| {LoadResult.Percentile(l.DecideMs, 50),12:0} {LoadResult.Percentile(l.DecideMs, 99),12:0} | {LoadResult.Percentile(l.Phase2Ms, 50),11:0} {LoadResult.Percentile(l.Phase2Ms, 99),12:0} | {p.ConflictsPerTransaction,12:0.00} | {(warnings.Length == 0 ? "none" : warnings)}");
+                $"{p.Scenario.Description,-38}| {LoadResult.Percentile(l.DecideMs, 50),12:0} {LoadResult.Percentile(l.DecideMs, 99),12:0} | {LoadResult.Percentile(l.Phase2Ms, 50),11:0} {LoadResult.Percentile(l.Phase2Ms, 99),12:0} | {p.ConflictsPerTransaction,12:0.00} | {Cores(p.AzuriteCores),18} {Cores(p.BenchCores),13} | {(warnings.Length == 0 ? "none" : warnings)}");
         }
 
         if (scaleOut.Count > 0)
         {
             s.AppendLine();
             s.AppendLine("scale-out: host processes on one storage account (same load spread round-robin; storage requests per transaction counted until the last answer: timers not drained)");
-            s.AppendLine("hosts | phase                               |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write other  total");
+            s.AppendLine("hosts | phase                               |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write other  total | CPU cores: Azurite hosts");
             foreach (var r in scaleOut)
             {
                 var l = r.Load;
                 var o = r.UntilLastAnswer;
                 s.AppendLine(CultureInfo.InvariantCulture,
-                    $"{r.Hosts,5} | {r.Scenario.Description,-36}| {l.Started,5} {l.Committed,6} {l.Aborted,5} {l.Elapsed.TotalSeconds,5:0.0} {l.CommittedPerSecond,8:0.0} {l.Percentile(50),7:0} {l.Percentile(95),7:0} {l.Percentile(99),7:0} | {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0}");
+                    $"{r.Hosts,5} | {r.Scenario.Description,-36}| {l.Started,5} {l.Committed,6} {l.Aborted,5} {l.Elapsed.TotalSeconds,5:0.0} {l.CommittedPerSecond,8:0.0} {l.Percentile(50),7:0} {l.Percentile(95),7:0} {l.Percentile(99),7:0} | {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0} | {Cores(r.AzuriteCores),18} {Cores(r.HostCores),5}");
                 if (l.Unfinished + l.Errors > 0)
                 {
                     s.AppendLine(CultureInfo.InvariantCulture, $"    ! {l.Unfinished} did not end within the wait, {l.Errors} failed{(l.FirstError is null ? "" : $"; first: {l.FirstError}")}");
@@ -124,6 +128,7 @@ public static class Report
                 clients = Clients(p.Load),
                 operations = new { total = Ops(p.Total), untilLastAnswer = Ops(p.UntilLastAnswer), drainSeconds = Math.Round(p.DrainSeconds, 1) },
                 checkpointConflictsPerTransaction = Math.Round(p.ConflictsPerTransaction, 2),
+                cpuCores = new { azurite = RoundOrNull(p.AzuriteCores), hostAndClients = RoundOrNull(p.BenchCores) },
                 hostEvents = p.Events,
                 azurite = p.Capacity is null ? null : new
                 {
@@ -141,6 +146,7 @@ public static class Report
                 concurrency = r.Scenario.Concurrency,
                 clients = Clients(r.Load),
                 operations = new { untilLastAnswer = Ops(r.UntilLastAnswer) },
+                cpuCores = new { azurite = RoundOrNull(r.AzuriteCores), hosts = RoundOrNull(r.HostCores) },
             }),
         };
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -178,6 +184,10 @@ public static class Report
         other = Round(o.Other, 2),
         total = Round(o.Total, 2),
     };
+
+    private static string Cores(double? cores) => cores is { } c ? c.ToString("0.00", CultureInfo.InvariantCulture) : "n/a";
+
+    private static double? RoundOrNull(double? value) => value is { } v ? Math.Round(v, 2) : null;
 
     private static double Round(double value, int digits = 1) => double.IsNaN(value) ? value : Math.Round(value, digits);
 }
