@@ -41,7 +41,15 @@ public sealed class TestHost : IAsyncDisposable
     /// <param name="settings">Settings overriding the defaults below.</param>
     /// <param name="prefix">The queue and table name prefix; a fresh one when null.</param>
     /// <param name="customHandler">Run as an Azure Functions custom handler (no queue listeners of its own).</param>
-    public static async Task<TestHost> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? settings = null, string? prefix = null, bool customHandler = false)
+    /// <param name="logs">Also receives every log line of the host (for tests that wait on what it logged).</param>
+    /// <param name="clientTimeout">When the client gives up on a request; default 90 s.</param>
+    public static async Task<TestHost> StartAsync(
+        string connectionString,
+        IReadOnlyDictionary<string, string?>? settings = null,
+        string? prefix = null,
+        bool customHandler = false,
+        Microsoft.Extensions.Logging.ILoggerProvider? logs = null,
+        TimeSpan? clientTimeout = null)
     {
         prefix ??= TestNames.UniquePrefix();
         var port = FreePort.Get();
@@ -59,8 +67,13 @@ public sealed class TestHost : IAsyncDisposable
         }
 
         var app = FunctionApp.Create([], overrides);
+        if (logs is not null)
+        {
+            app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().AddProvider(logs);
+        }
+
         await app.StartAsync();
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(90) };
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = clientTimeout ?? TimeSpan.FromSeconds(90) };
         var host = new TestHost(app, client, prefix, connectionString);
         await Eventually.WaitAsync(async () => (await client.GetAsync("/api/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "host healthy");
         return host;
@@ -69,7 +82,8 @@ public sealed class TestHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        await App.StopAsync();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await App.StopAsync(stop.Token);
         await App.DisposeAsync();
     }
 

@@ -1,47 +1,46 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
-using Serverless.Functions.Hosting;
 using Serverless.Runtime.Coordination;
 using Serverless.Runtime.Messaging;
 using Serverless.Runtime.Storage;
+using Serverless.Functions.Tests;
 using Serverless.Testing;
 
 namespace Serverless.Resilience.Tests;
 
 /// <summary>
-/// The real host, in this process, on a free loopback port, with its own queue and table names (a unique prefix):
-/// tests never see each other's data. Every log line it writes is kept, so a test can wait for one.
+/// The shared <see cref="TestHost"/> (the real host in this process, its own queue and table names) with what
+/// these tests add: every log line kept, so a test can wait for one, and a client that gives up after 30 s.
 /// </summary>
 public sealed class TestApp : IAsyncDisposable
 {
-    private TestApp(WebApplication app, HttpClient client, string prefix, LogCapture logs)
+    private readonly TestHost _host;
+
+    private TestApp(TestHost host, LogCapture logs)
     {
-        App = app;
-        Client = client;
-        Prefix = prefix;
+        _host = host;
         Logs = logs;
     }
 
-    public WebApplication App { get; }
+    public WebApplication App => _host.App;
 
     /// <summary>A client whose requests give up after 30 s (a start may long-poll up to 20 s in these tests).</summary>
-    public HttpClient Client { get; }
+    public HttpClient Client => _host.Client;
 
-    public string Prefix { get; }
+    public string Prefix => _host.Prefix;
 
     public LogCapture Logs { get; }
 
-    public IServiceProvider Services => App.Services;
+    public IServiceProvider Services => _host.Services;
 
-    public StorageNames Names => Services.GetRequiredService<StorageNames>();
+    public StorageNames Names => _host.Names;
 
-    public QueueTransport Transport => Services.GetRequiredService<QueueTransport>();
+    public QueueTransport Transport => _host.Transport;
 
     public MessageCodec Codec => Services.GetRequiredService<MessageCodec>();
 
@@ -49,75 +48,32 @@ public sealed class TestApp : IAsyncDisposable
 
     public static async Task<TestApp> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var prefix = TestNames.UniquePrefix();
-        var port = FreePort.Get();
-        var overrides = new Dictionary<string, string?>
-        {
-            ["AzureWebJobsStorage"] = connectionString,
-            ["TRANSACTIONS_STORAGE_PREFIX"] = prefix,
-            ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory",
-            ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
-            ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
-        };
+        var overrides = new Dictionary<string, string?> { ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory" };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             overrides[key] = value;
         }
 
-        var app = FunctionApp.Create([], overrides);
         var logs = new LogCapture();
-        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
-        await app.StartAsync();
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        await Eventually.WaitAsync(async () => (await client.GetAsync("/api/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "the host to be healthy");
-        return new TestApp(app, client, prefix, logs);
+        return new TestApp(await TestHost.StartAsync(connectionString, overrides, logs: logs, clientTimeout: TimeSpan.FromSeconds(30)), logs);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        Client.Dispose();
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await App.StopAsync(stop.Token);
-        await App.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 
     public async Task PutAccountAsync(string account, long balance) =>
-        (await Client.PutAsJsonAsync($"/api/bank/accounts/{account}", new { balance })).EnsureSuccessStatusCode();
+        (await _host.PutAccountAsync(account, balance)).EnsureSuccessStatusCode();
+
+    public Task<(long Balance, long Held)> GetAccountAsync(string account) => _host.GetAccountAsync(account);
+
+    public Task<JsonElement> WaitForStatusAsync(string id, TimeSpan timeout, params string[] statuses) => _host.WaitForStatusAsync(id, timeout, statuses);
 
     public async Task PutItemAsync(string sku, long stock) =>
         (await Client.PutAsJsonAsync($"/api/inventory/items/{sku}", new { stock })).EnsureSuccessStatusCode();
-
-    public async Task<(long Balance, long Held)> GetAccountAsync(string account)
-    {
-        var doc = await Client.GetFromJsonAsync<JsonElement>($"/api/bank/accounts/{account}");
-        return (doc.GetProperty("balance").GetInt64(), doc.GetProperty("held").GetInt64());
-    }
 
     public async Task<(long Stock, long Reserved)> GetItemAsync(string sku)
     {
         var doc = await Client.GetFromJsonAsync<JsonElement>($"/api/inventory/items/{sku}");
         return (doc.GetProperty("stock").GetInt64(), doc.GetProperty("reserved").GetInt64());
-    }
-
-    /// <summary>Waits until the transaction's status is one of <paramref name="statuses"/>; returns the document.</summary>
-    public async Task<JsonElement> WaitForStatusAsync(string id, TimeSpan timeout, params string[] statuses)
-    {
-        JsonElement last = default;
-        await Eventually.WaitAsync(
-            async () =>
-            {
-                using var response = await Client.GetAsync($"/api/transactions/{id}");
-                if (!response.IsSuccessStatusCode)
-                {
-                    return false;
-                }
-
-                last = await response.Content.ReadFromJsonAsync<JsonElement>();
-                return statuses.Contains(last.GetProperty("status").GetString());
-            },
-            timeout,
-            $"transaction {id} reaching {string.Join("/", statuses)}");
-        return last;
     }
 
     /// <summary>Messages in a queue of this host (its prefix added), 0 when it does not exist.</summary>
@@ -127,16 +83,8 @@ public sealed class TestApp : IAsyncDisposable
         return await client.ExistsAsync() ? (await client.GetPropertiesAsync()).Value.ApproximateMessagesCount : 0;
     }
 
-    public static object Transfer(string? id, string from, string to, long amount, int? timeoutSeconds = null) => new
-    {
-        transactionId = id,
-        timeoutSeconds,
-        participants = new object[]
-        {
-            new { participant = "bank", operation = new { type = "debit", account = from, amount } },
-            new { participant = "bank", operation = new { type = "credit", account = to, amount } },
-        },
-    };
+    public static object Transfer(string? id, string from, string to, long amount, int? timeoutSeconds = null) =>
+        TestHost.Transfer(id, from, to, amount, timeoutSeconds);
 
     public static string Id(string hint) => $"{hint}-{Guid.NewGuid():N}";
 }
