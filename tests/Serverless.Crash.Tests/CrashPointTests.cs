@@ -62,7 +62,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
-    public async Task CrashAfterTheDecisionIsWritten_TheRedeliveredVoteSendsTheCommitsAfterTheRestart()
+    public async Task CrashAfterTheDecisionIsWritten_TheRedeliveredPrepareRepeatsItsVoteAndBothBranchesCommitAfterTheRestart()
     {
         await using var run = await ArmAsync(CrashPoint.AfterDecisionRecorded);
 

@@ -160,7 +160,7 @@ public sealed class InDoubtResolutionTests(AzuriteFixture azurite)
     private static async Task RecordAsync(TestApp app, string id, TimeSpan timeout, params (string Participant, string Operation)[] branches)
     {
         var state = TransactionState.Create(id, branches, DateTimeOffset.UtcNow, timeout);
-        Assert.Equal(Runtime.Storage.WriteResult.Written, await app.Coordinator.Store.CreateAsync(state, "hash"));
+        Assert.NotNull(await app.Coordinator.Store.CreateAsync(state, "hash"));
     }
 
     /// <summary>Applies events to the coordinator's record and saves it, as the coordinator does, then sends none of the commands.</summary>
@@ -171,7 +171,7 @@ public sealed class InDoubtResolutionTests(AzuriteFixture azurite)
             var stored = (await app.Coordinator.Store.LoadAsync(id))!;
             var step = Coordinator.Apply(stored.State, evt, DateTimeOffset.UtcNow, new CoordinatorOptions());
             Assert.Equal(StepKind.Applied, step.Kind);
-            Assert.Equal(Runtime.Storage.WriteResult.Written, await app.Coordinator.Store.SaveAsync(stored.State, step.State, stored.ETag, stored.RequestHash));
+            Assert.NotNull(await app.Coordinator.Store.SaveAsync(stored.State, step.State, stored.ETag, stored.RequestHash));
         }
     }
 }

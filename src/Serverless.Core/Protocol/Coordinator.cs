@@ -240,7 +240,12 @@ public static class Coordinator
         };
         var commands = DecisionCommands(decided);
         decided = CompleteIfDone(decided, now);
-        if (!decided.Status.IsTerminal())
+
+        // Phase 2 needs a durable retry timer (I7). The vote-deadline timer, still to fire, re-sends whatever is
+        // unacknowledged then (OnDeadline) and starts the retries, so when it is due soon enough it serves as the
+        // first retry and saves a timer per transaction; a lost command is then retried at the deadline instead.
+        var deadlineServesAsRetry = now < state.Deadline && state.Deadline - now <= 3 * options.Phase2RetryDelay(1);
+        if (!decided.Status.IsTerminal() && !deadlineServesAsRetry)
         {
             commands = commands.Add(new SchedulePhase2Retry(1, options.Phase2RetryDelay(1)));
         }

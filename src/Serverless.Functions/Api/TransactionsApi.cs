@@ -44,18 +44,26 @@ public static class TransactionsApi
                 return Problems.Validation(errors);
             }
 
-            var (outcome, state) = await coordinator.StartAsync(parsed, cancellationToken);
-            if (outcome == StartOutcome.IdConflict)
+            // Listen before starting: a transaction can end before StartAsync returns.
+            var signal = wait > TimeSpan.Zero ? signals.WhenNotified(parsed.Id) : null;
+            try
             {
-                return Problems.Conflict($"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
-            }
+                var (outcome, state) = await coordinator.StartAsync(parsed, cancellationToken);
+                if (outcome == StartOutcome.IdConflict)
+                {
+                    return Problems.Conflict($"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
+                }
 
-            if (wait > TimeSpan.Zero)
-            {
-                var finished = await WaitForEndAsync(coordinator, signals, parsed.Id, state!, wait, cancellationToken);
-                if (finished is not null)
+                if (signal is not null && await WaitForEndAsync(coordinator, signal, parsed.Id, state!, wait, cancellationToken) is { } finished)
                 {
                     return TypedResults.Ok(StatusDocument.From(finished));
+                }
+            }
+            finally
+            {
+                if (signal is not null)
+                {
+                    signals.Forget(parsed.Id);
                 }
             }
 
@@ -126,38 +134,32 @@ public static class TransactionsApi
     }
 
     private static async Task<TransactionState?> WaitForEndAsync(
-        TransactionCoordinator coordinator, CompletionSignals signals, string id, TransactionState current, TimeSpan wait, CancellationToken cancellationToken)
+        TransactionCoordinator coordinator, Task<TransactionState> signal, string id, TransactionState current, TimeSpan wait, CancellationToken cancellationToken)
     {
         var deadline = DateTimeOffset.UtcNow + wait;
-        var poll = TimeSpan.FromMilliseconds(50);
-        var signal = signals.WhenNotified(id);
-        try
+        var poll = TimeSpan.FromMilliseconds(250);
+        while (!current.Status.IsTerminal())
         {
-            while (!current.Status.IsTerminal())
+            var left = deadline - DateTimeOffset.UtcNow;
+            if (left <= TimeSpan.Zero)
             {
-                var left = deadline - DateTimeOffset.UtcNow;
-                if (left <= TimeSpan.Zero)
-                {
-                    return null;
-                }
-
-                // Woken at once when this process ends the transaction; polling covers another process ending it.
-                await Task.WhenAny(signal, Task.Delay(left < poll ? left : poll, cancellationToken));
-                cancellationToken.ThrowIfCancellationRequested();
-                poll = TimeSpan.FromMilliseconds(Math.Min(poll.TotalMilliseconds * 2, 500));
-                current = await coordinator.GetAsync(id, cancellationToken) ?? current;
-                if (signal.IsCompleted)
-                {
-                    signal = signals.WhenNotified(id);
-                }
+                return null;
             }
 
-            return current;
+            // This process ending the transaction hands over its final state at once; polling (from 250 ms, up to
+            // every 2 s) covers another process ending it.
+            await Task.WhenAny(signal, Task.Delay(left < poll ? left : poll, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            if (signal.IsCompletedSuccessfully)
+            {
+                return await signal;
+            }
+
+            poll = TimeSpan.FromMilliseconds(Math.Min(poll.TotalMilliseconds * 2, 2000));
+            current = await coordinator.GetAsync(id, cancellationToken) ?? current;
         }
-        finally
-        {
-            signals.Forget(id);
-        }
+
+        return current;
     }
 
     private static bool TryGetWaitSeconds(HttpRequest request, out TimeSpan wait, out ProblemHttpResult? problem)

@@ -83,8 +83,7 @@ public static class TransactionsServices
         services.AddSingleton(sp => new ParticipantDispatcher(
             name,
             sp.GetRequiredService<T>(),
-            sp.GetRequiredService<IMessageSender>(),
-            sp.GetRequiredService<MessageCodec>(),
+            sp.GetRequiredService<TransactionCoordinator>(),
             sp.GetRequiredService<StorageNames>(),
             sp.GetRequiredService<ILogger<ParticipantDispatcher>>()));
     }

@@ -50,6 +50,8 @@ public sealed class TransactionCoordinator(
     ILogger<TransactionCoordinator> logger)
 {
     private const int MaxConflictRetries = 50;
+    private readonly SemaphoreSlim[] _gates = [.. Enumerable.Range(0, 1024).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly CheckpointCache _cache = new();
 
     public TransactionStore Store => store;
 
@@ -61,11 +63,12 @@ public sealed class TransactionCoordinator(
 
         // The deadline timer goes out before the record exists, so no record can exist without its deadline (I7).
         await SendAsync(names.CoordinatorQueue, new ProtocolMessage(MessageKind.Deadline, request.Id), request.Timeout, cancellationToken);
-        if (await store.CreateAsync(state, request.RequestHash, cancellationToken) == WriteResult.Written)
+        if (await store.CreateAsync(state, request.RequestHash, cancellationToken) is { } created)
         {
+            _cache.Put(created);
             logger.TransactionStarted(state.Id, state.Branches.Length, state.Deadline);
             CrashPoints.Hit(CrashPoint.AfterTransactionRecorded);
-            await ExecuteAsync(state, Coordinator.Start(state), cancellationToken);
+            await ExecuteAsync(state, Coordinator.Start(state), null, cancellationToken);
             return (StartOutcome.Started, state);
         }
 
@@ -77,7 +80,7 @@ public sealed class TransactionCoordinator(
 
         // A repeated start may follow a crash between the record and the prepares: resend what is missing.
         logger.StartRepeated(request.Id);
-        await ExecuteAsync(existing.State, Coordinator.Resume(existing.State, options), cancellationToken);
+        await ExecuteAsync(existing.State, Coordinator.Resume(existing.State, options), null, cancellationToken);
         return (StartOutcome.Existing, existing.State);
     }
 
@@ -85,21 +88,9 @@ public sealed class TransactionCoordinator(
     public async Task HandleAsync(ProtocolMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        CoordinatorEvent? evt = message.Kind switch
-        {
-            MessageKind.Vote => new VoteCast(message.Branch, message.Vote!.Value, message.Reason),
-            MessageKind.Ack => new BranchAcknowledged(message.Branch, message.Outcome!.Value),
-            MessageKind.Deadline => new VoteDeadlinePassed(),
-            MessageKind.Retry => new Phase2RetryDue(message.Attempt),
-            MessageKind.Inquiry => new DecisionInquiry(message.Branch),
-            _ => null,
-        };
-        if (evt is null)
-        {
-            throw new InvalidMessageException($"a {message.Kind} message does not belong in the coordinator's inbox");
-        }
+        var evt = ToEvent(message) ?? throw new InvalidMessageException($"a {message.Kind} message does not belong in the coordinator's inbox");
 
-        var result = await ApplyAsync(message.TransactionId, evt, cancellationToken);
+        var result = await ApplyAsync(message.TransactionId, evt, null, cancellationToken);
         if (result is null)
         {
             if (message.Kind == MessageKind.Inquiry)
@@ -124,7 +115,7 @@ public sealed class TransactionCoordinator(
     /// <summary>Decides Abort if the transaction is still preparing.</summary>
     public async Task<(AbortOutcome Outcome, TransactionState? State)> AbortAsync(string id, string? reason, CancellationToken cancellationToken = default)
     {
-        var step = await ApplyAsync(id, new AbortRequested(reason), cancellationToken);
+        var step = await ApplyAsync(id, new AbortRequested(reason), null, cancellationToken);
         return step switch
         {
             null => (AbortOutcome.NotFound, null),
@@ -133,55 +124,143 @@ public sealed class TransactionCoordinator(
         };
     }
 
+    /// <summary>
+    /// Applies the vote or acknowledgement of a participant hosted in this process directly, instead of through
+    /// the coordinator's inbox, and returns the transaction's state afterwards (null when unknown). The phase-2
+    /// command that the event may call for on the reply's own branch is not sent: the caller, who holds that
+    /// branch, carries it out at once (see <see cref="Participants.ParticipantDispatcher"/>). The caller's
+    /// inbound command must stay undeleted until this returns, so that a crash leads to redelivery (I5).
+    /// </summary>
+    public async Task<TransactionState?> ApplyReplyAsync(ProtocolMessage reply, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        if (reply.Kind is not (MessageKind.Vote or MessageKind.Ack))
+        {
+            throw new ArgumentException($"a {reply.Kind} message is not a participant's reply", nameof(reply));
+        }
+
+        var step = await ApplyAsync(reply.TransactionId, ToEvent(reply)!, reply.Branch, cancellationToken);
+        if (step is null)
+        {
+            logger.UnknownTransaction(reply.TransactionId, reply.Kind.ToString());
+        }
+
+        return step?.State;
+    }
+
     public async Task<TransactionState?> GetAsync(string id, CancellationToken cancellationToken = default) =>
         (await store.LoadAsync(id, cancellationToken))?.State;
 
-    /// <summary>Load, apply, conditionally save, execute; reload and repeat on a write conflict. Null when unknown.</summary>
-    private async Task<CoordinatorStep?> ApplyAsync(string id, CoordinatorEvent evt, CancellationToken cancellationToken)
+    private static CoordinatorEvent? ToEvent(ProtocolMessage message) => message.Kind switch
     {
-        for (var attempt = 1; ; attempt++)
+        MessageKind.Vote => new VoteCast(message.Branch, message.Vote!.Value, message.Reason),
+        MessageKind.Ack => new BranchAcknowledged(message.Branch, message.Outcome!.Value),
+        MessageKind.Deadline => new VoteDeadlinePassed(),
+        MessageKind.Retry => new Phase2RetryDue(message.Attempt),
+        MessageKind.Inquiry => new DecisionInquiry(message.Branch),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Apply, conditionally save, execute; on a write conflict forget the state, reload and repeat. Null when
+    /// unknown. One event at a time per transaction in this process, so events handled here never conflict with
+    /// each other, and the state and ETag of this process's last write serve the next event without a read.
+    /// Phase-2 commands for <paramref name="localBranch"/> are left to the caller.
+    /// </summary>
+    private async Task<CoordinatorStep?> ApplyAsync(string id, CoordinatorEvent evt, int? localBranch, CancellationToken cancellationToken)
+    {
+        var gate = _gates[(StringComparer.Ordinal.GetHashCode(id) & int.MaxValue) % _gates.Length];
+        await gate.WaitAsync(cancellationToken);
+        try
         {
-            var stored = await store.LoadAsync(id, cancellationToken);
-            if (stored is null)
+            var stored = _cache.Get(id);
+            var remembered = stored is not null;
+            for (var attempt = 1; ; attempt++)
             {
-                return null;
-            }
-
-            var step = Coordinator.Apply(stored.State, evt, time.GetUtcNow(), options);
-            if (step.Kind == StepKind.Rejected)
-            {
-                logger.EventRejected(id, evt.GetType().Name, step.Detail);
-                return step;
-            }
-
-            if (step.Changed)
-            {
-                if (await store.SaveAsync(stored.State, step.State, stored.ETag, stored.RequestHash, cancellationToken) == WriteResult.Conflict)
+                stored ??= await store.LoadAsync(id, cancellationToken);
+                if (stored is null)
                 {
-                    logger.CheckpointConflict(id, attempt);
-                    if (attempt >= MaxConflictRetries)
-                    {
-                        throw new InvalidOperationException($"transaction {id}: gave up after {attempt} checkpoint conflicts");
-                    }
+                    return null;
+                }
 
-                    await Task.Delay(Random.Shared.Next(1, 5 * Math.Min(attempt, 10)), cancellationToken);
+                var step = Coordinator.Apply(stored.State, evt, time.GetUtcNow(), options);
+                if (remembered && !step.Changed && !stored.State.Status.IsTerminal())
+                {
+                    // Only a fresh read may judge a duplicate or a rejection: another process may have moved on.
+                    (stored, remembered) = (null, false);
                     continue;
                 }
 
-                LogTransition(stored.State, step.State);
-                if (stored.State.Decision is null && step.State.Decision is not null)
+                if (step.Kind == StepKind.Rejected)
                 {
-                    CrashPoints.Hit(CrashPoint.AfterDecisionRecorded);
+                    logger.EventRejected(id, evt.GetType().Name, step.Detail);
+                    _cache.Put(stored);
+                    return step;
                 }
-            }
 
-            await ExecuteAsync(step.State, step.Commands, cancellationToken);
-            if (step.Changed && step.State.Status.IsTerminal())
+                if (step.Changed)
+                {
+                    var saved = await SaveAsync(stored, step.State, cancellationToken);
+                    if (saved is null)
+                    {
+                        logger.CheckpointConflict(id, attempt);
+                        if (attempt >= MaxConflictRetries)
+                        {
+                            throw new InvalidOperationException($"transaction {id}: gave up after {attempt} checkpoint conflicts");
+                        }
+
+                        if (!remembered)
+                        {
+                            // Contention, not a stale memory: back off before trying again.
+                            await Task.Delay(Random.Shared.Next(1, 5 * Math.Min(attempt, 10)), cancellationToken);
+                        }
+
+                        (stored, remembered) = (null, false);
+                        continue;
+                    }
+
+                    LogTransition(stored.State, step.State);
+                    var decided = stored.State.Decision is null && step.State.Decision is not null;
+                    stored = saved;
+                    if (decided)
+                    {
+                        CrashPoints.Hit(CrashPoint.AfterDecisionRecorded);
+                    }
+                }
+
+                _cache.Put(stored);
+                await ExecuteAsync(step.State, step.Commands, localBranch, cancellationToken);
+                if (step.Changed && step.State.Status.IsTerminal())
+                {
+                    signals.Notify(step.State);
+                }
+
+                return step;
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>An ETag-guarded save; null on a conflict. After any other failure the write may or may not be durable, so the state is forgotten.</summary>
+    private async Task<StoredTransaction?> SaveAsync(StoredTransaction stored, TransactionState next, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var saved = await store.SaveAsync(stored.State, next, stored.ETag, stored.RequestHash, cancellationToken);
+            if (saved is null)
             {
-                signals.Notify(id);
+                _cache.Remove(next.Id);
             }
 
-            return step;
+            return saved;
+        }
+        catch
+        {
+            _cache.Remove(next.Id);
+            throw;
         }
     }
 
@@ -198,8 +277,14 @@ public sealed class TransactionCoordinator(
         }
     }
 
-    private Task ExecuteAsync(TransactionState state, ImmutableArray<CoordinatorCommand> commands, CancellationToken cancellationToken)
+    private Task ExecuteAsync(TransactionState state, ImmutableArray<CoordinatorCommand> commands, int? localBranch, CancellationToken cancellationToken)
     {
+        var all = commands;
+        if (localBranch is { } own)
+        {
+            commands = commands.RemoveAll(c => c is SendCommit { Branch: var b } && b == own || c is SendRollback { Branch: var r } && r == own);
+        }
+
         if (commands.IsEmpty)
         {
             return Task.CompletedTask;
@@ -207,7 +292,8 @@ public sealed class TransactionCoordinator(
 
         if (CrashPoints.Enabled)
         {
-            return ExecuteOneByOneAsync(state, commands, cancellationToken);
+            // The caller's own branch is phase 2 still to come, as if it were the last send.
+            return ExecuteOneByOneAsync(state, commands, localPhase2: all.Length > commands.Length, cancellationToken);
         }
 
         return Task.WhenAll(commands.Select(command => ExecuteAsync(state, command, cancellationToken)));
@@ -224,7 +310,7 @@ public sealed class TransactionCoordinator(
     };
 
     /// <summary>Fault injection only: the commands in order, so that a crash can land between two sends.</summary>
-    private async Task ExecuteOneByOneAsync(TransactionState state, ImmutableArray<CoordinatorCommand> commands, CancellationToken cancellationToken)
+    private async Task ExecuteOneByOneAsync(TransactionState state, ImmutableArray<CoordinatorCommand> commands, bool localPhase2, CancellationToken cancellationToken)
     {
         for (var i = 0; i < commands.Length; i++)
         {
@@ -234,7 +320,7 @@ public sealed class TransactionCoordinator(
             {
                 CrashPoints.Hit(CrashPoint.BetweenPrepareSends);
             }
-            else if (commands[i] is SendCommit or SendRollback && more.Any(c => c is SendCommit or SendRollback))
+            else if (commands[i] is SendCommit or SendRollback && (localPhase2 || more.Any(c => c is SendCommit or SendRollback)))
             {
                 CrashPoints.Hit(CrashPoint.BetweenPhase2Sends);
             }

@@ -23,6 +23,7 @@ public sealed class QueueListener(
 {
     private readonly SemaphoreSlim _wake = new(0, 1);
     private int _inFlight;
+    private bool _throttled;
 
     public string Queue => queue;
 
@@ -54,7 +55,10 @@ public sealed class QueueListener(
             {
                 if (Volatile.Read(ref _inFlight) > threshold)
                 {
+                    // Throttled: a finishing message wakes the loop (see below), the interval is the fallback.
+                    Volatile.Write(ref _throttled, true);
                     await WaitAsync(options.MinPollingInterval, stoppingToken);
+                    Volatile.Write(ref _throttled, false);
                     continue;
                 }
 
@@ -84,8 +88,17 @@ public sealed class QueueListener(
                             running.Remove(t);
                         }
 
-                        Wake();
+                        if (Volatile.Read(ref _throttled))
+                        {
+                            Wake();
+                        }
                     }, TaskScheduler.Default);
+                }
+
+                if (messages.Length < batchSize)
+                {
+                    // The queue had no more: poll again after the interval, or at once when this process sends to it.
+                    await WaitAsync(options.MinPollingInterval, stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -8,16 +8,9 @@ using Serverless.Core.Protocol;
 namespace Serverless.Runtime.Storage;
 
 /// <summary>A transaction as stored: its state, the header's ETag, and the hash of the request that created it.</summary>
+/// <remarks>After a write, <see cref="ETag"/> is the header's new ETag, or <c>default</c> when the service did not say.</remarks>
 public sealed record StoredTransaction(TransactionState State, ETag ETag, string RequestHash);
 
-/// <summary>The outcome of a conditional write.</summary>
-public enum WriteResult
-{
-    Written,
-
-    /// <summary>Someone else wrote first (create: the transaction exists; save: the ETag moved). Reload and decide again.</summary>
-    Conflict,
-}
 
 /// <summary>A page of transactions, newest first.</summary>
 public sealed record TransactionPage(IReadOnlyList<TransactionState> Items, string? ContinuationToken);
@@ -41,8 +34,8 @@ public sealed class TransactionStore(TableClient table)
     public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
         table.CreateIfNotExistsAsync(cancellationToken);
 
-    /// <summary>Inserts a new transaction; <see cref="WriteResult.Conflict"/> when the id is taken.</summary>
-    public async Task<WriteResult> CreateAsync(TransactionState state, string requestHash, CancellationToken cancellationToken = default)
+    /// <summary>Inserts a new transaction; null when the id is taken.</summary>
+    public async Task<StoredTransaction?> CreateAsync(TransactionState state, string requestHash, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(state);
         var actions = new List<TableTransactionAction>(state.Branches.Length + 1)
@@ -52,12 +45,11 @@ public sealed class TransactionStore(TableClient table)
         actions.AddRange(state.Branches.Select(b => new TableTransactionAction(TableTransactionActionType.Add, ToBranch(state.Id, b))));
         try
         {
-            await table.SubmitTransactionAsync(actions, cancellationToken);
-            return WriteResult.Written;
+            return Written(await table.SubmitTransactionAsync(actions, cancellationToken), state, requestHash);
         }
         catch (TableTransactionFailedException ex) when (ex.Status == 409)
         {
-            return WriteResult.Conflict;
+            return null;
         }
     }
 
@@ -88,9 +80,10 @@ public sealed class TransactionStore(TableClient table)
 
     /// <summary>
     /// Writes <paramref name="next"/> if the header still has <paramref name="expected"/>; only the header
-    /// and the branches that differ from <paramref name="previous"/> are sent.
+    /// and the branches that differ from <paramref name="previous"/> are sent. Null when someone else wrote
+    /// first (the ETag moved): reload and decide again.
     /// </summary>
-    public async Task<WriteResult> SaveAsync(TransactionState previous, TransactionState next, ETag expected, string requestHash, CancellationToken cancellationToken = default)
+    public async Task<StoredTransaction?> SaveAsync(TransactionState previous, TransactionState next, ETag expected, string requestHash, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(previous);
         ArgumentNullException.ThrowIfNull(next);
@@ -108,12 +101,11 @@ public sealed class TransactionStore(TableClient table)
 
         try
         {
-            await table.SubmitTransactionAsync(actions, cancellationToken);
-            return WriteResult.Written;
+            return Written(await table.SubmitTransactionAsync(actions, cancellationToken), next, requestHash);
         }
         catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412)
         {
-            return WriteResult.Conflict;
+            return null;
         }
     }
 
@@ -145,6 +137,10 @@ public sealed class TransactionStore(TableClient table)
         var token = page.Count > top ? new PageToken(page[top - 1].CreatedAt, page[top - 1].Id).Encode() : null;
         return new TransactionPage(items, token);
     }
+
+    /// <summary>The header is the first action of every write, so its new ETag is in the first sub-response.</summary>
+    private static StoredTransaction Written(Response<IReadOnlyList<Response>> response, TransactionState state, string requestHash) =>
+        new(state, response.Value.Count > 0 && response.Value[0].Headers.ETag is { } etag ? etag : default, requestHash);
 
     private static TableEntity ToHeader(TransactionState s, string requestHash) => new(s.Id, HeaderRow)
     {

@@ -59,7 +59,7 @@ public sealed class CoordinatorRequestTests
         Assert.Equal(Decision.Abort, step.State.Decision);
         Assert.Equal("abort requested: customer cancelled", step.State.Reason);
         Assert.Equal(Now, step.State.DecidedAt);
-        AssertCommands(step.Commands, new SendRollback(0), new SendRollback(1), Retry(1));
+        AssertCommands(step.Commands, new SendRollback(0), new SendRollback(1));
     }
 
     [Theory]

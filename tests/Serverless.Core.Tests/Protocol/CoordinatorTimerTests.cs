@@ -47,6 +47,26 @@ public sealed class CoordinatorTimerTests
         Assert.Empty(step.Commands);
     }
 
+    [Theory]
+    [InlineData(30, false)] // due in 29 s, within 3 x the 10 s retry delay: the deadline is the first retry
+    [InlineData(31, false)]
+    [InlineData(32, true)] // due in 31 s: a retry timer of its own
+    [InlineData(300, true)]
+    public void Decision_SchedulesItsOwnRetryTimer_OnlyWhenTheDeadlineIsNotDueWithinThreeRetryDelays(int timeoutSeconds, bool ownRetry)
+    {
+        var state = TransactionState.Create("tx-1", [("bank", "{}"), ("bank", "{}")], T0, TimeSpan.FromSeconds(timeoutSeconds));
+
+        var commit = state.Then(new VoteCast(0, Vote.Yes)).Apply(new VoteCast(1, Vote.Yes));
+        var abort = state.Apply(new AbortRequested(null));
+
+        Assert.Equal(ownRetry, commit.Commands.Contains(Retry(1)));
+        Assert.Equal(ownRetry, abort.Commands.Contains(Retry(1)));
+
+        // Without one, the deadline re-sends what is still unacknowledged when it fires, and starts the retries.
+        var atDeadline = commit.State.Apply(new VoteDeadlinePassed(), state.Deadline);
+        AssertCommands(atDeadline.Commands, new SendCommit(0), new SendCommit(1), Retry(1));
+    }
+
     [Fact]
     public void Deadline_AfterACommitDecision_ReissuesThePendingCommitsAsABackstop()
     {

@@ -34,7 +34,7 @@ public sealed class CoordinatorVoteTests
         Assert.Null(step.State.Reason);
         Assert.Equal(Now, step.State.DecidedAt);
         Assert.Null(step.State.CompletedAt);
-        AssertCommands(step.Commands, new SendCommit(0), new SendCommit(1), new SendCommit(2), Retry(1));
+        AssertCommands(step.Commands, new SendCommit(0), new SendCommit(1), new SendCommit(2));
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public sealed class CoordinatorVoteTests
         Assert.Equal(Now, step.State.DecidedAt);
 
         // The Yes voter and the branch that has not voted yet may hold reservations; the No voter holds none.
-        AssertCommands(step.Commands, new SendRollback(0), new SendRollback(2), Retry(1));
+        AssertCommands(step.Commands, new SendRollback(0), new SendRollback(2));
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class CoordinatorVoteTests
         var step = state.Apply(new VoteCast(1, Vote.Yes));
 
         Assert.Equal(TransactionStatus.Committing, step.State.Status);
-        AssertCommands(step.Commands, new SendCommit(1), Retry(1));
+        AssertCommands(step.Commands, new SendCommit(1));
     }
 
     [Fact]
