@@ -95,14 +95,8 @@ public sealed class CustomHandlerTests(AzuriteFixture azurite)
 
         await accounts.AddEntityAsync(row);
         await app.Host.PumpUntilAsync(async () => await StatusAsync(app.Client, "ch-retry") == "Committed", Wait);
-        Assert.Equal((95, 0), await AccountAsync(app.Client, "alice"));
-        Assert.Equal((5, 0), await AccountAsync(app.Client, "bob"));
-    }
-
-    private static async Task<(long Balance, long Held)> AccountAsync(HttpClient client, string account)
-    {
-        var doc = await client.GetFromJsonAsync<JsonElement>($"/api/bank/accounts/{account}");
-        return (doc.GetProperty("balance").GetInt64(), doc.GetProperty("held").GetInt64());
+        Assert.Equal((95, 0), await TestHost.GetAccountAsync(app.Client, "alice"));
+        Assert.Equal((5, 0), await TestHost.GetAccountAsync(app.Client, "bob"));
     }
 
     [Fact]

@@ -90,9 +90,11 @@ public sealed class TestHost : IAsyncDisposable
     public Task<HttpResponseMessage> PutAccountAsync(string account, long balance) =>
         Client.PutAsJsonAsync($"/api/bank/accounts/{account}", new { balance });
 
-    public async Task<(long Balance, long Held)> GetAccountAsync(string account)
+    public Task<(long Balance, long Held)> GetAccountAsync(string account) => GetAccountAsync(Client, account);
+
+    public static async Task<(long Balance, long Held)> GetAccountAsync(HttpClient client, string account)
     {
-        var doc = await Client.GetFromJsonAsync<JsonElement>($"/api/bank/accounts/{account}");
+        var doc = await client.GetFromJsonAsync<JsonElement>($"/api/bank/accounts/{account}");
         return (doc.GetProperty("balance").GetInt64(), doc.GetProperty("held").GetInt64());
     }
 

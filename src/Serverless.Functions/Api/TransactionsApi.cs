@@ -147,7 +147,7 @@ public static class TransactionsApi
             }
 
             // This process ending the transaction hands over its final state at once; polling (from 250 ms, up to
-            // every 2 s) covers another process ending it.
+            // every 1 s) covers another process ending it, at a read per poll.
             await Task.WhenAny(signal, Task.Delay(left < poll ? left : poll, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
             if (signal.IsCompletedSuccessfully)
@@ -155,7 +155,7 @@ public static class TransactionsApi
                 return await signal;
             }
 
-            poll = TimeSpan.FromMilliseconds(Math.Min(poll.TotalMilliseconds * 2, 2000));
+            poll = TimeSpan.FromMilliseconds(Math.Min(poll.TotalMilliseconds * 2, 1000));
             current = await coordinator.GetAsync(id, cancellationToken) ?? current;
         }
 
