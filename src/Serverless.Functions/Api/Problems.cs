@@ -127,6 +127,9 @@ public static class Problems
         var json = type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || type.Equals("text/json", StringComparison.OrdinalIgnoreCase)
             || type.Equals("text/plain", StringComparison.OrdinalIgnoreCase)
+
+            // What `curl -d` sends unless told otherwise: the body is still parsed as strict JSON (400 if it is not).
+            || type.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
             || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
         if (!json)
         {
