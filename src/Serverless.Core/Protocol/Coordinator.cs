@@ -161,8 +161,10 @@ public static class Coordinator
             return Reject(state, $"branch {branch.Index} acknowledged a commit it was never sent");
         }
 
-        if (branch.Outcome is not null)
+        if (!branch.OwesAcknowledgement(decision))
         {
+            // Already acknowledged, or a branch that voted No or ReadOnly and held nothing: its rollback (sent
+            // before its vote arrived) confirms nothing new, and a finished transaction's record does not change.
             return Duplicate(state, []);
         }
 

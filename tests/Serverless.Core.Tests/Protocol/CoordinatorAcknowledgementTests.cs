@@ -69,15 +69,19 @@ public sealed class CoordinatorAcknowledgementTests
     }
 
     [Fact]
-    public void Ack_RolledBackFromANoVoterUnderAbort_IsRecorded()
+    public void Ack_RolledBackFromANoVoterUnderAbort_ChangesNothing()
     {
-        // A branch whose No vote had not arrived when Abort was decided was sent a rollback, and answers it.
-        var state = New("bank", "inventory").Then(new VoteCast(0, Vote.Yes)).AfterDeadline().Then(new VoteCast(1, Vote.No));
+        // A branch whose No vote had not arrived when Abort was decided was sent a rollback, and answers it. It held
+        // nothing, so the answer confirms nothing new: the record (here already final) stays as it is.
+        var state = New("bank", "inventory").Then(new VoteCast(0, Vote.Yes)).AfterDeadline()
+            .Then(new BranchAcknowledged(0, BranchOutcome.RolledBack)).Then(new VoteCast(1, Vote.No));
+        Assert.Equal(TransactionStatus.Aborted, state.Status);
 
         var step = state.Apply(new BranchAcknowledged(1, BranchOutcome.RolledBack));
 
-        Assert.Equal(StepKind.Applied, step.Kind);
-        Assert.Equal(BranchOutcome.RolledBack, step.State.Branches[1].Outcome);
+        AssertUnchanged(step, state, StepKind.Duplicate);
+        Assert.Empty(step.Commands);
+        Assert.Null(step.State.Branches[1].Outcome);
     }
 
     [Fact]
