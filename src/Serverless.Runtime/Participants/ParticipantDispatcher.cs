@@ -13,18 +13,17 @@ namespace Serverless.Runtime.Participants;
 /// acknowledgement to the coordinator. The inbound message is deleted by the caller only after this returns.
 /// </summary>
 /// <remarks>
-/// <para>Every process of the app runs the coordinator too, so the reply is applied to the coordinator's
-/// checkpoint directly instead of travelling through its inbox (saving a send, a receive and a delete per
-/// reply, and a queue hop of latency), and when that vote decides the transaction (or
-/// finds it decided), this branch's commit or rollback is carried out at once rather than sent back as a
-/// message. For a transaction with a single participant this is the one-phase optimisation: the prepare is
-/// the only message, and the vote round trip (a vote, then a commit) is skipped. The decision is still the
-/// coordinator's one conditional write (I2), so a vote deadline that passes first still aborts (I4), and the
-/// branch then rolls back here.</para>
-/// <para>Crash safety is unchanged (I5): the inbound prepare is deleted only after the vote, the decision and
-/// the local phase 2 are durable; a crash in between redelivers it, the repeated prepare answers the recorded
-/// vote, the coordinator re-issues what the decision calls for, and the branch finishes here. The phase-2 retry
-/// timer set with the decision remains the backstop if the prepare itself is lost.</para>
+/// <para>Every process of the app runs the coordinator too, so the reply is applied to the coordinator's checkpoint
+/// directly instead of travelling through its inbox (saving a send, a receive and a delete per reply, and a queue
+/// hop of latency). When the vote decides the transaction (or finds it decided), this branch's commit or rollback is
+/// carried out at once rather than sent back as a message. For a transaction with a single participant this is the
+/// one-phase optimisation: the prepare is the only message, and the vote round trip (a vote, then a commit) is
+/// skipped. The decision is still the coordinator's one conditional write (I2), so a vote deadline that passes
+/// first still aborts (I4), and the branch then rolls back here.</para>
+/// <para>Crash safety is unchanged (I5): the inbound prepare is deleted only after the vote, the decision and the
+/// local phase 2 are durable; a crash in between redelivers it, the repeated prepare answers the recorded vote, the
+/// coordinator re-issues what the decision calls for, and the branch finishes here. If the prepare itself is lost
+/// (poisoned), the phase-2 retry timer, or the vote deadline serving as the first retry, sends the command.</para>
 /// </remarks>
 public sealed class ParticipantDispatcher(
     string participant,
