@@ -12,7 +12,7 @@ public sealed record BenchOptions
           --no-scale-out        skip the one-versus-two host processes comparison
           --capacity-seconds N  how long each Azurite capacity probe runs (default 3)
           --timeout-seconds N   the vote deadline each transaction asks for (default 10; the timers are drained per phase)
-          --only NAMES          run only these phases (comma-separated: c1,c8,c32,c128,abort20,five)
+          --only NAMES          run only these phases (comma-separated: c1,c8,c32,c128,abort20,five,one)
         """;
 
     /// <summary>Where to write the JSON; null: not written.</summary>
@@ -36,7 +36,7 @@ public sealed record BenchOptions
     /// <summary>No phase starts transactions for longer than this, so that a slow machine still ends in minutes. Default 40 s.</summary>
     public TimeSpan PhaseTimeLimit { get; init; } = TimeSpan.FromSeconds(40);
 
-    /// <summary>The phases, in order: the 2-branch concurrency ladder, the abort mix, the 5-branch case.</summary>
+    /// <summary>The phases, in order: the 2-branch concurrency ladder, the abort mix, the 5-branch case, the one-phase case.</summary>
     public IReadOnlyList<Scenario> Phases => [.. AllPhases.Where(p => Only is null || Only.Contains(p.Name))];
 
     private IReadOnlyList<Scenario> AllPhases =>
@@ -47,6 +47,7 @@ public sealed record BenchOptions
         new("c128", 2, 128, Count(600)),
         new("abort20", 2, 32, Count(300), AbortShare: 0.2),
         new("five", 5, 32, Count(200)),
+        new("one", 1, 32, Count(500)),
     ];
 
     /// <summary>The scale-out comparison's load, run once against one host process and once against two.</summary>

@@ -128,7 +128,7 @@ public static class BenchRun
     /// </summary>
     private static async Task WarmUpAsync(IBenchHost host, Workload workload, string connectionString, CancellationToken cancellationToken)
     {
-        var warmUp = new Scenario("warm", 1, 4 * host.Clients.Count, 40 * host.Clients.Count);
+        var warmUp = new Scenario("warm", 1, 4 * host.Clients.Count, 40 * host.Clients.Count, AbortShare: 1);
         var result = await LoadRunner.RunAsync(host.Clients, warmUp, workload, WarmUpTimeoutSeconds, 0, TimeSpan.FromSeconds(30), cancellationToken);
         if (result.Aborted == 0)
         {

@@ -5,7 +5,7 @@ namespace Serverless.Bench;
 
 /// <summary>What one phase runs: how many transactions, how many at a time, of which shape.</summary>
 /// <param name="Name">Short name, also the start of every transaction id of the phase.</param>
-/// <param name="Branches">2 (a bank transfer) or 5 (a debit, two credits, two stock reservations); 1 (a refused debit) warms up.</param>
+/// <param name="Branches">2 (a bank transfer), 5 (a debit, two credits, two stock reservations) or 1 (a debit: the one-phase case).</param>
 /// <param name="Concurrency">Transactions in flight at once (client-side, each a POST with waitSeconds).</param>
 /// <param name="Transactions">How many the phase starts.</param>
 /// <param name="AbortShare">Share of transfers that debit an empty account, so the bank votes No and they abort.</param>
@@ -13,6 +13,8 @@ public sealed record Scenario(string Name, int Branches, int Concurrency, int Tr
 {
     public string Description => Branches == 5
         ? $"5-branch (bank x3, inventory x2), c={Concurrency}"
+        : Branches == 1
+            ? $"1-branch debit (one-phase), c={Concurrency}"
         : AbortShare > 0
             ? $"2-branch, {AbortShare:P0} aborts, c={Concurrency}"
             : $"2-branch transfer, c={Concurrency}";
@@ -57,8 +59,8 @@ public sealed class Workload(int accounts = 2000, int emptyAccounts = 50, int sk
         var refused = scenario.AbortShare > 0 && random.NextDouble() < scenario.AbortShare;
         if (scenario.Branches == 1)
         {
-            // A single refused debit: decided Abort at its only vote with nothing to roll back, so no phase-2 timer.
-            return new { transactionId = id, timeoutSeconds, participants = new[] { Bank("debit", Empty(random.Next(emptyAccounts)), amount) } };
+            // One debit: the prepare is its only message (a refused one, as in the warm-up, is decided Abort at its vote).
+            return new { transactionId = id, timeoutSeconds, participants = new[] { Bank("debit", refused ? Empty(random.Next(emptyAccounts)) : Account(from), amount) } };
         }
 
         var branches = new List<object>
