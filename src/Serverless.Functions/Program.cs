@@ -1,15 +1,8 @@
-using Serverless.Functions.CustomHandler;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Hosting;
 using Serverless.Functions.Hosting;
 
-if (args is ["--generate-functions", var directory])
-{
-    // Run by `dotnet publish`: writes host.json (customHandler) and one function.json per function.
-    CustomHandlerLayout.Write(directory, args: []);
-    return;
-}
-
-var app = FunctionApp.Create(args);
-await app.RunAsync();
-
-/// <summary>The entry point; public so that tests can reference the assembly.</summary>
-public partial class Program;
+var builder = FunctionsApplication.CreateBuilder(args);
+builder.ConfigureFunctionsWebApplication();
+builder.Services.AddTransactions(builder.Configuration);
+builder.Build().Run();

@@ -155,9 +155,14 @@ public sealed class MessageCodec
             writer.WriteString("outcome", outcome.ToString());
         }
 
-        if (m.Attempt > 0)
+        if (m.OnePhase)
         {
-            writer.WriteNumber("attempt", m.Attempt);
+            writer.WriteBoolean("onePhase", true);
+        }
+
+        if (m.Decision is { } decision)
+        {
+            writer.WriteString("decision", decision.ToString());
         }
 
         writer.WriteEndObject();
@@ -213,7 +218,8 @@ public sealed class MessageCodec
 
         Vote? vote = TryGetEnum<Vote>(body, "vote", out var parsedVote) ? parsedVote : null;
         BranchOutcome? outcome = TryGetEnum<BranchOutcome>(body, "outcome", out var parsedOutcome) ? parsedOutcome : null;
-        var attempt = body.TryGetProperty("attempt", out var a) && a.ValueKind == JsonValueKind.Number && a.TryGetInt32(out var n) ? n : 0;
+        Decision? decision = TryGetEnum<Decision>(body, "decision", out var parsedDecision) ? parsedDecision : null;
+        var onePhase = body.TryGetProperty("onePhase", out var p1) && p1.ValueKind == JsonValueKind.True;
 
         error = kind switch
         {
@@ -222,7 +228,7 @@ public sealed class MessageCodec
                 $"{kind} needs branch, participant and operation",
             MessageKind.Vote when branch < 0 || vote is null => "Vote needs branch and vote",
             MessageKind.Ack when branch < 0 || outcome is null => "Ack needs branch and outcome",
-            MessageKind.Retry when attempt < 1 => "Retry needs attempt >= 1",
+            MessageKind.Vote when outcome is not null && decision is null => "a Vote with an outcome needs the decision it was finished by",
             _ => null,
         };
         if (error is not null)
@@ -238,7 +244,8 @@ public sealed class MessageCodec
             Vote = vote,
             Reason = GetString(body, "reason"),
             Outcome = outcome,
-            Attempt = attempt,
+            OnePhase = onePhase && kind == MessageKind.Prepare,
+            Decision = decision,
         };
         return true;
     }

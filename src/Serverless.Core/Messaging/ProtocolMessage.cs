@@ -20,12 +20,6 @@ public enum MessageKind
     /// <summary>Participant to coordinator: the phase-2 command was executed.</summary>
     Ack,
 
-    /// <summary>Coordinator to itself, delayed: the vote deadline.</summary>
-    Deadline,
-
-    /// <summary>Coordinator to itself, delayed: retry phase 2.</summary>
-    Retry,
-
     /// <summary>Participant to coordinator: an in-doubt branch asks for the decision.</summary>
     Inquiry,
 }
@@ -55,11 +49,18 @@ public sealed record ProtocolMessage(MessageKind Kind, string TransactionId)
     /// <summary>A human-readable reason, for a vote.</summary>
     public string? Reason { get; init; }
 
-    /// <summary>The executed outcome (<see cref="MessageKind.Ack"/>).</summary>
+    /// <summary>The executed outcome (<see cref="MessageKind.Ack"/>, and the vote of a one-phase branch).</summary>
     public BranchOutcome? Outcome { get; init; }
 
-    /// <summary>The retry attempt, from 1 (<see cref="MessageKind.Retry"/>).</summary>
-    public int Attempt { get; init; }
+    /// <summary>
+    /// On a <see cref="MessageKind.Prepare"/>: the branch is the transaction's only one, so the participant decides
+    /// (one-phase commit): it records the decision its vote implies, first writer wins, and finishes the branch by the
+    /// recorded decision, with no second message.
+    /// </summary>
+    public bool OnePhase { get; init; }
+
+    /// <summary>On a <see cref="MessageKind.Vote"/> of a one-phase branch: the recorded decision the branch was finished by.</summary>
+    public Decision? Decision { get; init; }
 
     public static ProtocolMessage Command(MessageKind kind, string transactionId, BranchState branch)
     {

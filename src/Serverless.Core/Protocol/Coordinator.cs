@@ -84,6 +84,42 @@ public static class Coordinator
         };
     }
 
+    /// <summary>
+    /// Replaces the decision of <paramref name="proposed"/>, a step's state whose decision is not recorded yet, with the
+    /// durable decision <paramref name="record"/>: the one to carry out, whatever this run proposed (I2). Votes the record
+    /// knows and the state does not are taken from it, so that adopting a Commit knows every branch to commit.
+    /// </summary>
+    /// <returns>A duplicate step when the proposal is the recorded decision; otherwise the state decided as recorded, and its commands.</returns>
+    public static CoordinatorStep Adopt(TransactionState proposed, DecisionRecord record, DateTimeOffset now, CoordinatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(proposed);
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(options);
+        if (proposed.Decision == record.Decision)
+        {
+            return Duplicate(proposed, []);
+        }
+
+        var branches = proposed.Branches.Select(b => b.Vote is null && b.Index < record.Votes.Length && record.Votes[b.Index] is { } vote
+            ? b with { Vote = vote }
+            : b);
+        var undecided = proposed with
+        {
+            Status = TransactionStatus.Preparing,
+            Decision = null,
+            Reason = null,
+            DecidedAt = null,
+            CompletedAt = null,
+            Branches = [.. branches],
+        };
+        return Decide(undecided, record.Decision, record.Reason, now, options);
+    }
+
+    /// <summary>The reason recorded when a participant votes No: "participant 'bank' voted No: insufficient funds in 'alice'".</summary>
+    public static string NoVoteReason(string participant, string? reason) => reason is { Length: > 0 }
+        ? $"participant '{participant}' voted No: {reason}"
+        : $"participant '{participant}' voted No";
+
     private static CoordinatorStep OnVote(TransactionState state, VoteCast vote, DateTimeOffset now, CoordinatorOptions options)
     {
         if (!TryGetBranch(state, vote.Branch, out var branch))
@@ -112,10 +148,7 @@ public static class Coordinator
         {
             if (vote.Vote == Vote.No)
             {
-                var reason = vote.Reason is { Length: > 0 }
-                    ? $"participant '{branch.Participant}' voted No: {vote.Reason}"
-                    : $"participant '{branch.Participant}' voted No";
-                return Decide(voted, Decision.Abort, reason, now, options);
+                return Decide(voted, Decision.Abort, NoVoteReason(branch.Participant, vote.Reason), now, options);
             }
 
             return voted.AllVoted

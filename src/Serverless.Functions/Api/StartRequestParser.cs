@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Serverless.Core.Messaging;
-using Serverless.Runtime.Coordination;
+using Serverless.Functions.Coordination;
 
 namespace Serverless.Functions.Api;
 
@@ -24,8 +24,8 @@ public static class StartRequestParser
     /// </summary>
     public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
-    public static (NewTransaction? Request, Dictionary<string, string[]> Errors) Parse(
-        JsonElement root, IReadOnlyCollection<string> knownParticipants, int defaultTimeoutSeconds)
+    public static (TransactionRequest? Request, Dictionary<string, string[]> Errors) Parse(
+        JsonElement root, IReadOnlyCollection<string> knownParticipants, int defaultTimeoutSeconds, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(knownParticipants);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -57,7 +57,7 @@ public static class StartRequestParser
             }
         }
 
-        var branches = new List<(string Participant, string Operation)>();
+        var branches = new List<BranchRequest>();
         if (!root.TryGetProperty("participants", out var participants) || participants.ValueKind != JsonValueKind.Array)
         {
             errors["participants"] = ["Required: an array of 1 to 64 branches."];
@@ -80,10 +80,10 @@ public static class StartRequestParser
             return (null, errors);
         }
 
-        return (new NewTransaction(id, TimeSpan.FromSeconds(timeout), branches, Hash(timeout, branches)), errors);
+        return (new TransactionRequest(id, timeout, branches, Hash(timeout, branches), now), errors);
     }
 
-    private static void ParseBranch(JsonElement branch, int i, IReadOnlyCollection<string> known, Dictionary<string, string[]> errors, List<(string, string)> branches)
+    private static void ParseBranch(JsonElement branch, int i, IReadOnlyCollection<string> known, Dictionary<string, string[]> errors, List<BranchRequest> branches)
     {
         var at = $"participants[{i}]";
         if (branch.ValueKind != JsonValueKind.Object)
@@ -123,12 +123,12 @@ public static class StartRequestParser
 
         if (name is not null && operation is not null)
         {
-            branches.Add((name, operation));
+            branches.Add(new BranchRequest(name, operation));
         }
     }
 
     /// <summary>The identity of a request for idempotency: same timeout and the same branches in the same order.</summary>
-    private static string Hash(int timeout, List<(string Participant, string Operation)> branches)
+    private static string Hash(int timeout, List<BranchRequest> branches)
     {
         var text = new StringBuilder().Append(timeout);
         foreach (var (participant, operation) in branches)

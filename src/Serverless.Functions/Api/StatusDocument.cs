@@ -1,4 +1,4 @@
-using Serverless.Core.Protocol;
+using Serverless.Functions.Coordination;
 
 namespace Serverless.Functions.Api;
 
@@ -13,18 +13,18 @@ public sealed record StatusDocument(
     DateTimeOffset? CompletedAt,
     IReadOnlyList<ParticipantStatus> Participants)
 {
-    public static StatusDocument From(TransactionState state)
+    public static StatusDocument From(string id, TransactionView view)
     {
-        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(view);
         return new StatusDocument(
-            state.Id,
-            state.Status.ToString(),
-            state.Decision?.ToString(),
-            state.Reason,
-            state.CreatedAt,
-            state.DecidedAt,
-            state.CompletedAt,
-            [.. state.Branches.Select(b => new ParticipantStatus(b.Participant, b.Vote?.ToString(), b.Reason, b.Outcome?.ToString()))]);
+            id,
+            view.Status,
+            view.Decision,
+            view.Reason,
+            view.CreatedAt,
+            view.DecidedAt,
+            view.CompletedAt,
+            [.. view.Participants.Select(b => new ParticipantStatus(b.Participant, b.Vote, b.Reason, b.Outcome))]);
     }
 }
 

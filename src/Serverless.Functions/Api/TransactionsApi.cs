@@ -1,30 +1,31 @@
 using System.Globalization;
-using System.Text.Json;
-using Microsoft.AspNetCore.Http.HttpResults;
+using System.Text;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
-using Serverless.Runtime.Coordination;
-using Serverless.Runtime.Storage;
 
 namespace Serverless.Functions.Api;
 
-/// <summary>The transactions API of DESIGN.md.</summary>
-public static class TransactionsApi
+/// <summary>
+/// The transactions API of DESIGN.md over the Durable client: a transaction is a <c>TwoPhaseCommit</c> instance whose id is
+/// the transaction id; its custom status is the status document's content.
+/// </summary>
+public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore decisions, TimeProvider time, ILogger<TransactionsApi> logger)
 {
-    public static RouteGroupBuilder MapTransactionsApi(this RouteGroupBuilder api)
-    {
-        var group = api.MapGroup("/transactions");
-        group.MapPost("/", StartAsync);
-        group.MapGet("/", ListAsync);
-        group.MapGet("/{id}", GetAsync);
-        group.MapPost("/{id}/abort", AbortAsync);
-        return group;
-    }
+    /// <summary>Every runtime status: an id is never reused, whatever became of its instance.</summary>
+    private static readonly IReadOnlyList<string> AnyStatus = [.. Enum.GetNames<OrchestrationRuntimeStatus>()];
 
-    public static async Task<Results<Accepted<StartedDocument>, Ok<StatusDocument>, ProblemHttpResult>> StartAsync(
-        HttpRequest request, TransactionCoordinator coordinator, TransactionsSettings settings, CompletionSignals signals, CancellationToken cancellationToken)
+    /// <summary>Most instance queries one listing request makes to fill a filtered page.</summary>
+    private const int MaxQueriesPerPage = 10;
+
+    public async Task<IResult> StartAsync(HttpRequest request, DurableTaskClient client, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(client);
         if (!TryGetWaitSeconds(request, out var wait, out var waitProblem))
         {
             return waitProblem!;
@@ -36,50 +37,67 @@ public static class TransactionsApi
             return bodyProblem;
         }
 
+        TransactionRequest parsed;
         using (body)
         {
-            var (parsed, errors) = StartRequestParser.Parse(body!.RootElement, settings.Participants, settings.DefaultTimeoutSeconds);
-            if (parsed is null)
+            var (result, errors) = StartRequestParser.Parse(body!.RootElement, settings.Participants, settings.DefaultTimeoutSeconds, time.GetUtcNow());
+            if (result is null)
             {
                 return Problems.Validation(errors);
             }
 
-            // Listen before starting: a transaction can end before StartAsync returns.
-            var signal = wait > TimeSpan.Zero ? signals.WhenNotified(parsed.Id) : null;
+            parsed = result;
+        }
+
+        var existing = await client.GetInstanceAsync(parsed.Id, getInputsAndOutputs: true, cancellationToken);
+        if (existing is null)
+        {
             try
             {
-                var (outcome, state) = await coordinator.StartAsync(parsed, cancellationToken);
-                if (outcome == StartOutcome.IdConflict)
-                {
-                    return Problems.Conflict($"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
-                }
-
-                if (signal is not null && await WaitForEndAsync(coordinator, signal, parsed.Id, state!, wait, cancellationToken) is { } finished)
-                {
-                    return TypedResults.Ok(StatusDocument.From(finished));
-                }
+                await client.ScheduleNewOrchestrationInstanceAsync(
+                    TwoPhaseCommitFunctions.OrchestratorName, parsed, new StartOrchestrationOptions(parsed.Id) { DedupeStatuses = AnyStatus }, cancellationToken);
             }
-            finally
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                if (signal is not null)
+                // Another request with this id won the race, or the start failed: which one, the instance tells.
+                existing = await client.GetInstanceAsync(parsed.Id, getInputsAndOutputs: true, cancellationToken);
+                if (existing is null)
                 {
-                    signals.Forget(parsed.Id);
+                    throw;
                 }
             }
-
-            var started = Links(request, parsed.Id);
-            return TypedResults.Accepted(started.StatusQueryGetUri, started);
         }
+
+        if (existing is not null)
+        {
+            if (existing.ReadInputAs<TransactionRequest>()?.RequestHash != parsed.RequestHash)
+            {
+                return Problems.Conflict($"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
+            }
+
+            logger.StartRepeated(parsed.Id);
+        }
+
+        if (wait > TimeSpan.Zero && await WaitForEndAsync(client, parsed.Id, wait, cancellationToken) is { } finished)
+        {
+            return TypedResults.Ok(finished);
+        }
+
+        var started = Links(request, parsed.Id);
+        return TypedResults.Accepted(started.StatusQueryGetUri, started);
     }
 
-    public static async Task<Results<Ok<StatusDocument>, ProblemHttpResult>> GetAsync(string id, TransactionCoordinator coordinator, CancellationToken cancellationToken)
+    public async Task<IResult> GetAsync(string id, DurableTaskClient client, CancellationToken cancellationToken)
     {
-        var state = Identifiers.IsValidTransactionId(id) ? await coordinator.GetAsync(id, cancellationToken) : null;
-        return state is null ? Problems.NotFound(id) : TypedResults.Ok(StatusDocument.From(state));
+        ArgumentNullException.ThrowIfNull(client);
+        var instance = Identifiers.IsValidTransactionId(id) ? await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken) : null;
+        return instance is null || ViewOf(instance) is not { } view ? Problems.NotFound(id) : TypedResults.Ok(StatusDocument.From(id, view));
     }
 
-    public static async Task<Results<Ok<TransactionListDocument>, ProblemHttpResult>> ListAsync(HttpRequest request, TransactionCoordinator coordinator, CancellationToken cancellationToken)
+    public async Task<IResult> ListAsync(HttpRequest request, DurableTaskClient client, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(client);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         TransactionStatus? status = null;
         if (request.Query.TryGetValue("status", out var statusText))
@@ -101,8 +119,8 @@ public static class TransactionsApi
             errors["top"] = ["Must be a whole number from 1 to 1000."];
         }
 
-        PageToken? after = null;
-        if (request.Query.TryGetValue("continuationToken", out var tokenText) && !PageToken.TryDecode(tokenText.ToString(), out after))
+        string? token = null;
+        if (request.Query.TryGetValue("continuationToken", out var tokenText) && !TryDecodeToken(tokenText.ToString(), out token))
         {
             errors["continuationToken"] = ["Not a token this API issued."];
         }
@@ -112,57 +130,151 @@ public static class TransactionsApi
             return Problems.Validation(errors);
         }
 
-        var page = await coordinator.Store.ListAsync(status, top, after, cancellationToken);
-        return TypedResults.Ok(new TransactionListDocument([.. page.Items.Select(StatusDocument.From)], page.ContinuationToken));
+        var query = new OrchestrationQuery
+        {
+            Statuses = status switch
+            {
+                null => null,
+                TransactionStatus.Committed or TransactionStatus.Aborted => [OrchestrationRuntimeStatus.Completed],
+                _ => [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Suspended],
+            },
+            FetchInputsAndOutputs = true,
+        };
+
+        var items = new List<StatusDocument>();
+        for (var queries = 0; queries < MaxQueriesPerPage && items.Count < top; queries++)
+        {
+            Page<OrchestrationMetadata>? page;
+            try
+            {
+                page = await FirstPageAsync(client.GetAllInstancesAsync(query with { PageSize = top - items.Count }), token, top - items.Count, cancellationToken);
+            }
+            catch (Exception ex) when (token is not null && ex is not OperationCanceledException && !Storage.StorageErrors.IsUnreachable(ex))
+            {
+                return Problems.Validation(new() { ["continuationToken"] = ["Not a token this API issued."] });
+            }
+
+            foreach (var instance in page?.Values ?? [])
+            {
+                if (instance.Name == TwoPhaseCommitFunctions.OrchestratorName && ViewOf(instance) is { } view && (status is null || view.Status == status.ToString()))
+                {
+                    items.Add(StatusDocument.From(instance.InstanceId, view));
+                }
+            }
+
+            token = page?.ContinuationToken;
+            if (string.IsNullOrEmpty(token))
+            {
+                token = null;
+                break;
+            }
+        }
+
+        // The task hub lists instances in its own order, page by page; within a page, newest first.
+        items.Sort((a, b) => b.CreatedAt.CompareTo(a.CreatedAt));
+        return TypedResults.Ok(new TransactionListDocument(items, token is null ? null : EncodeToken(token)));
     }
 
-    public static async Task<Results<Accepted<StatusDocument>, ProblemHttpResult>> AbortAsync(
-        string id, HttpRequest request, TransactionCoordinator coordinator, CancellationToken cancellationToken)
+    public async Task<IResult> AbortAsync(string id, HttpRequest request, DurableTaskClient client, CancellationToken cancellationToken)
     {
-        if (!Identifiers.IsValidTransactionId(id))
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(client);
+        var instance = Identifiers.IsValidTransactionId(id) ? await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken) : null;
+        if (instance is null || ViewOf(instance) is not { } view)
         {
             return Problems.NotFound(id);
         }
 
-        var (outcome, state) = await coordinator.AbortAsync(id, null, cancellationToken);
-        return outcome switch
+        // Recorded first, first writer wins: the answer is exact even while the orchestration is deciding.
+        var recorded = await decisions.RecordAsync(id, new DecisionRecord(Decision.Abort, "abort requested", time.GetUtcNow(), []), cancellationToken);
+        if (recorded.Decision == Decision.Commit)
         {
-            AbortOutcome.NotFound => Problems.NotFound(id),
-            AbortOutcome.AlreadyCommitted => Problems.Conflict($"transaction '{id}' is already decided Commit and cannot be aborted"),
-            _ => TypedResults.Accepted(Links(request, id).StatusQueryGetUri, StatusDocument.From(state!)),
-        };
-    }
-
-    private static async Task<TransactionState?> WaitForEndAsync(
-        TransactionCoordinator coordinator, Task<TransactionState> signal, string id, TransactionState current, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        var deadline = DateTimeOffset.UtcNow + wait;
-        var poll = TimeSpan.FromMilliseconds(250);
-        while (!current.Status.IsTerminal())
-        {
-            var left = deadline - DateTimeOffset.UtcNow;
-            if (left <= TimeSpan.Zero)
-            {
-                return null;
-            }
-
-            // This process ending the transaction hands over its final state at once; polling (from 250 ms, up to
-            // every 1 s) covers another process ending it, at a read per poll.
-            await Task.WhenAny(signal, Task.Delay(left < poll ? left : poll, cancellationToken));
-            cancellationToken.ThrowIfCancellationRequested();
-            if (signal.IsCompletedSuccessfully)
-            {
-                return await signal;
-            }
-
-            poll = TimeSpan.FromMilliseconds(Math.Min(poll.TotalMilliseconds * 2, 1000));
-            current = await coordinator.GetAsync(id, cancellationToken) ?? current;
+            return Problems.Conflict($"transaction '{id}' is already decided Commit and cannot be aborted");
         }
 
-        return current;
+        logger.AbortRecorded(id);
+        if (!instance.IsCompleted)
+        {
+            await client.RaiseEventAsync(id, TransactionEvents.Abort, new AbortEvent(), cancellationToken);
+        }
+
+        if (view.Decision is null)
+        {
+            view = view with { Status = nameof(TransactionStatus.Aborting), Decision = nameof(Decision.Abort), Reason = recorded.Reason, DecidedAt = recorded.DecidedAt };
+        }
+
+        return TypedResults.Accepted(Links(request, id).StatusQueryGetUri, StatusDocument.From(id, view));
     }
 
-    private static bool TryGetWaitSeconds(HttpRequest request, out TimeSpan wait, out ProblemHttpResult? problem)
+    /// <summary>What an instance shows: its custom status, its output once ended, or its input before it first ran.</summary>
+    public static TransactionView? ViewOf(OrchestrationMetadata instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        if (instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed && instance.SerializedOutput is not null)
+        {
+            return instance.ReadOutputAs<TransactionView>();
+        }
+
+        return instance.SerializedCustomStatus is not null
+            ? instance.ReadCustomStatusAs<TransactionView>()
+            : instance.ReadInputAs<TransactionRequest>() is { } request ? TransactionView.Pending(request) : null;
+    }
+
+    private static async Task<StatusDocument?> WaitForEndAsync(DurableTaskClient client, string id, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(wait);
+        try
+        {
+            var instance = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+            return ViewOf(instance) is { IsTerminal: true } view ? StatusDocument.From(id, view) : null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<Page<OrchestrationMetadata>?> FirstPageAsync(AsyncPageable<OrchestrationMetadata> pageable, string? token, int size, CancellationToken cancellationToken)
+    {
+        await foreach (var page in pageable.AsPages(token, size).WithCancellation(cancellationToken))
+        {
+            return page;
+        }
+
+        return null;
+    }
+
+    private static string EncodeToken(string token) => Convert.ToBase64String(Encoding.UTF8.GetBytes(token)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static bool TryDecodeToken(string text, out string? token)
+    {
+        token = null;
+        if (text.Length is 0 or > 4096 || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            return false;
+        }
+
+        var base64 = text.Replace('-', '+').Replace('_', '/');
+        base64 = base64.PadRight(base64.Length + ((4 - (base64.Length % 4)) % 4), '=');
+        var bytes = new byte[base64.Length];
+        if (!Convert.TryFromBase64String(base64, bytes, out var written))
+        {
+            return false;
+        }
+
+        try
+        {
+            token = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, 0, written);
+            return token.Length > 0;
+        }
+        catch (DecoderFallbackException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryGetWaitSeconds(HttpRequest request, out TimeSpan wait, out IResult? problem)
     {
         wait = TimeSpan.Zero;
         problem = null;
@@ -179,6 +291,13 @@ public static class TransactionsApi
 
         wait = TimeSpan.FromSeconds(seconds);
         return true;
+    }
+
+    /// <summary>A start's long poll, 0–60 s; anything else counts as 0 (the route answers 400 for it).</summary>
+    public static TimeSpan WaitSeconds(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return TryGetWaitSeconds(request, out var wait, out _) ? wait : TimeSpan.Zero;
     }
 
     private static StartedDocument Links(HttpRequest request, string id)

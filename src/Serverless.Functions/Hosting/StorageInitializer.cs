@@ -1,50 +1,49 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Serverless.Runtime.Messaging;
-using Serverless.Runtime.Participants;
-using Serverless.Runtime.Storage;
+using Serverless.Core.Participants;
+using Serverless.Functions.Coordination;
+using Serverless.Functions.Participants;
 
 namespace Serverless.Functions.Hosting;
 
 /// <summary>
-/// Creates the tables and queues in the background, retrying until storage answers, so that the host starts
-/// (and reports itself unhealthy) even while storage is down; the queue listeners wait for it.
+/// Creates the decision table and the participants' tables and schemas in the background, retrying until storage answers,
+/// so that the app starts (and reports itself unhealthy) while storage is down. Everything it creates is also created on
+/// first use, so nothing waits for it.
 /// </summary>
-public sealed class StorageInitializer(IServiceProvider services, ILogger<StorageInitializer> logger) : BackgroundService
+public sealed class StorageInitializer(DecisionStore decisions, ParticipantRegistry participants, ILogger<StorageInitializer> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Completes once every table and queue exists.</summary>
+    /// <summary>Completes once every table and schema exists.</summary>
     public Task Ready => _ready.Task;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var names = services.GetRequiredService<StorageNames>();
-        var queues = services.GetRequiredService<IReadOnlyList<(string Function, QueueListener Listener)>>().Select(l => l.Listener.Queue).ToList();
         var delay = TimeSpan.FromMilliseconds(250);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await services.GetRequiredService<TransactionStore>().EnsureCreatedAsync(stoppingToken);
-                foreach (var d in services.GetServices<ParticipantDispatcher>())
+                await decisions.CreateIfNotExistsAsync(stoppingToken);
+                var created = new List<string> { decisions.Table.Name };
+                foreach (var (name, resourceManager) in participants.All())
                 {
-                    if (d.ResourceManager is IRequiresInitialization resourceManager)
+                    if (resourceManager is IRequiresInitialization initialization)
                     {
-                        await resourceManager.EnsureCreatedAsync(stoppingToken);
+                        await initialization.EnsureCreatedAsync(stoppingToken);
+                        created.Add(name);
                     }
                 }
 
-                await services.GetRequiredService<QueueTransport>().EnsureQueuesAsync([.. queues, names.CoordinatorQueue], stoppingToken);
-                HostLogs.StorageReady(logger, names.TransactionsTable, string.Join(", ", queues));
+                logger.StorageReady(string.Join(", ", created));
                 _ready.TrySetResult();
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                HostLogs.StorageUnavailable(logger, ex.Message);
-                await Task.Delay(delay, stoppingToken);
+                logger.StorageUnavailable(ex.Message);
+                await Task.Delay(delay, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
         }

@@ -1,15 +1,19 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Serverless.Core.Messaging;
 
 namespace Serverless.Functions.Hosting;
 
-/// <summary>The app's settings, read from local.settings.json <c>Values</c> and the environment (Functions' app settings).</summary>
+/// <summary>The app's settings: Functions app settings (<c>local.settings.json</c> <c>Values</c> locally), read once at start.</summary>
 public sealed record TransactionsSettings
 {
-    /// <summary>Built-in sample participants this host can run.</summary>
-    public static readonly IReadOnlySet<string> SampleParticipants = new HashSet<string>(StringComparer.Ordinal) { "bank", "inventory", "orders" };
+    /// <summary>The task hub when neither host.json nor a setting names one.</summary>
+    public const string DefaultTaskHub = "TwoPhaseCommit";
+
+    /// <summary>The configuration key that overrides host.json's <c>extensions.durableTask.hubName</c> (Functions' <c>AzureFunctionsJobHost__…</c> rule).</summary>
+    public const string TaskHubKey = "AzureFunctionsJobHost:extensions:durableTask:hubName";
 
     /// <summary><c>AzureWebJobsStorage</c>: a storage connection string (default: Azurite's well-known one).</summary>
     public string? StorageConnectionString { get; init; }
@@ -20,7 +24,14 @@ public sealed record TransactionsSettings
     /// <summary><c>AzureWebJobsStorage__clientId</c>: the user-assigned managed identity to use.</summary>
     public string? StorageClientId { get; init; }
 
-    /// <summary><c>TRANSACTIONS_API_KEY</c>: when set, required on every route but health. Default: none.</summary>
+    /// <summary>
+    /// The Durable task hub: <c>AzureFunctionsJobHost__extensions__durableTask__hubName</c>, else host.json's
+    /// <c>extensions.durableTask.hubName</c>, else <see cref="DefaultTaskHub"/>. Its decision records live in the table
+    /// <c>{hub}Decisions</c>, beside Durable's own <c>{hub}Instances</c> and <c>{hub}History</c>.
+    /// </summary>
+    public string TaskHub { get; init; } = DefaultTaskHub;
+
+    /// <summary><c>TRANSACTIONS_API_KEY</c>: when set, required on every route but health by the local host. Default: none.</summary>
     public string? ApiKey { get; init; }
 
     /// <summary><c>TRANSACTIONS_SIGNING_KEY</c>: HMAC key for protocol messages. Default: none (unsigned).</summary>
@@ -29,32 +40,19 @@ public sealed record TransactionsSettings
     /// <summary><c>TRANSACTIONS_PARTICIPANTS</c>: the participants a transaction may name. Default "bank,inventory,orders".</summary>
     public IReadOnlyList<string> Participants { get; init; } = ["bank", "inventory", "orders"];
 
-    /// <summary><c>TRANSACTIONS_HOSTED_PARTICIPANTS</c>: which known participants this process runs. Default: every known sample participant.</summary>
-    public IReadOnlyList<string>? HostedParticipants { get; init; }
-
     /// <summary><c>TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS</c>: the vote deadline when a request gives none. Default 30.</summary>
     public int DefaultTimeoutSeconds { get; init; } = 30;
 
-    /// <summary><c>TRANSACTIONS_STORAGE_PREFIX</c>: prefix of every queue and table name. Default empty.</summary>
-    public string StoragePrefix { get; init; } = string.Empty;
-
-    /// <summary><c>ORDERS_POSTGRES_CONNECTION</c>: the orders participant's database (Npgsql form).</summary>
+    /// <summary><c>ORDERS_POSTGRES_CONNECTION</c>: the orders participant's database (Npgsql form). Without it the app does not run orders.</summary>
     public string? OrdersConnectionString { get; init; }
 
-    /// <summary><c>TRANSACTIONS_PHASE2_RETRY_SECONDS</c>: first phase-2 retry delay. Default 10.</summary>
+    /// <summary><c>TRANSACTIONS_PHASE2_RETRY_SECONDS</c>: first phase-2 retry delay (a durable timer; doubles up to 5 minutes). Default 10.</summary>
     public double Phase2RetrySeconds { get; init; } = 10;
 
     /// <summary>
-    /// <c>TRANSACTIONS_MESSAGE_LEASE_SECONDS</c>: how long a received message stays invisible while it is handled, so
-    /// also how soon a message held by a crashed process is delivered again. Default: none (host.json's, else 30 s).
-    /// </summary>
-    public int? MessageLeaseSeconds { get; init; }
-
-    /// <summary>
-    /// <c>TRANSACTIONS_IN_DOUBT_SECONDS</c>: how long a participant holds a prepared branch without a decision before it
-    /// asks the coordinator (which re-sends the decision, or rollback when it knows no such transaction: presumed abort).
-    /// The hosted Table-storage participants check at this period, so a branch is asked about between one and two
-    /// periods after its prepare. Default 60.
+    /// <c>TRANSACTIONS_IN_DOUBT_SECONDS</c>: how long a participant holds a prepared branch without a decision before in-doubt
+    /// resolution asks about it (the <c>ResolveInDoubt</c> timer function, on <c>TRANSACTIONS_IN_DOUBT_SCHEDULE</c>).
+    /// Also the grace after the vote deadline past which an undecided transaction is presumed aborted. Default 60.
     /// </summary>
     public int InDoubtSeconds { get; init; } = 60;
 
@@ -65,11 +63,6 @@ public sealed record TransactionsSettings
     public int RequestTimeoutSeconds { get; init; } = 30;
 
     public byte[]? SigningKeyBytes => string.IsNullOrEmpty(SigningKey) ? null : Encoding.UTF8.GetBytes(SigningKey);
-
-    /// <summary>The participants whose resource managers run in this process.</summary>
-    public IReadOnlyList<string> Hosted =>
-        [.. (HostedParticipants ?? Participants).Where(p => Participants.Contains(p) && SampleParticipants.Contains(p)
-            && (p != "orders" || !string.IsNullOrWhiteSpace(OrdersConnectionString)))];
 
     public static TransactionsSettings From(IConfiguration configuration)
     {
@@ -88,20 +81,55 @@ public sealed record TransactionsSettings
             StorageConnectionString = NullIfEmpty(configuration["AzureWebJobsStorage"]),
             StorageAccountName = NullIfEmpty(configuration["AzureWebJobsStorage:accountName"]),
             StorageClientId = NullIfEmpty(configuration["AzureWebJobsStorage:clientId"]),
+            TaskHub = TaskHubName(configuration),
             ApiKey = NullIfEmpty(configuration["TRANSACTIONS_API_KEY"]),
             SigningKey = NullIfEmpty(configuration["TRANSACTIONS_SIGNING_KEY"]),
             Participants = participants,
-            HostedParticipants = List(configuration["TRANSACTIONS_HOSTED_PARTICIPANTS"]),
             DefaultTimeoutSeconds = Int(configuration, "TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS", 30, 1, 3600),
-            StoragePrefix = configuration["TRANSACTIONS_STORAGE_PREFIX"] ?? string.Empty,
             OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
-            MessageLeaseSeconds = NullIfEmpty(configuration["TRANSACTIONS_MESSAGE_LEASE_SECONDS"]) is null
-                ? null
-                : Int(configuration, "TRANSACTIONS_MESSAGE_LEASE_SECONDS", 30, 1, 600),
         };
+    }
+
+    /// <summary>
+    /// The task hub's name as the Functions host resolves it: the <c>AzureFunctionsJobHost__…</c> override, else
+    /// host.json beside the app (a <c>%Setting%</c> value is resolved from settings), else the default.
+    /// </summary>
+    public static string TaskHubName(IConfiguration configuration, string? appDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var name = NullIfEmpty(configuration[TaskHubKey]) ?? HostJsonHubName(appDirectory ?? AppContext.BaseDirectory) ?? DefaultTaskHub;
+        if (name.Length > 2 && name[0] == '%' && name[^1] == '%')
+        {
+            name = NullIfEmpty(configuration[name[1..^1]])
+                ?? throw new InvalidOperationException($"host.json names the task hub {name}, but the setting {name[1..^1]} is not set.");
+        }
+
+        if (name.Length is < 3 or > 45 || !char.IsAsciiLetter(name[0]) || !name.All(char.IsAsciiLetterOrDigit))
+        {
+            throw new InvalidOperationException($"The task hub name '{name}' is invalid: 3-45 letters and digits, starting with a letter.");
+        }
+
+        return name;
+    }
+
+    private static string? HostJsonHubName(string directory)
+    {
+        var path = Path.Combine(directory, "host.json");
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        return document.RootElement.TryGetProperty("extensions", out var extensions)
+            && extensions.TryGetProperty("durableTask", out var durable)
+            && durable.TryGetProperty("hubName", out var hub)
+            && hub.ValueKind == JsonValueKind.String
+                ? NullIfEmpty(hub.GetString())
+                : null;
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -1,0 +1,67 @@
+using System.Text.Json.Serialization;
+using Serverless.Core.Messaging;
+using Serverless.Core.Protocol;
+
+namespace Serverless.Functions.Coordination;
+
+/// <summary>The orchestration's input: a validated start request.</summary>
+/// <param name="Id">The transaction id, also the orchestration's instance id.</param>
+/// <param name="TimeoutSeconds">The vote deadline, from <paramref name="CreatedAt"/>.</param>
+/// <param name="Branches">The branches in request order.</param>
+/// <param name="RequestHash">The identity of the request, so that a repeated start can be told from a different one.</param>
+/// <param name="CreatedAt">When the start request was accepted.</param>
+public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnlyList<BranchRequest> Branches, string RequestHash, DateTimeOffset CreatedAt)
+{
+    [JsonIgnore]
+    public DateTimeOffset Deadline => CreatedAt.AddSeconds(TimeoutSeconds);
+}
+
+/// <summary>One branch of a start request: the participant and its opaque operation as compact JSON.</summary>
+public sealed record BranchRequest(string Participant, string Operation);
+
+/// <summary>The names of the orchestration's external events.</summary>
+public static class TransactionEvents
+{
+    /// <summary>A participant's vote (<see cref="VoteEvent"/>).</summary>
+    public const string Vote = "Vote";
+
+    /// <summary>A participant's phase-2 acknowledgement (<see cref="AckEvent"/>).</summary>
+    public const string Ack = "Ack";
+
+    /// <summary>An abort request (<see cref="AbortEvent"/>), raised after the Abort decision was recorded.</summary>
+    public const string Abort = "Abort";
+}
+
+/// <summary>A vote. A one-phase branch also reports the recorded <paramref name="Decision"/> and, for a Yes, the <paramref name="Outcome"/> it finished with.</summary>
+public sealed record VoteEvent(int Branch, Vote Vote, string? Reason = null, Decision? Decision = null, BranchOutcome? Outcome = null)
+{
+    public static VoteEvent From(ProtocolMessage reply)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        return new VoteEvent(reply.Branch, reply.Vote!.Value, reply.Reason, reply.Decision, reply.Outcome);
+    }
+}
+
+/// <summary>A branch executed its phase-2 command.</summary>
+public sealed record AckEvent(int Branch, BranchOutcome Outcome);
+
+/// <summary>A client asked to abort.</summary>
+public sealed record AbortEvent(string? Reason = null);
+
+/// <summary>A command for one branch, as an activity sends it.</summary>
+public sealed record BranchCommand(MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false)
+{
+    public ProtocolMessage ToMessage(string transactionId) => new(Kind, transactionId)
+    {
+        Branch = Branch,
+        Participant = Participant,
+        Operation = Operation,
+        OnePhase = OnePhase,
+    };
+}
+
+/// <summary>The input of the <c>SendCommands</c> activity.</summary>
+public sealed record SendCommandsInput(string TransactionId, IReadOnlyList<BranchCommand> Commands);
+
+/// <summary>The input of the <c>RecordDecision</c> activity: the decision proposed, and the phase-2 commands to send if it is the one recorded.</summary>
+public sealed record RecordDecisionInput(string TransactionId, DecisionRecord Proposed, IReadOnlyList<BranchCommand> Phase2);

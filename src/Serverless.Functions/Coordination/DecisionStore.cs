@@ -1,0 +1,90 @@
+using System.Collections.Immutable;
+using Azure;
+using Azure.Data.Tables;
+using Serverless.Core.Protocol;
+
+namespace Serverless.Functions.Coordination;
+
+/// <summary>
+/// The durable decision records of one task hub (table <c>{hub}Decisions</c>, one row per transaction): written once,
+/// first writer wins, never changed. This is what holds I2: the orchestration's phase 2, a one-phase participant, an
+/// abort request and in-doubt resolution all record what they propose and then act on what is recorded.
+/// </summary>
+/// <remarks>
+/// <para>After <see cref="RecordAsync"/> returns, the returned record is durable and final. After it throws, the proposed
+/// record may or may not have been written: call it again (it is idempotent) before acting on anything.</para>
+/// <para>A conflict on insert (409) is the expected outcome of a race, not an error: the earlier record is read and returned.</para>
+/// </remarks>
+public sealed class DecisionStore(TableClient table)
+{
+    private const string RowKey = "decision";
+
+    public TableClient Table => table;
+
+    public Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default) => table.CreateIfNotExistsAsync(cancellationToken);
+
+    /// <summary>Records <paramref name="proposed"/> unless a decision is already recorded; returns the decision that holds.</summary>
+    public async Task<DecisionRecord> RecordAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        ArgumentNullException.ThrowIfNull(proposed);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await table.AddEntityAsync(ToEntity(transactionId, proposed), cancellationToken);
+                return proposed;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 409)
+            {
+                if (await GetAsync(transactionId, cancellationToken) is { } recorded)
+                {
+                    return recorded;
+                }
+
+                // Deleted between the insert and the read (retention): try again, a bounded number of times.
+                if (attempt >= 3)
+                {
+                    throw;
+                }
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404 && attempt == 0)
+            {
+                // The table does not exist yet (a new task hub): create it and insert again.
+                await table.CreateIfNotExistsAsync(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The recorded decision, or null when none is recorded.</summary>
+    public async Task<DecisionRecord?> GetAsync(string transactionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        try
+        {
+            var response = await table.GetEntityIfExistsAsync<TableEntity>(transactionId, RowKey, cancellationToken: cancellationToken);
+            return response.HasValue ? FromEntity(response.Value!) : null;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table yet: nothing was ever recorded.
+            return null;
+        }
+    }
+
+    private static TableEntity ToEntity(string transactionId, DecisionRecord record) => new(transactionId, RowKey)
+    {
+        ["Decision"] = record.Decision.ToString(),
+        ["Reason"] = record.Reason,
+        ["DecidedAt"] = record.DecidedAt,
+        ["Votes"] = string.Join(',', record.Votes.Select(v => v?.ToString() ?? string.Empty)),
+    };
+
+    private static DecisionRecord FromEntity(TableEntity entity) => new(
+        Enum.Parse<Decision>(entity.GetString("Decision")!),
+        entity.GetString("Reason"),
+        entity.GetDateTimeOffset("DecidedAt") ?? entity.Timestamp ?? DateTimeOffset.MinValue,
+        entity.GetString("Votes") is { Length: > 0 } votes
+            ? [.. votes.Split(',').Select(v => v.Length == 0 ? (Vote?)null : Enum.Parse<Vote>(v))]
+            : ImmutableArray<Vote?>.Empty);
+}

@@ -1,0 +1,43 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Serverless.Core.Protocol;
+using Serverless.Functions.Messaging;
+
+namespace Serverless.Functions.Coordination;
+
+/// <summary>The coordinator's functions: the <c>TwoPhaseCommit</c> orchestrator (instance id = transaction id) and its activities.</summary>
+public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, ProtocolQueues queues, DecisionStore decisions)
+{
+    /// <summary>The orchestrator function's name, as clients schedule it.</summary>
+    public const string OrchestratorName = nameof(TwoPhaseCommit);
+
+    [Function(nameof(TwoPhaseCommit))]
+    public Task<TransactionView> TwoPhaseCommit([OrchestrationTrigger] TaskOrchestrationContext context, TransactionRequest request) =>
+        new TwoPhaseCommitOrchestration(context, request, options).RunAsync();
+
+    /// <summary>Sends prepare, commit or rollback commands to the participants' inboxes. Idempotent at the receivers.</summary>
+    [Function(nameof(SendCommands))]
+    public async Task<int> SendCommands([ActivityTrigger] SendCommandsInput input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        await queues.SendAsync(input.TransactionId, input.Commands, cancellationToken);
+        return input.Commands.Count;
+    }
+
+    /// <summary>
+    /// Records the proposed decision unless one is recorded already (first writer wins), then sends the phase-2 commands
+    /// only if the proposal is the recorded decision. Returns the recorded decision, which the orchestration carries out.
+    /// </summary>
+    [Function(nameof(RecordDecision))]
+    public async Task<DecisionRecord> RecordDecision([ActivityTrigger] RecordDecisionInput input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var recorded = await decisions.RecordAsync(input.TransactionId, input.Proposed, cancellationToken);
+        if (recorded.Decision == input.Proposed.Decision)
+        {
+            await queues.SendAsync(input.TransactionId, input.Phase2, cancellationToken);
+        }
+
+        return recorded;
+    }
+}

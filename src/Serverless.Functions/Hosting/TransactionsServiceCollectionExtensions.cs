@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Messaging;
+using Serverless.Core.Protocol;
+using Serverless.Functions.Api;
+using Serverless.Functions.Coordination;
+using Serverless.Functions.Messaging;
+using Serverless.Functions.Participants;
+using Serverless.Functions.Participants.Bank;
+using Serverless.Functions.Participants.Inventory;
+using Serverless.Functions.Participants.Orders;
+using Serverless.Functions.Storage;
+
+namespace Serverless.Functions.Hosting;
+
+/// <summary>The app's services, registered the same way by its <c>Program.cs</c> and by the local Functions host.</summary>
+public static class TransactionsServiceCollectionExtensions
+{
+    public static IServiceCollection AddTransactions(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var settings = TransactionsSettings.From(configuration);
+        services.AddSingleton(settings);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<StorageMetrics>();
+        services.AddSingleton(sp => StorageClients.Create(
+            settings.StorageConnectionString ?? (settings.StorageAccountName is null ? "UseDevelopmentStorage=true" : null),
+            settings.StorageAccountName,
+            settings.StorageClientId,
+            sp.GetRequiredService<StorageMetrics>()));
+        services.AddSingleton(new MessageCodec(settings.SigningKeyBytes));
+        services.AddSingleton(new CoordinatorOptions { Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds) });
+        services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
+        services.AddSingleton(sp => new ProtocolQueues(
+            sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<MessageCodec>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProtocolQueues>>()));
+        services.AddSingleton<ParticipantRegistry>();
+        services.AddSingleton<ParticipantInbox>();
+        services.AddSingleton<InDoubtResolver>();
+        services.AddSingleton<TransactionsApi>();
+        services.AddSingleton<ApiGuard>();
+        services.AddSingleton<StorageInitializer>();
+        services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
+
+        // The participants this app runs: one line each; a participant's module holds the rest.
+        BankParticipant.Register(services);
+        InventoryParticipant.Register(services);
+        OrdersParticipant.Register(services, settings);
+        return services;
+    }
+}

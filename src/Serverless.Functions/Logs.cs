@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Logging;
+
+namespace Serverless.Functions;
+
+/// <summary>Every log line of the app, with stable event ids; a line about a transaction carries {TransactionId}, one about a branch {Participant} too.</summary>
+internal static partial class Logs
+{
+    [LoggerMessage(1000, LogLevel.Information, "Transaction {TransactionId} started with {BranchCount} branches, deadline {Deadline:o}")]
+    public static partial void TransactionStarted(this ILogger logger, string transactionId, int branchCount, DateTimeOffset deadline);
+
+    [LoggerMessage(1001, LogLevel.Information, "Transaction {TransactionId} decided {Decision}: {Reason}")]
+    public static partial void TransactionDecided(this ILogger logger, string transactionId, string decision, string? reason);
+
+    [LoggerMessage(1002, LogLevel.Information, "Transaction {TransactionId} ended {Status}")]
+    public static partial void TransactionCompleted(this ILogger logger, string transactionId, string status);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Transaction {TransactionId} proposed {Proposed} but {Recorded} was already recorded ({Reason}); carrying out {Recorded}")]
+    public static partial void DecisionAdopted(this ILogger logger, string transactionId, string proposed, string recorded, string? reason);
+
+    [LoggerMessage(1004, LogLevel.Warning, "Transaction {TransactionId}: {Event} rejected: {Detail}")]
+    public static partial void EventRejected(this ILogger logger, string transactionId, string @event, string? detail);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Transaction {TransactionId}: activity {Activity} failed (attempt {Attempt}): {Error}; retrying on a durable timer")]
+    public static partial void ActivityFailed(this ILogger logger, string transactionId, string activity, int attempt, string error);
+
+    [LoggerMessage(1006, LogLevel.Information, "Transaction {TransactionId}: start repeated with the same request; answering as the first time")]
+    public static partial void StartRepeated(this ILogger logger, string transactionId);
+
+    [LoggerMessage(1007, LogLevel.Information, "Transaction {TransactionId}: abort requested; Abort recorded")]
+    public static partial void AbortRecorded(this ILogger logger, string transactionId);
+
+    [LoggerMessage(2000, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} {Command} -> {Result}")]
+    public static partial void ParticipantHandled(this ILogger logger, string transactionId, string participant, int branch, string command, string result);
+
+    [LoggerMessage(2001, LogLevel.Critical, "Transaction {TransactionId}: participant {Participant} branch {Branch} refused {Command}: {Detail}")]
+    public static partial void ProtocolViolation(this ILogger logger, string transactionId, string participant, int branch, string command, string detail);
+
+    [LoggerMessage(2002, LogLevel.Information, "Transaction {TransactionId}: participant {Participant} branch {Branch} has been prepared since {PreparedAt:o} without a decision; resolving")]
+    public static partial void InDoubt(this ILogger logger, string transactionId, string participant, int branch, DateTimeOffset preparedAt);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Transaction {TransactionId}: {Reason}; Abort recorded for participant {Participant} branch {Branch}")]
+    public static partial void PresumedAbort(this ILogger logger, string transactionId, string participant, int branch, string reason);
+
+    [LoggerMessage(2004, LogLevel.Error, "Transaction {TransactionId}: participant {Participant} branch {Branch} is in doubt but its record holds no operation; an operator must finish it")]
+    public static partial void InDoubtWithoutOperation(this ILogger logger, string transactionId, string participant, int branch);
+
+    [LoggerMessage(2005, LogLevel.Warning, "In-doubt resolution for participant {Participant} failed; retrying at the next run")]
+    public static partial void InDoubtPassFailed(this ILogger logger, Exception exception, string participant);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Transaction {TransactionId}: the reply of participant {Participant} branch {Branch} could not be delivered to its orchestration: {Error}")]
+    public static partial void ReplyNotDelivered(this ILogger logger, string transactionId, string participant, int branch, string error);
+
+    [LoggerMessage(3000, LogLevel.Error, "Queue {Queue}: a message was moved to the poison queue without being acted on: {Reason}")]
+    public static partial void MessagePoisoned(this ILogger logger, string queue, string reason);
+
+    [LoggerMessage(4000, LogLevel.Warning, "Storage is not reachable yet ({Error}); retrying")]
+    public static partial void StorageUnavailable(this ILogger logger, string error);
+
+    [LoggerMessage(4001, LogLevel.Information, "Storage ready: tables {Tables}")]
+    public static partial void StorageReady(this ILogger logger, string tables);
+
+    [LoggerMessage(4002, LogLevel.Warning, "{Method} {Path}: storage is not reachable ({Error}); answered 503")]
+    public static partial void RequestStorageUnreachable(this ILogger logger, string method, string path, string error);
+
+    [LoggerMessage(4003, LogLevel.Warning, "{Method} {Path}: storage did not answer within the request budget of {BudgetSeconds} s; answered 503")]
+    public static partial void RequestOverBudget(this ILogger logger, string method, string path, double budgetSeconds);
+
+    [LoggerMessage(4004, LogLevel.Error, "{Method} {Path} failed")]
+    public static partial void RequestFailed(this ILogger logger, Exception exception, string method, string path);
+}

@@ -1,0 +1,69 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+using Serverless.Core.Participants;
+using Serverless.Functions.Hosting;
+
+namespace Serverless.Functions.Participants;
+
+/// <summary>
+/// In-doubt resolution for the participants this app runs, on <c>TRANSACTIONS_IN_DOUBT_SCHEDULE</c> (a CRON schedule):
+/// every branch prepared longer ago than <c>TRANSACTIONS_IN_DOUBT_SECONDS</c> is resolved by <see cref="InDoubtResolver"/>
+/// and finished by the decision, and its acknowledgement raised on the orchestration. This is what finishes a branch whose
+/// phase-2 command was lost (poisoned) or whose orchestration can no longer decide.
+/// </summary>
+public sealed class InDoubtFunctions(
+    ParticipantRegistry participants,
+    InDoubtResolver resolver,
+    ParticipantInbox inbox,
+    TransactionsSettings settings,
+    TimeProvider time,
+    ILogger<InDoubtFunctions> logger)
+{
+    /// <summary>Most branches resolved per participant per run, so that a large backlog is worked off gradually.</summary>
+    public const int MaxBranchesPerRun = 500;
+
+    [Function("ResolveInDoubt")]
+    public async Task ResolveInDoubt([TimerTrigger("%TRANSACTIONS_IN_DOUBT_SCHEDULE%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        foreach (var (name, resourceManager) in participants.All())
+        {
+            if (resourceManager is not IPreparedBranchSource source)
+            {
+                continue;
+            }
+
+            try
+            {
+                await ResolveAsync(name, resourceManager, source, client, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                logger.InDoubtPassFailed(ex, name);
+            }
+        }
+    }
+
+    /// <summary>One participant's pass: resolve and finish each of its branches prepared too long ago.</summary>
+    public async Task ResolveAsync(string participant, IResourceManager resourceManager, IPreparedBranchSource source, DurableTaskClient client, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var before = time.GetUtcNow().AddSeconds(-settings.InDoubtSeconds);
+        foreach (var prepared in await source.ListPreparedAsync(before, MaxBranchesPerRun, cancellationToken))
+        {
+            var branch = prepared.Branch;
+            logger.InDoubt(branch.TransactionId, participant, branch.Branch, prepared.PreparedAt);
+            if (prepared.Operation is null)
+            {
+                logger.InDoubtWithoutOperation(branch.TransactionId, participant, branch.Branch);
+                continue;
+            }
+
+            if (await resolver.ResolveAsync(branch, participant, client, cancellationToken) is { } decision)
+            {
+                var ack = await ParticipantInbox.FinishAsync(resourceManager, branch, prepared.Operation, decision.Decision, cancellationToken);
+                await inbox.DeliverAsync(ack, participant, client, cancellationToken);
+            }
+        }
+    }
+}

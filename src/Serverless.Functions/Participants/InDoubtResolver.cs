@@ -1,0 +1,57 @@
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+using Serverless.Core.Participants;
+using Serverless.Core.Protocol;
+using Serverless.Functions.Coordination;
+using Serverless.Functions.Hosting;
+
+namespace Serverless.Functions.Participants;
+
+/// <summary>
+/// The one in-doubt resolver of every participant: tells a participant holding a prepared branch what became of its
+/// transaction, from the durable decision record, the orchestration, or presumed abort.
+/// </summary>
+/// <remarks>
+/// <para>A recorded decision is the answer. With none recorded: a transaction whose orchestration does not exist or has
+/// ended (it cannot decide any more), or whose vote deadline passed longer than <see cref="TransactionsSettings.InDoubtSeconds"/>
+/// ago, is presumed aborted (I4) by recording Abort, first writer wins: if the orchestration records Commit first, Commit
+/// is the answer, so presuming can never contradict a decision (I2). Otherwise the transaction is still preparing and the
+/// participant keeps waiting (I3): null.</para>
+/// <para>Read-mostly and idempotent; safe to run from several processes at once.</para>
+/// </remarks>
+public sealed class InDoubtResolver(DecisionStore decisions, TransactionsSettings settings, TimeProvider time, ILogger<InDoubtResolver> logger)
+{
+    /// <summary>The decision <paramref name="branch"/> must be finished by, or null while its transaction may still decide.</summary>
+    public async Task<DecisionRecord?> ResolveAsync(BranchKey branch, string participant, DurableTaskClient client, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        if (await decisions.GetAsync(branch.TransactionId, cancellationToken) is { } recorded)
+        {
+            return recorded;
+        }
+
+        var instance = await client.GetInstanceAsync(branch.TransactionId, getInputsAndOutputs: true, cancellationToken);
+        string? presumed = null;
+        if (instance is null)
+        {
+            presumed = "presumed abort: the coordinator has no record of the transaction";
+        }
+        else if (instance.IsCompleted)
+        {
+            presumed = $"presumed abort: the orchestration ended {instance.RuntimeStatus} without a decision";
+        }
+        else if (instance.ReadInputAs<TransactionRequest>() is { } request
+            && time.GetUtcNow() > request.Deadline.AddSeconds(settings.InDoubtSeconds))
+        {
+            presumed = $"presumed abort: the vote deadline passed at {request.Deadline:o} and no decision followed";
+        }
+
+        if (presumed is null)
+        {
+            return null;
+        }
+
+        logger.PresumedAbort(branch.TransactionId, participant, branch.Branch, presumed);
+        return await decisions.RecordAsync(branch.TransactionId, new DecisionRecord(Decision.Abort, presumed, time.GetUtcNow(), []), cancellationToken);
+    }
+}

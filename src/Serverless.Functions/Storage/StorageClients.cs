@@ -1,0 +1,63 @@
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Identity;
+using Azure.Storage.Queues;
+
+namespace Serverless.Functions.Storage;
+
+/// <summary>
+/// The Azure SDK clients of the app's own storage (participant inboxes, decision records, the sample participants'
+/// tables), from Functions-style settings: a connection string in <c>AzureWebJobsStorage</c>, or identity-based settings
+/// (<c>AzureWebJobsStorage__accountName</c>, optional <c>__clientId</c>) with a managed identity, so that no account key
+/// need exist. Queue messages are base64, what the Functions queue trigger reads by default.
+/// </summary>
+public sealed class StorageClients
+{
+    private StorageClients(QueueServiceClient queues, TableServiceClient tables)
+    {
+        Queues = queues;
+        Tables = tables;
+    }
+
+    public QueueServiceClient Queues { get; }
+
+    public TableServiceClient Tables { get; }
+
+    /// <param name="connectionString">A storage connection string, or null to use <paramref name="accountName"/>.</param>
+    /// <param name="accountName">The account for identity-based access.</param>
+    /// <param name="clientId">The user-assigned managed identity's client id, or null for the system identity.</param>
+    /// <param name="metrics">Counts every request.</param>
+    public static StorageClients Create(string? connectionString, string? accountName, string? clientId, StorageMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        var tableOptions = new TableClientOptions();
+        queueOptions.AddPolicy(metrics.Policy(table: false), HttpPipelinePosition.PerRetry);
+        tableOptions.AddPolicy(metrics.Policy(table: true), HttpPipelinePosition.PerRetry);
+        foreach (var options in new ClientOptions[] { queueOptions, tableOptions })
+        {
+            options.Retry.MaxRetries = 3;
+            options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+            options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
+        }
+
+        if (!string.IsNullOrWhiteSpace(connectionString))
+        {
+            return new StorageClients(
+                new QueueServiceClient(connectionString, queueOptions),
+                new TableServiceClient(connectionString, tableOptions));
+        }
+
+        if (string.IsNullOrWhiteSpace(accountName))
+        {
+            throw new InvalidOperationException(
+                "No storage configured: set AzureWebJobsStorage to a connection string, or AzureWebJobsStorage__accountName for a managed identity.");
+        }
+
+        TokenCredential credential = new ManagedIdentityCredential(
+            string.IsNullOrWhiteSpace(clientId) ? ManagedIdentityId.SystemAssigned : ManagedIdentityId.FromUserAssignedClientId(clientId));
+        return new StorageClients(
+            new QueueServiceClient(new Uri($"https://{accountName}.queue.core.windows.net"), credential, queueOptions),
+            new TableServiceClient(new Uri($"https://{accountName}.table.core.windows.net"), credential, tableOptions));
+    }
+}

@@ -1,8 +1,0 @@
-namespace Serverless.Runtime.Participants;
-
-/// <summary>A resource manager that must create its storage (tables, schema) before its first command.</summary>
-public interface IRequiresInitialization
-{
-    /// <summary>Creates what is missing; safe to call at every start.</summary>
-    Task EnsureCreatedAsync(CancellationToken cancellationToken = default);
-}
