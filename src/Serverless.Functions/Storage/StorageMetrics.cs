@@ -34,6 +34,9 @@ public sealed class StorageMetrics : IDisposable
         _counter = _meter.CreateCounter<long>("serverless.storage.operations", description: "Storage requests sent, by kind.");
     }
 
+    /// <summary>Raised with the queue's name after a message was sent to it, so that a local listener of that queue can poll at once.</summary>
+    public event Action<string>? MessageSent;
+
     public IReadOnlyDictionary<StorageOperation, long> Snapshot() =>
         Enum.GetValues<StorageOperation>().ToDictionary(k => k, k => Interlocked.Read(ref _counts[(int)k]));
 
@@ -77,5 +80,18 @@ public sealed class StorageMetrics : IDisposable
     private sealed class CountingPolicy(StorageMetrics metrics, bool table) : HttpPipelineSynchronousPolicy
     {
         public override void OnSendingRequest(HttpMessage message) => metrics.Record(Classify(message.Request, table));
+
+        public override void OnReceivedResponse(HttpMessage message)
+        {
+            if (!table && message.Response.Status == 201 && message.Request.Method == RequestMethod.Post && metrics.MessageSent is { } sent)
+            {
+                // The path is /{queue}/messages (Azurite puts the account first: /{account}/{queue}/messages).
+                var segments = message.Request.Uri.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+                if (segments.Length >= 2 && segments[^1] == "messages")
+                {
+                    sent(segments[^2]);
+                }
+            }
+        }
     }
 }

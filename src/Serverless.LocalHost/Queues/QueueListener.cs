@@ -1,23 +1,18 @@
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
-using Serverless.Core.Messaging;
-using Serverless.Core.Participants;
-using Serverless.Runtime.Coordination;
-using Serverless.Runtime.Storage;
+using Serverless.Functions.Storage;
 
-namespace Serverless.Runtime.Messaging;
+namespace Serverless.LocalHost.Queues;
 
 /// <summary>
-/// A queue trigger with Azure Functions' semantics: fetches batches, processes them in parallel, deletes a
-/// message only after its handler returned (I5), retries a failure after <c>visibilityTimeout</c>, and moves
-/// a message to <c>{queue}-poison</c> after <c>maxDequeueCount</c> deliveries. A message that cannot be
-/// decoded or verified, or that the protocol forbids acting on, is poisoned at once and never acted on.
+/// A queue trigger with Azure Functions' semantics (host.json <c>extensions.queues</c>): fetches batches, runs the function
+/// on each message in parallel, deletes a message only after the function returned (I5), makes a failed message visible
+/// again after <c>visibilityTimeout</c>, and moves it to <c>{queue}-poison</c> after <c>maxDequeueCount</c> deliveries.
 /// </summary>
 public sealed class QueueListener(
     string queue,
-    Func<ProtocolMessage, CancellationToken, Task> handler,
+    Func<string, CancellationToken, Task> function,
     QueueTransport transport,
-    MessageCodec codec,
     QueueListenerOptions options,
     ILogger<QueueListener> logger)
 {
@@ -121,30 +116,52 @@ public sealed class QueueListener(
         await Task.WhenAll(remaining).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    /// <summary>Processes one received message: decode, verify, handle, then delete (or retry, or poison).</summary>
+    /// <summary>Runs the function on one received message, then deletes it, makes it visible again, or poisons it.</summary>
     public async Task ProcessAsync(QueueMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var outcome = await HandleAsync(message.Body.ToString(), message.MessageId, message.DequeueCount, cancellationToken);
         try
         {
-            switch (outcome.Disposition)
+            if (message.DequeueCount > options.MaxDequeueCount)
             {
-                case Disposition.Done:
-                    await transport.DeleteAsync(queue, message.MessageId, message.PopReceipt, cancellationToken);
-                    break;
-                case Disposition.Poison:
-                    logger.MessagePoisoned(queue, message.MessageId, message.DequeueCount, outcome.Reason!);
-                    await transport.PoisonAsync(queue, message, cancellationToken);
-                    break;
-                case Disposition.Retry:
-                    await transport.ReleaseAsync(queue, message.MessageId, message.PopReceipt, options.VisibilityTimeout, cancellationToken);
-                    break;
+                logger.MessagePoisoned(queue, message.MessageId, message.DequeueCount);
+                await transport.PoisonAsync(queue, message, cancellationToken);
+                return;
             }
+
+            try
+            {
+                await function(message.Body.ToString(), cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                if (StorageErrors.IsUnreachable(ex))
+                {
+                    logger.MessageFailedStorageUnreachable(queue, message.MessageId, message.DequeueCount, StorageErrors.Describe(ex));
+                }
+                else
+                {
+                    logger.MessageFailed(ex, queue, message.MessageId, message.DequeueCount);
+                }
+
+                if (message.DequeueCount >= options.MaxDequeueCount)
+                {
+                    logger.MessagePoisoned(queue, message.MessageId, message.DequeueCount);
+                    await transport.PoisonAsync(queue, message, cancellationToken);
+                }
+                else
+                {
+                    await transport.ReleaseAsync(queue, message.MessageId, message.PopReceipt, options.VisibilityTimeout, cancellationToken);
+                }
+
+                return;
+            }
+
+            await transport.DeleteAsync(queue, message.MessageId, message.PopReceipt, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The message reappears when its lease ends; its effects are idempotent.
+            // The message reappears when its lease ends; the functions are idempotent.
             LogFailure(ex);
         }
     }
@@ -159,56 +176,6 @@ public sealed class QueueListener(
         else
         {
             logger.ListenerError(exception, queue);
-        }
-    }
-
-    /// <summary>What became of a message.</summary>
-    public enum Disposition
-    {
-        Done,
-        Retry,
-        Poison,
-    }
-
-    /// <summary>
-    /// Decodes and handles a message's text; the host (local listener or the Functions host) then deletes,
-    /// retries or poisons it. Shared by both hosting modes so they behave the same.
-    /// </summary>
-    public async Task<(Disposition Disposition, string? Reason)> HandleAsync(string text, string messageId, long dequeueCount, CancellationToken cancellationToken)
-    {
-        if (dequeueCount > options.MaxDequeueCount)
-        {
-            return (Disposition.Poison, $"delivered {dequeueCount} times without success");
-        }
-
-        if (!codec.TryDecode(text, out var decoded, out var error))
-        {
-            return (Disposition.Poison, $"cannot be trusted: {error}");
-        }
-
-        try
-        {
-            await handler(decoded!, cancellationToken);
-            return (Disposition.Done, null);
-        }
-        catch (Exception ex) when (ex is InvalidMessageException or ProtocolViolationException)
-        {
-            return (Disposition.Poison, ex.Message);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            if (StorageErrors.IsUnreachable(ex))
-            {
-                logger.MessageFailedStorageUnreachable(queue, messageId, decoded!.TransactionId, dequeueCount, StorageErrors.Describe(ex));
-            }
-            else
-            {
-                logger.MessageFailed(ex, queue, messageId, decoded!.TransactionId, dequeueCount);
-            }
-
-            return dequeueCount >= options.MaxDequeueCount
-                ? (Disposition.Poison, $"failed {dequeueCount} times, last: {ex.GetType().Name}: {ex.Message}")
-                : (Disposition.Retry, null);
         }
     }
 

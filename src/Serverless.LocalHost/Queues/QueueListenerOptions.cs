@@ -1,4 +1,6 @@
-namespace Serverless.Runtime.Messaging;
+using Serverless.LocalHost.Configuration;
+
+namespace Serverless.LocalHost.Queues;
 
 /// <summary>
 /// The <c>extensions.queues</c> settings of host.json, with Azure Functions' meaning and defaults.
@@ -20,9 +22,12 @@ public sealed record QueueListenerOptions
     /// <summary>Deliveries before a failing message moves to <c>{queue}-poison</c>. Default 5.</summary>
     public int MaxDequeueCount { get; init; } = 5;
 
+    /// <summary>Whether messages are base64 (<c>messageEncoding</c> "base64", the default) or plain text ("none").</summary>
+    public bool Base64 { get; init; } = true;
+
     /// <summary>
-    /// How long a received message stays invisible while it is processed (Functions uses 10 minutes and renews);
-    /// after a crash it reappears this much later. Default 30 seconds.
+    /// How long a received message stays invisible while it is processed (Functions uses 10 minutes and renews); after a
+    /// crash it reappears this much later. Default 30 seconds; <c>LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS</c> sets it.
     /// </summary>
     public TimeSpan MessageLease { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -32,4 +37,25 @@ public sealed record QueueListenerOptions
     public int EffectiveBatchSize => Math.Clamp(BatchSize, 1, 32);
 
     public int EffectiveNewBatchThreshold => NewBatchThreshold is { } t && t >= 0 ? t : EffectiveBatchSize / 2;
+
+    /// <summary>Reads <c>AzureFunctionsJobHost:extensions:queues</c>; defaults where absent.</summary>
+    public static QueueListenerOptions From(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var queues = configuration.GetSection($"{FunctionsConfiguration.HostSection}:extensions:queues");
+        var defaults = new QueueListenerOptions();
+        var encoding = queues["messageEncoding"];
+        return defaults with
+        {
+            BatchSize = FunctionsConfiguration.Whole(queues, "batchSize") ?? defaults.BatchSize,
+            NewBatchThreshold = FunctionsConfiguration.Whole(queues, "newBatchThreshold") ?? defaults.NewBatchThreshold,
+            MaxPollingInterval = FunctionsConfiguration.Span(queues, "maxPollingInterval") ?? defaults.MaxPollingInterval,
+            VisibilityTimeout = FunctionsConfiguration.Span(queues, "visibilityTimeout") ?? defaults.VisibilityTimeout,
+            MaxDequeueCount = FunctionsConfiguration.Whole(queues, "maxDequeueCount") ?? defaults.MaxDequeueCount,
+            Base64 = encoding is null || !encoding.Equals("none", StringComparison.OrdinalIgnoreCase),
+            MessageLease = FunctionsConfiguration.Whole(configuration, "LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS") is { } lease
+                ? TimeSpan.FromSeconds(lease)
+                : defaults.MessageLease,
+        };
+    }
 }

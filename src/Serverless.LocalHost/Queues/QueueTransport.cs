@@ -2,67 +2,61 @@ using System.Collections.Concurrent;
 using Azure;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
-using Serverless.Runtime.Storage;
+using Azure.Storage.Queues.Specialized;
+using Serverless.Functions.Storage;
 
-namespace Serverless.Runtime.Messaging;
-
-/// <summary>Sends protocol messages; a delayed message is a durable timer.</summary>
-public interface IMessageSender
-{
-    /// <summary>
-    /// Sends <paramref name="text"/> to <paramref name="queue"/>, invisible for <paramref name="delay"/>; it never
-    /// expires. When this returns the message is durable; after an exception it may or may not have been sent.
-    /// </summary>
-    Task SendAsync(string queue, string text, TimeSpan delay = default, CancellationToken cancellationToken = default);
-}
+namespace Serverless.LocalHost.Queues;
 
 /// <summary>
-/// Thin wrapper over Storage queues: base64 messages (what the Functions queue trigger expects by
-/// default), no expiry, queues created once, and an in-process wake-up for local listeners.
+/// The local host's side of Storage queues: receive, delete, release and poison, with base64 messages (host.json
+/// <c>messageEncoding</c>). A message that is not base64 is moved to the poison queue unread, as no producer of ours wrote it.
 /// </summary>
-public sealed class QueueTransport(QueueServiceClient service) : IMessageSender
+public sealed class QueueTransport
 {
     private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
     private readonly ConcurrentDictionary<string, QueueClient> _clients = new(StringComparer.Ordinal);
+    private readonly QueueServiceClient _service;
 
-    /// <summary>Raised after a message was sent without delay to a queue, so a listener in this process can poll at once.</summary>
-    public event Action<string>? MessageSent;
-
-    public QueueClient Queue(string name) => _clients.GetOrAdd(name, service.GetQueueClient);
-
-    public async Task EnsureQueuesAsync(IEnumerable<string> names, CancellationToken cancellationToken = default)
+    /// <param name="connectionString">The storage connection string.</param>
+    /// <param name="base64">Whether messages are base64 (host.json <c>messageEncoding</c>, default base64).</param>
+    /// <param name="undecodable">Called with the queue name of a message that is not valid base64, after it was poisoned.</param>
+    public QueueTransport(string connectionString, bool base64, Action<string>? undecodable = null)
     {
-        ArgumentNullException.ThrowIfNull(names);
-        foreach (var name in names)
+        var options = new QueueClientOptions { MessageEncoding = base64 ? QueueMessageEncoding.Base64 : QueueMessageEncoding.None };
+        options.Retry.MaxRetries = 3;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
+        options.MessageDecodingFailed += async args =>
         {
-            await Queue(name).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        }
+            if (args.ReceivedMessage is { } raw)
+            {
+                var poison = args.Queue.GetParentQueueServiceClient().GetQueueClient(StorageNames.PoisonQueue(args.Queue.Name));
+                await poison.CreateIfNotExistsAsync(cancellationToken: args.CancellationToken);
+                await poison.SendMessageAsync(raw.Body.ToString(), null, NeverExpires, args.CancellationToken);
+                await args.Queue.DeleteMessageAsync(raw.MessageId, raw.PopReceipt, args.CancellationToken);
+                undecodable?.Invoke(args.Queue.Name);
+            }
+        };
+        _service = new QueueServiceClient(connectionString, options);
     }
 
-    public async Task SendAsync(string queue, string text, TimeSpan delay = default, CancellationToken cancellationToken = default)
-    {
-        var client = Queue(queue);
-        try
-        {
-            await client.SendMessageAsync(text, delay > TimeSpan.Zero ? delay : null, NeverExpires, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
-        {
-            // A queue deleted or never created (a participant deployed later): create it and send again.
-            await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-            await client.SendMessageAsync(text, delay > TimeSpan.Zero ? delay : null, NeverExpires, cancellationToken);
-        }
+    public QueueClient Queue(string name) => _clients.GetOrAdd(name, _service.GetQueueClient);
 
-        if (delay <= TimeSpan.Zero)
-        {
-            MessageSent?.Invoke(queue);
-        }
-    }
+    public async Task EnsureQueueAsync(string name, CancellationToken cancellationToken = default) =>
+        await Queue(name).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
 
     public async Task<QueueMessage[]> ReceiveAsync(string queue, int maxMessages, TimeSpan visibility, CancellationToken cancellationToken = default)
     {
-        var response = await Queue(queue).ReceiveMessagesAsync(maxMessages, visibility, cancellationToken);
-        return response.Value;
+        try
+        {
+            var response = await Queue(queue).ReceiveMessagesAsync(maxMessages, visibility, cancellationToken);
+            return response.Value;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            await EnsureQueueAsync(queue, cancellationToken);
+            return [];
+        }
     }
 
     /// <summary>Deletes a received message; a message already gone (deleted by a duplicate delivery) counts as deleted.</summary>

@@ -1,0 +1,175 @@
+using System.Reflection;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.Extensions.Abstractions;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+
+namespace Serverless.LocalHost.Catalog;
+
+/// <summary>The trigger kinds this host serves.</summary>
+public enum TriggerKind
+{
+    Http,
+    Queue,
+    Timer,
+    Orchestration,
+    Activity,
+}
+
+/// <summary>
+/// One function of the app, as declared by its <c>[Function]</c> method: the single source of truth for its name, trigger,
+/// route or queue. <paramref name="Target"/> is the route template (HTTP), queue name (queue) or schedule (timer), with
+/// <c>%Setting%</c> expressions unresolved.
+/// </summary>
+public sealed record LocalFunction(
+    string Name,
+    MethodInfo Method,
+    TriggerKind Trigger,
+    ParameterInfo TriggerParameter,
+    string? Target,
+    IReadOnlyList<string> HttpMethods,
+    AuthorizationLevel AuthLevel)
+{
+    /// <summary>The type a function's awaited result has (<c>Task&lt;T&gt;</c> gives T), or null for none.</summary>
+    public Type? ResultType
+    {
+        get
+        {
+            var type = Method.ReturnType;
+            if (type == typeof(void) || type == typeof(Task) || type == typeof(ValueTask))
+            {
+                return null;
+            }
+
+            return type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(Task<>) || type.GetGenericTypeDefinition() == typeof(ValueTask<>))
+                ? type.GetGenericArguments()[0]
+                : type;
+        }
+    }
+}
+
+/// <summary>
+/// Finds an app's functions from its <c>[Function]</c> methods, and refuses, naming the function and parameter, any binding
+/// this host cannot serve, so that nothing is silently left out.
+/// </summary>
+public static class FunctionCatalog
+{
+    /// <summary>Every function of <paramref name="assembly"/>, ordered by name.</summary>
+    /// <exception cref="NotSupportedException">A function uses a trigger, binding or parameter this host does not serve.</exception>
+    public static IReadOnlyList<LocalFunction> Load(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        var functions = new List<LocalFunction>();
+        foreach (var type in assembly.GetExportedTypes())
+        {
+            foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            {
+                if (method.GetCustomAttribute<FunctionAttribute>() is { } function)
+                {
+                    functions.Add(Describe(function.Name, method));
+                }
+            }
+        }
+
+        var duplicate = functions.GroupBy(f => f.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new NotSupportedException($"Two functions are named '{duplicate.Key}'.");
+        }
+
+        return [.. functions.OrderBy(f => f.Name, StringComparer.Ordinal)];
+    }
+
+    private static LocalFunction Describe(string name, MethodInfo method)
+    {
+        LocalFunction? definition = null;
+        foreach (var parameter in method.GetParameters())
+        {
+            var bindings = parameter.GetCustomAttributes().Where(a => a is BindingAttribute).ToList();
+            if (bindings.Count > 1)
+            {
+                throw Unsupported(name, parameter, "more than one binding attribute");
+            }
+
+            switch (bindings.SingleOrDefault())
+            {
+                case null:
+                    CheckPlain(name, method, parameter);
+                    break;
+                case DurableClientAttribute when parameter.ParameterType == typeof(DurableTaskClient):
+                    break;
+                case TriggerBindingAttribute trigger when definition is not null:
+                    throw Unsupported(name, parameter, $"a second trigger ({trigger.GetType().Name})");
+                case HttpTriggerAttribute http when parameter.ParameterType == typeof(HttpRequest):
+                    definition = new(name, method, TriggerKind.Http, parameter, http.Route ?? name, [.. (http.Methods ?? ["get", "post"]).Select(m => m.ToUpperInvariant())], http.AuthLevel);
+                    break;
+                case QueueTriggerAttribute queue when parameter.ParameterType == typeof(string):
+                    CheckConnection(name, parameter, queue.Connection);
+                    definition = new(name, method, TriggerKind.Queue, parameter, queue.QueueName, [], AuthorizationLevel.Anonymous);
+                    break;
+                case TimerTriggerAttribute timer when parameter.ParameterType == typeof(TimerInfo):
+                    definition = new(name, method, TriggerKind.Timer, parameter, timer.Schedule, [], AuthorizationLevel.Anonymous);
+                    break;
+                case OrchestrationTriggerAttribute when parameter.ParameterType == typeof(TaskOrchestrationContext):
+                    definition = new(name, method, TriggerKind.Orchestration, parameter, null, [], AuthorizationLevel.Anonymous);
+                    break;
+                case ActivityTriggerAttribute:
+                    definition = new(name, method, TriggerKind.Activity, parameter, null, [], AuthorizationLevel.Anonymous);
+                    break;
+                case { } other:
+                    throw Unsupported(name, parameter, $"[{other.GetType().Name.Replace("Attribute", string.Empty, StringComparison.Ordinal)}] on a {parameter.ParameterType.Name}");
+            }
+        }
+
+        if (definition is null)
+        {
+            throw new NotSupportedException($"Function '{name}' ({method.DeclaringType!.Name}.{method.Name}) has no trigger this host serves.");
+        }
+
+        if (method.ReturnParameter.GetCustomAttributes().Any(a => a is BindingAttribute))
+        {
+            throw new NotSupportedException($"Function '{name}' has an output binding on its return value, which this host does not serve.");
+        }
+
+        if (definition.Trigger == TriggerKind.Http && definition.ResultType is { } result && !typeof(IResult).IsAssignableFrom(result))
+        {
+            throw new NotSupportedException($"HTTP function '{name}' returns {result.Name}; this host serves HTTP functions that return an IResult (TypedResults/Results).");
+        }
+
+        return definition;
+    }
+
+    /// <summary>Parameters without a binding: contextual ones, route values (HTTP), the orchestration input (orchestrators).</summary>
+    private static void CheckPlain(string name, MethodInfo method, ParameterInfo parameter)
+    {
+        if (IsContextual(parameter.ParameterType))
+        {
+            return;
+        }
+
+        var trigger = method.GetParameters().SelectMany(p => p.GetCustomAttributes()).OfType<TriggerBindingAttribute>().FirstOrDefault();
+        var ok = trigger switch
+        {
+            HttpTriggerAttribute http => parameter.ParameterType == typeof(string) && (http.Route ?? string.Empty).Contains($"{{{parameter.Name}", StringComparison.OrdinalIgnoreCase),
+            OrchestrationTriggerAttribute => true,
+            _ => false,
+        };
+        if (!ok)
+        {
+            throw Unsupported(name, parameter, "no binding, and it is not a route value, the orchestration input or a CancellationToken");
+        }
+    }
+
+    private static void CheckConnection(string name, ParameterInfo parameter, string? connection)
+    {
+        if (connection is { Length: > 0 } && connection != "AzureWebJobsStorage")
+        {
+            throw Unsupported(name, parameter, $"the connection '{connection}' (this host serves the AzureWebJobsStorage account only)");
+        }
+    }
+
+    private static bool IsContextual(Type type) => type == typeof(CancellationToken);
+
+    private static NotSupportedException Unsupported(string function, ParameterInfo parameter, string what) =>
+        new($"Function '{function}', parameter '{parameter.Name}': this local host cannot serve {what}. Run the app with Azure Functions Core Tools (func start), or change the function.");
+}

@@ -1,0 +1,50 @@
+using DurableTask.AzureStorage;
+using Serverless.Functions.Hosting;
+using Serverless.LocalHost.Configuration;
+
+namespace Serverless.LocalHost.Durable;
+
+/// <summary>
+/// host.json's <c>extensions.durableTask</c> (with <c>AzureFunctionsJobHost__…</c> overrides) as the Azure Storage backend's
+/// settings, with Durable Functions' meaning and defaults: <c>hubName</c>, <c>maxConcurrentActivityFunctions</c>,
+/// <c>maxConcurrentOrchestratorFunctions</c>, <c>extendedSessionsEnabled</c>, <c>extendedSessionIdleTimeoutInSeconds</c>, and
+/// <c>storageProvider</c>'s <c>partitionCount</c>, <c>controlQueueBatchSize</c>, <c>controlQueueBufferThreshold</c>,
+/// <c>controlQueueVisibilityTimeout</c>, <c>workItemQueueVisibilityTimeout</c>, <c>maxQueuePollingInterval</c>,
+/// <c>useTablePartitionManagement</c>.
+/// </summary>
+public static class DurableOptions
+{
+    /// <summary>
+    /// The backend's settings for <paramref name="connectionString"/>. The worker id is <c>LOCALHOST_WORKER_ID</c>, else the
+    /// machine's name: a restarted host takes its partitions back at once, and two hosts on one machine need distinct ids.
+    /// </summary>
+    public static AzureStorageOrchestrationServiceSettings From(IConfiguration configuration, string connectionString, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var durable = configuration.GetSection($"{FunctionsConfiguration.HostSection}:extensions:durableTask");
+        var storage = durable.GetSection("storageProvider");
+        var processors = Environment.ProcessorCount;
+        var settings = new AzureStorageOrchestrationServiceSettings
+        {
+            TaskHubName = TransactionsSettings.TaskHubName(configuration, appDirectory: string.Empty),
+            StorageAccountClientProvider = new StorageAccountClientProvider(connectionString),
+            WorkerId = configuration["LOCALHOST_WORKER_ID"] is { Length: > 0 } id ? id : Environment.MachineName,
+            AppName = "Serverless.LocalHost",
+            UseAppLease = false,
+            LoggerFactory = loggerFactory,
+            PartitionCount = FunctionsConfiguration.Whole(storage, "partitionCount") ?? 4,
+            ControlQueueBatchSize = FunctionsConfiguration.Whole(storage, "controlQueueBatchSize") ?? 32,
+            ControlQueueBufferThreshold = FunctionsConfiguration.Whole(storage, "controlQueueBufferThreshold") ?? 256,
+            ControlQueueVisibilityTimeout = FunctionsConfiguration.Span(storage, "controlQueueVisibilityTimeout") ?? TimeSpan.FromMinutes(5),
+            WorkItemQueueVisibilityTimeout = FunctionsConfiguration.Span(storage, "workItemQueueVisibilityTimeout") ?? TimeSpan.FromMinutes(5),
+            MaxQueuePollingInterval = FunctionsConfiguration.Span(storage, "maxQueuePollingInterval") ?? TimeSpan.FromSeconds(30),
+            UseTablePartitionManagement = FunctionsConfiguration.Flag(storage, "useTablePartitionManagement") ?? true,
+            MaxConcurrentTaskActivityWorkItems = FunctionsConfiguration.Whole(durable, "maxConcurrentActivityFunctions") ?? 10 * processors,
+            MaxConcurrentTaskOrchestrationWorkItems = FunctionsConfiguration.Whole(durable, "maxConcurrentOrchestratorFunctions") ?? 10 * processors,
+            ExtendedSessionsEnabled = FunctionsConfiguration.Flag(durable, "extendedSessionsEnabled") ?? false,
+            ExtendedSessionIdleTimeout = TimeSpan.FromSeconds(FunctionsConfiguration.Whole(durable, "extendedSessionIdleTimeoutInSeconds") ?? 30),
+            ThrowExceptionOnInvalidDedupeStatus = true,
+        };
+        return settings;
+    }
+}

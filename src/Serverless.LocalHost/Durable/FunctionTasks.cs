@@ -1,0 +1,83 @@
+using DurableTask.Core;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Worker;
+using Microsoft.DurableTask.Worker.Shims;
+using Serverless.LocalHost.Catalog;
+using Serverless.LocalHost.Invocation;
+
+namespace Serverless.LocalHost.Durable;
+
+/// <summary>An orchestrator function as the Durable Task SDK's <see cref="ITaskOrchestrator"/>: its input is the function's input parameter, if it has one.</summary>
+internal sealed class FunctionOrchestrator(LocalFunction function, FunctionInvoker invoker, InstanceCompletions completions) : ITaskOrchestrator
+{
+    public Type InputType { get; } = function.Method.GetParameters()
+        .FirstOrDefault(p => p != function.TriggerParameter && p.ParameterType != typeof(CancellationToken))?.ParameterType ?? typeof(object);
+
+    public Type OutputType => function.ResultType ?? typeof(object);
+
+    public async Task<object?> RunAsync(TaskOrchestrationContext context, object? input)
+    {
+        var output = await invoker.InvokeAsync(function, context, CancellationToken.None, input: input);
+        completions.Completed(context.InstanceId);
+        return output;
+    }
+}
+
+/// <summary>An activity function as the Durable Task SDK's <see cref="ITaskActivity"/>: its input is the trigger parameter.</summary>
+internal sealed class FunctionActivity(LocalFunction function, FunctionInvoker invoker, IServiceProvider services) : ITaskActivity
+{
+    public Type InputType => function.TriggerParameter.ParameterType;
+
+    public Type OutputType => function.ResultType ?? typeof(object);
+
+    public async Task<object?> RunAsync(TaskActivityContext context, object? input)
+    {
+        await using var scope = services.CreateAsyncScope();
+        return await invoker.InvokeAsync(function, input, CancellationToken.None, scope: scope.ServiceProvider);
+    }
+}
+
+/// <summary>Registers an orchestrator function with DurableTask.Core, through the SDK's shim, under the function's name.</summary>
+internal sealed class OrchestratorCreator : ObjectCreator<TaskOrchestration>
+{
+    private readonly Func<TaskOrchestration> _create;
+
+    public OrchestratorCreator(string name, DurableTaskShimFactory shims, ITaskOrchestrator orchestrator)
+    {
+        Name = name;
+        Version = string.Empty;
+        _create = () => shims.CreateOrchestration(name, orchestrator);
+    }
+
+    public override TaskOrchestration Create() => _create();
+}
+
+/// <summary>Registers an activity function with DurableTask.Core, through the SDK's shim, under the function's name.</summary>
+internal sealed class ActivityCreator : ObjectCreator<TaskActivity>
+{
+    private readonly Func<TaskActivity> _create;
+
+    public ActivityCreator(string name, DurableTaskShimFactory shims, ITaskActivity activity)
+    {
+        Name = name;
+        Version = string.Empty;
+        _create = () => shims.CreateActivity(name, activity);
+    }
+
+    public override TaskActivity Create() => _create();
+}
+
+/// <summary>The orchestrators or activities the engine may run, by function name (versions are not used).</summary>
+internal sealed class FunctionRegistry<T> : INameVersionObjectManager<T>
+    where T : class
+{
+    private readonly Dictionary<string, ObjectCreator<T>> _creators = new(StringComparer.OrdinalIgnoreCase);
+
+    public void Add(ObjectCreator<T> creator)
+    {
+        ArgumentNullException.ThrowIfNull(creator);
+        _creators.Add(creator.Name, creator);
+    }
+
+    public T? GetObject(string name, string? version) => _creators.TryGetValue(name, out var creator) ? creator.Create() : null;
+}

@@ -1,0 +1,119 @@
+using System.Globalization;
+using DurableTask.AzureStorage;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Converters;
+using Microsoft.DurableTask.Worker;
+using Serverless.Functions.Hosting;
+using Serverless.Functions.Storage;
+using Serverless.LocalHost.Catalog;
+using Serverless.LocalHost.Configuration;
+using Serverless.LocalHost.Durable;
+using Serverless.LocalHost.Http;
+using Serverless.LocalHost.Invocation;
+using Serverless.LocalHost.Queues;
+using Serverless.LocalHost.Timers;
+
+namespace Serverless.LocalHost;
+
+/// <summary>
+/// Builds the local Functions host: the app's settings read the Functions way, the app's own services, its functions found
+/// from their <c>[Function]</c> declarations and served (HTTP on <c>Host.LocalHttpPort</c>, queue and timer triggers, and
+/// orchestrators and activities on Durable Task's engine), and a Durable client on the same task hub.
+/// </summary>
+public static class LocalFunctionsHost
+{
+    /// <param name="args">Command-line arguments (they override settings).</param>
+    /// <param name="overrides">Settings that override everything else (tests).</param>
+    /// <exception cref="NotSupportedException">A function uses a binding this host cannot serve.</exception>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var root = FunctionsConfiguration.FindAppRoot();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = root });
+        FunctionsConfiguration.AddFunctionsFiles(builder.Configuration, root);
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        var configuration = builder.Configuration;
+        var functions = FunctionCatalog.Load(typeof(TransactionsSettings).Assembly)
+            .Where(f => !string.Equals(configuration[$"AzureWebJobs.{f.Name}.Disabled"], "true", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        foreach (var function in functions.Where(f => f.Trigger is TriggerKind.Queue or TriggerKind.Timer))
+        {
+            // Fail now, naming the setting, rather than when the trigger starts.
+            var target = BindingExpressions.Resolve(function.Target!, configuration, function.Name);
+            if (function.Trigger == TriggerKind.Timer)
+            {
+                CronSchedule.Parse(target);
+            }
+        }
+
+        var port = int.Parse(configuration["Host:LocalHttpPort"] ?? "7071", CultureInfo.InvariantCulture);
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("DurableTask", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.DurableTask", LogLevel.Warning);
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddTransactions(configuration);
+        AddFunctionsHost(builder.Services, configuration, functions);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapHttpFunctions(functions, app.Services.GetRequiredService<TransactionsSettings>().ApiKey);
+
+        // This process's own sends wake its listener at once instead of at the next poll.
+        var queueTriggers = app.Services.GetRequiredService<QueueTriggers>();
+        app.Services.GetRequiredService<StorageMetrics>().MessageSent += queueTriggers.Wake;
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost");
+        foreach (var function in functions)
+        {
+            logger.FunctionServed(function.Name, function.Trigger.ToString(), Describe(function, configuration));
+        }
+
+        return app;
+    }
+
+    private static void AddFunctionsHost(IServiceCollection services, IConfiguration configuration, IReadOnlyList<LocalFunction> functions)
+    {
+        var connection = configuration["AzureWebJobsStorage"] is { Length: > 0 } c ? c
+            : configuration["AzureWebJobsStorage:accountName"] is { Length: > 0 }
+                ? throw new NotSupportedException("The local host needs AzureWebJobsStorage as a connection string (Azurite's, by default); identity-based storage is for Azure.")
+                : "UseDevelopmentStorage=true";
+        var converter = JsonDataConverter.Default;
+        services.AddSingleton(functions);
+        services.AddSingleton<DataConverter>(converter);
+        services.AddSingleton(new DurableTaskWorkerOptions { DataConverter = converter });
+        services.AddSingleton(sp => DurableOptions.From(configuration, connection, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => new AzureStorageOrchestrationService(sp.GetRequiredService<AzureStorageOrchestrationServiceSettings>()));
+        services.AddSingleton<InstanceCompletions>();
+        services.AddSingleton<DurableTaskClient, LocalDurableTaskClient>();
+        services.AddSingleton<FunctionInvoker>();
+        services.AddSingleton(QueueListenerOptions.From(configuration));
+        services.AddSingleton(sp =>
+        {
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost.Queues");
+            return new QueueTransport(connection, sp.GetRequiredService<QueueListenerOptions>().Base64, queue => logger.UndecodableMessage(queue));
+        });
+        services.AddSingleton<QueueTriggers>();
+        services.AddHostedService<DurableEngine>();
+        services.AddHostedService(sp => sp.GetRequiredService<QueueTriggers>());
+        services.AddHostedService<TimerTriggers>();
+    }
+
+    private static string Describe(LocalFunction function, IConfiguration configuration) => function.Trigger switch
+    {
+        TriggerKind.Http => $"{string.Join('|', function.HttpMethods)} /api/{function.Target}",
+        TriggerKind.Queue or TriggerKind.Timer => BindingExpressions.Resolve(function.Target!, configuration, function.Name),
+        _ => string.Empty,
+    };
+}

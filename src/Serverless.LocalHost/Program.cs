@@ -1,0 +1,4 @@
+using Serverless.LocalHost;
+
+var app = LocalFunctionsHost.Build(args);
+await app.RunAsync();
