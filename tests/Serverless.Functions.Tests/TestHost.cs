@@ -1,90 +1,149 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Serverless.Core.Messaging;
+using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
-using Serverless.Runtime.Messaging;
-using Serverless.Runtime.Storage;
+using Serverless.Functions.Storage;
+using Serverless.LocalHost;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;
 
 /// <summary>
-/// The real host, in this process, on a free loopback port, with its own queue and table names (a unique
-/// prefix) on a shared Azurite: tests never see each other's data.
+/// The local Functions host, in this process, on a free loopback port, against a private Azurite of its own (on disk in a
+/// temporary folder): queue names are the contract's fixed names, so hosts never share an Azurite unless a test says so.
 /// </summary>
 public sealed class TestHost : IAsyncDisposable
 {
-    private TestHost(WebApplication app, HttpClient client, string prefix, string connectionString)
+    /// <summary>The signing key every test host uses unless told otherwise.</summary>
+    public const string SigningKey = "test-signing-key-0123456789abcdef";
+
+    private readonly bool _ownsAzurite;
+
+    private TestHost(WebApplication app, HttpClient client, AzuriteInstance azurite, bool ownsAzurite, string taskHub)
     {
         App = app;
         Client = client;
-        Prefix = prefix;
-        ConnectionString = connectionString;
+        Azurite = azurite;
+        _ownsAzurite = ownsAzurite;
+        TaskHub = taskHub;
     }
 
     public WebApplication App { get; }
 
     public HttpClient Client { get; }
 
-    public string Prefix { get; }
+    public AzuriteInstance Azurite { get; }
 
-    public string ConnectionString { get; }
+    public string ConnectionString => Azurite.ConnectionString;
+
+    public string TaskHub { get; }
 
     public IServiceProvider Services => App.Services;
 
-    public StorageNames Names => Services.GetRequiredService<StorageNames>();
+    public MessageCodec Codec => Services.GetRequiredService<MessageCodec>();
 
-    public QueueTransport Transport => Services.GetRequiredService<QueueTransport>();
+    public DecisionStore Decisions => Services.GetRequiredService<DecisionStore>();
 
-    /// <param name="connectionString">Azurite's connection string.</param>
-    /// <param name="settings">Settings overriding the defaults below.</param>
-    /// <param name="prefix">The queue and table name prefix; a fresh one when null.</param>
-    /// <param name="customHandler">Run as an Azure Functions custom handler (no queue listeners of its own).</param>
-    /// <param name="logs">Also receives every log line of the host (for tests that wait on what it logged).</param>
+    /// <summary>A queue of this host's storage (base64 messages, as the queue triggers read them).</summary>
+    public QueueClient Queue(string name) =>
+        new QueueServiceClient(ConnectionString, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 }).GetQueueClient(name);
+
+    /// <summary>A table of this host's storage.</summary>
+    public TableClient Table(string name) => new TableServiceClient(ConnectionString).GetTableClient(name);
+
+    /// <summary>
+    /// Starts a host. With no <paramref name="azurite"/>, a private on-disk Azurite is started (and stopped on dispose).
+    /// </summary>
+    /// <param name="settings">Settings overriding the defaults below (a null value removes a default).</param>
+    /// <param name="azurite">An Azurite to use instead of a private one (two hosts on one task hub, an outage test).</param>
+    /// <param name="logs">Also receives every log line of the host.</param>
     /// <param name="clientTimeout">When the client gives up on a request; default 90 s.</param>
     public static async Task<TestHost> StartAsync(
-        string connectionString,
         IReadOnlyDictionary<string, string?>? settings = null,
-        string? prefix = null,
-        bool customHandler = false,
-        Microsoft.Extensions.Logging.ILoggerProvider? logs = null,
+        AzuriteInstance? azurite = null,
+        ILoggerProvider? logs = null,
         TimeSpan? clientTimeout = null)
     {
-        prefix ??= TestNames.UniquePrefix();
-        var port = FreePort.Get();
-        var overrides = new Dictionary<string, string?>
+        var owns = azurite is null;
+        azurite ??= await AzuriteInstance.StartAsync(new AzuriteOptions { Location = Path.Combine(Path.GetTempPath(), "serverless-tests", Guid.NewGuid().ToString("N")) });
+        try
         {
-            ["AzureWebJobsStorage"] = connectionString,
-            ["TRANSACTIONS_STORAGE_PREFIX"] = prefix,
-            ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory,ghost",
-            [customHandler ? "FUNCTIONS_CUSTOMHANDLER_PORT" : "Host:LocalHttpPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
-        };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            overrides[key] = value;
-        }
+            var port = FreePort.Get();
+            var overrides = new Dictionary<string, string?>
+            {
+                ["AzureWebJobsStorage"] = azurite.ConnectionString,
+                ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
+                ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory,ghost",
+                ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
+                ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
+                ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+                ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
+                ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:maxQueuePollingInterval"] = "00:00:00.5",
+                ["AzureFunctionsJobHost:extensions:queues:maxPollingInterval"] = "00:00:00.5",
+                ["Logging:LogLevel:Default"] = "Warning",
+            };
+            foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            {
+                overrides[key] = value;
+            }
 
-        var app = FunctionApp.Create([], overrides);
-        if (logs is not null)
-        {
-            app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().AddProvider(logs);
-        }
+            var app = LocalFunctionsHost.Build([], overrides);
+            if (logs is not null)
+            {
+                app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+            }
 
-        await app.StartAsync();
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = clientTimeout ?? TimeSpan.FromSeconds(90) };
-        var host = new TestHost(app, client, prefix, connectionString);
-        await Eventually.WaitAsync(async () => (await client.GetAsync("/api/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "host healthy");
-        return host;
+            await app.StartAsync();
+            var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = clientTimeout ?? TimeSpan.FromSeconds(90) };
+            var host = new TestHost(app, client, azurite, owns, app.Services.GetRequiredService<TransactionsSettings>().TaskHub);
+            await Eventually.WaitAsync(async () => (await client.GetAsync("/api/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "host healthy");
+            return host;
+        }
+        catch
+        {
+            if (owns)
+            {
+                await azurite.DisposeAsync();
+            }
+
+            throw;
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await App.StopAsync(stop.Token);
-        await App.DisposeAsync();
+        try
+        {
+            await App.StopAsync(stop.Token);
+        }
+        finally
+        {
+            await App.DisposeAsync();
+            if (_ownsAzurite)
+            {
+                var location = Azurite.Location;
+                await Azurite.DisposeAsync();
+                if (location is not null)
+                {
+                    try
+                    {
+                        Directory.Delete(location, recursive: true);
+                    }
+                    catch (IOException)
+                    {
+                    }
+                }
+            }
+        }
     }
 
     public Task<HttpResponseMessage> PutAccountAsync(string account, long balance) =>
@@ -136,4 +195,27 @@ public sealed class TestHost : IAsyncDisposable
     };
 
     public static string Id(string hint) => $"{hint}-{Guid.NewGuid():N}"[..Math.Min(64, hint.Length + 33)];
+}
+
+/// <summary>One <see cref="TestHost"/> (with its own Azurite) shared by the tests of a class; each test uses its own ids and accounts.</summary>
+public class HostFixture : IAsyncLifetime
+{
+    private TestHost? _host;
+
+    public TestHost Host => _host ?? throw new InvalidOperationException("The host fixture has not been initialized yet.");
+
+    public async Task InitializeAsync() => _host = await TestHost.StartAsync(Settings());
+
+    public async Task DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Settings of this fixture's host; override for another configuration.</summary>
+    protected virtual IReadOnlyDictionary<string, string?>? Settings() => null;
 }
