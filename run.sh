@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# Runs the local Functions-style host on http://127.0.0.1:7071 with the coordinator and the sample
-# participants, against Azurite (started here unless something already listens on its ports).
+# Runs the Functions app on the local Functions host on http://127.0.0.1:7071 (the port in local.settings.json), with
+# the coordinator and the sample participants, against Azurite (started here unless something already listens on its
+# ports) and a local PostgreSQL for the orders participant (started here unless local.settings.json names another).
+# With Azure Functions Core Tools installed you can instead run: cd src/Serverless.Functions && func start
 set -euo pipefail
 cd "$(dirname "$0")"
 root="$(pwd)"
+app="$root/src/Serverless.Functions"
+settings="$app/local.settings.json"
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "run.sh: '$1' is required but not installed" >&2; exit 1; }; }
 need dotnet
 need node
+need npm
 
 if [[ ! -x node_modules/.bin/azurite || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "run.sh: installing Azurite from package-lock.json (npm ci)"
   npm ci --no-audit --no-fund
 fi
 
-if [[ ! -f local.settings.json ]]; then
-  cp local.settings.sample.json local.settings.json
-  echo "run.sh: created local.settings.json from local.settings.sample.json"
+if [[ ! -f "$settings" ]]; then
+  cp "$app/local.settings.sample.json" "$settings"
+  echo "run.sh: created src/Serverless.Functions/local.settings.json from local.settings.sample.json"
 fi
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -37,25 +42,26 @@ else
   node_modules/.bin/azurite --silent --disableTelemetry --location .azurite --debug .azurite/debug.log \
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 --skipApiVersionCheck --loose &
   pids+=($!)
-  for _ in $(seq 1 100); do listening 10002 && listening 10001 && break; sleep 0.1; done
+  for _ in $(seq 1 100); do listening 10000 && listening 10001 && listening 10002 && break; sleep 0.1; done
   listening 10001 || { echo "run.sh: Azurite did not start; see .azurite/debug.log" >&2; exit 1; }
   echo "run.sh: Azurite is up (data in .azurite/)"
 fi
 
-# The orders participant needs PostgreSQL: when local.settings.json names none (or names the one this script
-# made before), start a local one in .postgres/ and write its connection string into local.settings.json.
-setting() { node -e 'const s=require("./local.settings.json");process.stdout.write((s.Values||{})[process.argv[1]]||"")' "$1"; }
+# The orders participant needs PostgreSQL: when local.settings.json names none (or names the one this script made
+# before), start a local one in .postgres/ and write its connection string into local.settings.json.
+setting() { node -e 'const s=require(process.argv[1]);process.stdout.write((s.Values||{})[process.argv[2]]||"")' "$settings" "$1"; }
 configured="${ORDERS_POSTGRES_CONNECTION:-$(setting ORDERS_POSTGRES_CONNECTION)}"
 if [[ -z "$configured" || ( -f .postgres/connection && "$configured" == "$(cat .postgres/connection)" ) ]]; then
   echo "run.sh: starting a local PostgreSQL for the orders participant (data in .postgres/)"
   conn="$(scripts/postgres.sh start "$root/.postgres" | tail -n 1)"
   echo "$conn" > .postgres/connection
-  node -e 'const fs=require("fs");const s=JSON.parse(fs.readFileSync("local.settings.json"));s.Values=s.Values||{};s.Values.ORDERS_POSTGRES_CONNECTION=process.argv[1];fs.writeFileSync("local.settings.json",JSON.stringify(s,null,2)+"\n")' "$conn"
+  node -e 'const fs=require("fs");const p=process.argv[1];const s=JSON.parse(fs.readFileSync(p));s.Values=s.Values||{};s.Values.ORDERS_POSTGRES_CONNECTION=process.argv[2];fs.writeFileSync(p,JSON.stringify(s,null,2)+"\n")' "$settings" "$conn"
   stop_postgres=1
 fi
 
-dotnet build src/Serverless.Functions -c Release --nologo -v quiet
-echo "run.sh: host on http://127.0.0.1:$(grep -o '"LocalHttpPort": *[0-9]*' local.settings.json | grep -o '[0-9]*$' || echo 7071) (Ctrl+C stops it)"
-FUNCTIONS_APP_ROOT="$root" dotnet src/Serverless.Functions/bin/Release/net10.0/Serverless.Functions.dll &
+dotnet build src/Serverless.LocalHost -c Release --nologo -v quiet
+port="$(node -e 'const s=require(process.argv[1]);process.stdout.write(String((s.Host||{}).LocalHttpPort||7071))' "$settings")"
+echo "run.sh: local Functions host on http://127.0.0.1:$port (Ctrl+C stops it)"
+FUNCTIONS_APP_ROOT="$app" dotnet src/Serverless.LocalHost/bin/Release/net10.0/Serverless.LocalHost.dll &
 pids+=($!)
 wait "${pids[-1]}"
