@@ -93,7 +93,7 @@ public static class LocalFunctionsHost
         services.AddSingleton(functions);
         services.AddSingleton<DataConverter>(converter);
         services.AddSingleton(new DurableTaskWorkerOptions { DataConverter = converter });
-        services.AddSingleton(sp => DurableOptions.From(configuration, connection, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => DurableOptions.From(configuration, connection, sp.GetRequiredService<StorageMetrics>(), sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new AzureStorageOrchestrationService(sp.GetRequiredService<AzureStorageOrchestrationServiceSettings>()));
         services.AddSingleton<InstanceCompletions>();
         services.AddSingleton<DurableTaskClient, LocalDurableTaskClient>();

@@ -32,8 +32,8 @@ public sealed class StorageClients
         ArgumentNullException.ThrowIfNull(metrics);
         var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
         var tableOptions = new TableClientOptions();
-        queueOptions.AddPolicy(metrics.Policy(table: false), HttpPipelinePosition.PerRetry);
-        tableOptions.AddPolicy(metrics.Policy(table: true), HttpPipelinePosition.PerRetry);
+        queueOptions.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
+        tableOptions.AddPolicy(metrics.Policy(StorageService.Table), HttpPipelinePosition.PerRetry);
         foreach (var options in new ClientOptions[] { queueOptions, tableOptions })
         {
             options.Retry.MaxRetries = 3;

@@ -15,6 +15,15 @@ public enum StorageOperation
     TableRead,
     TableWrite,
     TableOther,
+    BlobRequest,
+}
+
+/// <summary>The storage service a client talks to.</summary>
+public enum StorageService
+{
+    Queue,
+    Table,
+    Blob,
 }
 
 /// <summary>
@@ -46,16 +55,21 @@ public sealed class StorageMetrics : IDisposable
         _counter.Add(1, new KeyValuePair<string, object?>("kind", operation.ToString()));
     }
 
-    /// <summary>The pipeline policy to add to a queue or table client (per retry, so retries count too).</summary>
-    public HttpPipelinePolicy Policy(bool table) => new CountingPolicy(this, table);
+    /// <summary>The pipeline policy to add to a client of <paramref name="service"/> (per retry, so retries count too).</summary>
+    public HttpPipelinePolicy Policy(StorageService service) => new CountingPolicy(this, service);
 
     public void Dispose() => _meter.Dispose();
 
-    internal static StorageOperation Classify(Request request, bool table)
+    internal static StorageOperation Classify(Request request, StorageService service)
     {
         var path = request.Uri.Path;
         var method = request.Method;
-        if (!table)
+        if (service == StorageService.Blob)
+        {
+            return StorageOperation.BlobRequest;
+        }
+
+        if (service == StorageService.Queue)
         {
             if (!path.EndsWith("/messages", StringComparison.Ordinal) && !path.Contains("/messages/", StringComparison.Ordinal))
             {
@@ -77,13 +91,13 @@ public sealed class StorageMetrics : IDisposable
         return method == RequestMethod.Get ? StorageOperation.TableRead : StorageOperation.TableWrite;
     }
 
-    private sealed class CountingPolicy(StorageMetrics metrics, bool table) : HttpPipelineSynchronousPolicy
+    private sealed class CountingPolicy(StorageMetrics metrics, StorageService service) : HttpPipelineSynchronousPolicy
     {
-        public override void OnSendingRequest(HttpMessage message) => metrics.Record(Classify(message.Request, table));
+        public override void OnSendingRequest(HttpMessage message) => metrics.Record(Classify(message.Request, service));
 
         public override void OnReceivedResponse(HttpMessage message)
         {
-            if (!table && message.Response.Status == 201 && message.Request.Method == RequestMethod.Post && metrics.MessageSent is { } sent)
+            if (service == StorageService.Queue && message.Response.Status == 201 && message.Request.Method == RequestMethod.Post && metrics.MessageSent is { } sent)
             {
                 // The path is /{queue}/messages (Azurite puts the account first: /{account}/{queue}/messages).
                 var segments = message.Request.Uri.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);

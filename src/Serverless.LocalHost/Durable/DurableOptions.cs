@@ -1,4 +1,9 @@
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 using DurableTask.AzureStorage;
+using Serverless.Functions.Storage;
 using Serverless.Functions.Hosting;
 using Serverless.LocalHost.Configuration;
 
@@ -18,8 +23,13 @@ public static class DurableOptions
     /// The backend's settings for <paramref name="connectionString"/>. The worker id is <c>LOCALHOST_WORKER_ID</c>, else the
     /// machine's name: a restarted host takes its partitions back at once, and two hosts on one machine need distinct ids.
     /// </summary>
-    public static AzureStorageOrchestrationServiceSettings From(IConfiguration configuration, string connectionString, ILoggerFactory loggerFactory)
+    /// <param name="configuration">The host's configuration.</param>
+    /// <param name="connectionString">The storage account of the task hub.</param>
+    /// <param name="metrics">Counts the engine's storage requests with the app's own.</param>
+    /// <param name="loggerFactory">The engine's logs.</param>
+    public static AzureStorageOrchestrationServiceSettings From(IConfiguration configuration, string connectionString, StorageMetrics metrics, ILoggerFactory loggerFactory)
     {
+        ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(configuration);
         var durable = configuration.GetSection($"{FunctionsConfiguration.HostSection}:extensions:durableTask");
         var storage = durable.GetSection("storageProvider");
@@ -27,7 +37,7 @@ public static class DurableOptions
         var settings = new AzureStorageOrchestrationServiceSettings
         {
             TaskHubName = TransactionsSettings.TaskHubName(configuration, appDirectory: string.Empty),
-            StorageAccountClientProvider = new StorageAccountClientProvider(connectionString),
+            StorageAccountClientProvider = Clients(connectionString, metrics),
             WorkerId = configuration["LOCALHOST_WORKER_ID"] is { Length: > 0 } id ? id : Environment.MachineName,
             AppName = "Serverless.LocalHost",
             UseAppLease = false,
@@ -46,5 +56,20 @@ public static class DurableOptions
             ThrowExceptionOnInvalidDedupeStatus = true,
         };
         return settings;
+    }
+
+    /// <summary>The engine's storage clients, with the app's request counter in their pipelines.</summary>
+    private static StorageAccountClientProvider Clients(string connectionString, StorageMetrics metrics)
+    {
+        var blob = new BlobClientOptions();
+        blob.AddPolicy(metrics.Policy(StorageService.Blob), HttpPipelinePosition.PerRetry);
+        var queue = new QueueClientOptions();
+        queue.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
+        var table = new TableClientOptions();
+        table.AddPolicy(metrics.Policy(StorageService.Table), HttpPipelinePosition.PerRetry);
+        return new StorageAccountClientProvider(
+            StorageServiceClientProvider.ForBlob(connectionString, blob),
+            StorageServiceClientProvider.ForQueue(connectionString, queue),
+            StorageServiceClientProvider.ForTable(connectionString, table));
     }
 }
