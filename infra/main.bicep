@@ -41,7 +41,7 @@ param ordersPostgresConnection string = ''
 @maxValue(3600)
 param defaultTimeoutSeconds int = 30
 
-@description('TRANSACTIONS_IN_DOUBT_SCHEDULE: when the timer function ResolveInDoubt runs, as a 6-field NCRONTAB expression (seconds first). Default every 30 seconds, as in local.settings.sample.json; a timer that fires this often keeps one instance running, so choose e.g. \'0 */5 * * * *\' to let the app scale to zero between runs.')
+@description('TRANSACTIONS_IN_DOUBT_SCHEDULE: when the timer function ResolveInDoubt runs, as a 6-field NCRONTAB expression (seconds first). Default every 30 seconds, as in local.settings.sample.json. Each run starts an instance if none is running, so a sparser schedule (e.g. \'0 */5 * * * *\') lets the app scale to zero in quiet times, at the price of finishing in-doubt branches later.')
 @minLength(11)
 param inDoubtSchedule string = '*/30 * * * * *'
 
