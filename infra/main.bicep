@@ -1,6 +1,7 @@
-// The two-phase-commit coordinator on Azure: a Linux function app on the Flex Consumption plan running the
-// app as a custom handler, its storage (queues and tables pre-created, no shared key), monitoring, and a
-// user-assigned identity that holds only the storage data roles the app and the Functions host need.
+// The two-phase-commit coordinator on Azure: src/Serverless.Functions (a .NET 10 isolated-worker Durable Functions
+// app) on a Linux function app on the Flex Consumption plan, its storage (the protocol's queues and tables
+// pre-created, no shared key), monitoring, and a user-assigned identity that holds only the storage data roles the
+// Functions host, the Durable Task extension and the app need.
 // Deploy: see infra/README.md.
 
 targetScope = 'resourceGroup'
@@ -21,7 +22,7 @@ param participants string[] = [
   'orders'
 ]
 
-@description('TRANSACTIONS_API_KEY: the key every route but /api/health requires (x-functions-key header or code query parameter). The app is public on the internet, so it is required here; use at least 32 random characters.')
+@description('TRANSACTIONS_API_KEY: the API key clients send (x-functions-key header or code query parameter) on every route but /api/health. On Azure the Functions host checks function keys, so after the first code deployment this value is also set as the host\'s function key (infra/README.md, "Deploy"). The app is public on the internet, so it is required here; use at least 32 random characters.')
 @secure()
 @minLength(32)
 param transactionsApiKey string
@@ -39,6 +40,15 @@ param ordersPostgresConnection string = ''
 @minValue(1)
 @maxValue(3600)
 param defaultTimeoutSeconds int = 30
+
+@description('TRANSACTIONS_IN_DOUBT_SCHEDULE: when the timer function ResolveInDoubt runs, as a 6-field NCRONTAB expression (seconds first). Default every 30 seconds, as in local.settings.sample.json. Each run starts an instance if none is running, so a sparser schedule (e.g. \'0 */5 * * * *\') lets the app scale to zero in quiet times, at the price of finishing in-doubt branches later.')
+@minLength(11)
+param inDoubtSchedule string = '*/30 * * * * *'
+
+@description('TRANSACTIONS_IN_DOUBT_SECONDS: how long a prepared branch waits for its decision before ResolveInDoubt asks about it, and the grace after a vote deadline past which an undecided transaction is presumed aborted. Default 60.')
+@minValue(1)
+@maxValue(86400)
+param inDoubtSeconds int = 60
 
 @description('Further app settings (name to string value), e.g. TRANSACTIONS_PHASE2_RETRY_SECONDS. Kept here so that a redeployment does not drop them. Default none.')
 param additionalAppSettings object = {}
@@ -80,8 +90,10 @@ var storageAccountName = take('st${toLower(replace(namePrefix, '-', ''))}${suffi
 var functionAppName = '${namePrefix}-func-${suffix}'
 var deploymentContainerName = 'app-package'
 
-// The names the app uses (DESIGN.md, "Queues and tables"). Poison queues are pre-created too, so that moving a
-// message there never waits on creating its queue.
+// The names the app uses (DESIGN.md, "Queues, task hub and tables"). Poison queues are pre-created too, so that
+// moving a message there never waits on creating its queue. The Durable task hub's own tables, queues and blob
+// containers ({hub}Instances, {hub}History, {hub}-control-NN, {hub}-workitems, {hub}-leases, ...) are not listed:
+// the Durable Task extension creates them at start-up.
 var inboxQueues = concat(
   [
     'tx-coordinator'
@@ -90,9 +102,12 @@ var inboxQueues = concat(
 )
 var queueNames = concat(inboxQueues, map(inboxQueues, q => '${q}-poison'))
 var tableNames = [
-  'Transactions'
+  // The sample participants' state.
   'BankAccounts'
   'InventoryItems'
+  // The coordinator's decision records, {hub}Decisions for the task hub named in host.json
+  // (extensions.durableTask.hubName "TwoPhaseCommit").
+  'TwoPhaseCommitDecisions'
 ]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -142,6 +157,8 @@ module functionApp 'modules/function-app.bicep' = {
     transactionsSigningKey: transactionsSigningKey
     ordersPostgresConnection: ordersPostgresConnection
     defaultTimeoutSeconds: defaultTimeoutSeconds
+    inDoubtSchedule: inDoubtSchedule
+    inDoubtSeconds: inDoubtSeconds
     additionalAppSettings: additionalAppSettings
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
@@ -149,13 +166,13 @@ module functionApp 'modules/function-app.bicep' = {
   }
 }
 
-@description('Name of the function app: the target of az functionapp deploy.')
+@description('Name of the function app: the target of az functionapp deploy and func azure functionapp publish.')
 output functionAppName string = functionApp.outputs.name
 
 @description('Host name of the app; the API is at https://{defaultHostName}/api.')
 output defaultHostName string = functionApp.outputs.defaultHostName
 
-@description('Name of the storage account holding the queues, the tables and the deployment package.')
+@description('Name of the storage account holding the queues, the tables, the task hub and the deployment package.')
 output storageAccountName string = storage.outputs.name
 
 @description('Client id of the user-assigned identity the app runs as.')

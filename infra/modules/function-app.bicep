@@ -1,5 +1,6 @@
-// The function app: Linux, Flex Consumption plan, custom handler runtime (the app is its own HTTP server and the
-// Functions host forwards to it). It runs as the user-assigned identity and reaches storage only through it.
+// The function app: Linux, Flex Consumption plan, .NET 10 isolated worker (src/Serverless.Functions as published by
+// dotnet publish). It runs as the user-assigned identity, and the Functions host, the Durable Task extension, the
+// queue trigger and the app reach storage only through it.
 
 @description('Function app name (globally unique).')
 param name string
@@ -16,7 +17,7 @@ param identityId string
 @description('Client id of that identity: tells the host and the app which identity to take a token for.')
 param identityClientId string
 
-@description('Storage account for the host, the queues and the tables (identity-based access only).')
+@description('Storage account for the host, the task hub, the queues and the tables (identity-based access only).')
 param storageAccountName string
 
 @description('URL of the blob container the deployment package goes to.')
@@ -43,6 +44,12 @@ param ordersPostgresConnection string
 @description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS.')
 param defaultTimeoutSeconds int
 
+@description('TRANSACTIONS_IN_DOUBT_SCHEDULE (6-field NCRONTAB).')
+param inDoubtSchedule string
+
+@description('TRANSACTIONS_IN_DOUBT_SECONDS.')
+param inDoubtSeconds int
+
 @description('Further app settings, name to value.')
 param additionalAppSettings object
 
@@ -55,10 +62,11 @@ param instanceMemoryMB int
 @description('Tags applied to every resource.')
 param tags object
 
-// The Values of local.settings.sample.json, as Azure needs them. Two differ on purpose:
+// The Values of src/Serverless.Functions/local.settings.sample.json, as Azure needs them. Two differ on purpose:
 // - AzureWebJobsStorage is not a connection string here but the identity-based form (account name, managed
-//   identity, which identity): no key exists to put in it, since the account refuses shared keys.
-// - FUNCTIONS_WORKER_RUNTIME=custom is functionAppConfig.runtime below: Flex Consumption rejects the setting.
+//   identity, which identity): no key exists to put in it, since the account refuses shared keys. The Functions
+//   host, the Durable Task extension (task hub), the queue triggers and the app's own clients all read this form.
+// - FUNCTIONS_WORKER_RUNTIME=dotnet-isolated is functionAppConfig.runtime below: Flex Consumption rejects the setting.
 var appSettings = [
   {
     name: 'AzureWebJobsStorage__accountName'
@@ -91,6 +99,15 @@ var appSettings = [
   {
     name: 'TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS'
     value: string(defaultTimeoutSeconds)
+  }
+  {
+    // The timer function ResolveInDoubt binds %TRANSACTIONS_IN_DOUBT_SCHEDULE%: without the setting it is in error and never runs.
+    name: 'TRANSACTIONS_IN_DOUBT_SCHEDULE'
+    value: inDoubtSchedule
+  }
+  {
+    name: 'TRANSACTIONS_IN_DOUBT_SECONDS'
+    value: string(inDoubtSeconds)
   }
   {
     name: 'ORDERS_POSTGRES_CONNECTION'
@@ -156,9 +173,10 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         instanceMemoryMB: instanceMemoryMB
       }
       runtime: {
-        // Custom handler: host.json's customHandler starts the app's executable and forwards HTTP to it.
-        name: 'custom'
-        version: '1.0'
+        // The stack Flex Consumption lists for FC1 as dotnet-isolated 10.0 (az functionapp list-flexconsumption-runtimes);
+        // it matches the app's net10.0 target framework.
+        name: 'dotnet-isolated'
+        version: '10.0'
       }
     }
   }

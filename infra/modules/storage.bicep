@@ -1,6 +1,7 @@
-// The storage account that holds everything durable: the protocol's queues and tables, the Functions host's
-// own blobs (leases, keys) and the Flex Consumption deployment package. Shared-key access is off, so the only
-// way in is Microsoft Entra ID; the app's identity gets the three data roles below and nothing else.
+// The storage account that holds everything durable: the Durable task hub (the coordinator's orchestrations), the
+// decision records, the protocol's queues, the participants' tables, the Functions host's own blobs (locks, keys)
+// and the Flex Consumption deployment package. Shared-key access is off, so the only way in is Microsoft Entra ID;
+// the app's identity gets the three data roles below and nothing else.
 
 @description('Storage account name: 3-24 lower-case letters and digits, globally unique.')
 @minLength(3)
@@ -32,19 +33,23 @@ param tags object
 // its service is used for; see infra/README.md, "Roles".
 var dataRoles = [
   {
-    // The Functions host keeps its locks and keys in blobs and creates their containers; Flex reads the
-    // deployment package from blob. Microsoft documents this role for identity-based host storage.
+    // The Functions host keeps its keys and the timer trigger's locks in blobs and creates their containers (the
+    // role Microsoft documents for identity-based host storage); the Durable Task extension creates the task hub's
+    // containers and takes its partition leases (Blob Data Contributor would do, and Owner includes it); Flex
+    // Consumption writes and reads the deployment package.
     name: 'Storage Blob Data Owner'
     id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   }
   {
-    // Queue triggers, the coordinator and participants read, send, update and delete messages and create the
-    // poison queues on demand: every queue data action, no account management.
+    // Durable's control and work-item queues (created at start-up, messages sent, received, updated, deleted), the
+    // queue triggers (receive, delete, create poison queues) and the app (sends commands and poison copies): every
+    // queue data action, no account management.
     name: 'Storage Queue Data Contributor'
     id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   }
   {
-    // Transaction and participant state: entity reads, ETag-guarded writes and batches, table creation.
+    // Durable's Instances and History tables (created at start-up), the decision records and the participants'
+    // state: entity reads, ETag-guarded writes and batches, table creation.
     name: 'Storage Table Data Contributor'
     id: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   }

@@ -82,6 +82,25 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
         Assert.All(chain, declaration => Assert.Equal("securestring", ArmScope.AsString(declaration["type"]), ignoreCase: true));
     }
 
+    // A deployment without overrides behaves as the app does locally with the sample's values.
+    [Theory]
+    [InlineData("TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS")]
+    [InlineData("TRANSACTIONS_IN_DOUBT_SCHEDULE")]
+    [InlineData("TRANSACTIONS_IN_DOUBT_SECONDS")]
+    public void AppSettings_DefaultToTheValuesOfTheLocalSettingsSample(string settingName)
+    {
+        Assert.Equal(Repository.SampleSettingValues()[settingName], DefaultOfMainParameterBehind(settingName));
+    }
+
+    // ResolveInDoubt binds %TRANSACTIONS_IN_DOUBT_SCHEDULE% as a timer schedule: NCRONTAB with seconds, six fields.
+    [Fact]
+    public void AppSettings_InDoubtScheduleIsASixFieldCronExpression()
+    {
+        var schedule = DefaultOfMainParameterBehind("TRANSACTIONS_IN_DOUBT_SCHEDULE");
+        Assert.NotNull(schedule);
+        Assert.Equal(6, schedule.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
     [Fact]
     public void AppSettings_OrdersConnectionDefaultsToEmpty()
     {
@@ -98,5 +117,15 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
         var sample = Repository.SampleSettingValues()["TRANSACTIONS_PARTICIPANTS"]
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(sample, defaults);
+    }
+
+    // The default value of the main.bicep parameter a setting is made from (through the function-app module's parameter).
+    private string? DefaultOfMainParameterBehind(string settingName)
+    {
+        var expression = fixture.Setting(settingName).Text ?? string.Empty;
+        var parameter = Assert.Single(ArmScope.ParameterReferences(expression));
+        var chain = fixture.FunctionApp.Scope.ParameterChain(parameter).ToList();
+        Assert.True(chain.Count >= 2, $"{settingName} should come from a parameter of main.bicep.");
+        return chain[^1]["defaultValue"]?.ToString();
     }
 }

@@ -26,11 +26,16 @@ public sealed class FunctionAppTests(MainTemplateFixture fixture)
         Assert.Same(plan.Scope, fixture.FunctionApp.Scope);
     }
 
-    // DESIGN.md: on Azure the app runs inside the Functions host as a custom handler.
+    // Flex Consumption lists the .NET isolated stack as dotnet-isolated with versions "8.0", "9.0", "10.0"; the version
+    // must be the .NET the app is built for, or the worker does not start.
     [Fact]
-    public void FunctionApp_RunsTheAppAsACustomHandler()
+    public void FunctionApp_RunsTheIsolatedWorkerOnTheDotnetVersionTheAppTargets()
     {
-        Assert.Equal("custom", ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.runtime.name")));
+        Assert.Equal("dotnet-isolated", ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.runtime.name")));
+
+        var targetFramework = Repository.TargetFramework();
+        Assert.StartsWith("net", targetFramework, StringComparison.Ordinal);
+        Assert.Equal(targetFramework["net".Length..], ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.runtime.version")));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
 
@@ -11,13 +12,33 @@ public static class Repository
 
     public static string MainBicep => Path.Combine(Root, "infra", "main.bicep");
 
-    /// <summary>Names and values of <c>Values</c> in local.settings.sample.json: the settings the app reads.</summary>
+    /// <summary>The Functions app's project folder: its host.json and local.settings.sample.json live there.</summary>
+    public static string FunctionsApp => Path.Combine(Root, "src", "Serverless.Functions");
+
+    /// <summary>Names and values of <c>Values</c> in the app's local.settings.sample.json: the settings the app reads.</summary>
     public static IReadOnlyDictionary<string, string> SampleSettingValues()
     {
-        var path = Path.Combine(Root, "local.settings.sample.json");
+        var path = Path.Combine(FunctionsApp, "local.settings.sample.json");
         var values = JsonNode.Parse(File.ReadAllText(path))?["Values"] as JsonObject
             ?? throw new InvalidOperationException($"{path} has no Values object.");
         return values.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? string.Empty, StringComparer.Ordinal);
+    }
+
+    /// <summary>The Durable task hub the app's host.json names (<c>extensions.durableTask.hubName</c>).</summary>
+    public static string TaskHubName()
+    {
+        var path = Path.Combine(FunctionsApp, "host.json");
+        var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+        var hub = JsonNode.Parse(File.ReadAllText(path), documentOptions: options)?["extensions"]?["durableTask"]?["hubName"]?.ToString();
+        return string.IsNullOrEmpty(hub) ? throw new InvalidOperationException($"{path} names no extensions.durableTask.hubName.") : hub;
+    }
+
+    /// <summary>The target framework Directory.Build.props sets for every project, e.g. <c>net10.0</c>.</summary>
+    public static string TargetFramework()
+    {
+        var path = Path.Combine(Root, "Directory.Build.props");
+        return XDocument.Load(path).Descendants("TargetFramework").Select(e => e.Value.Trim()).SingleOrDefault()
+            ?? throw new InvalidOperationException($"{path} sets no TargetFramework.");
     }
 
     /// <summary>The version Directory.Packages.props pins for a package.</summary>

@@ -3,7 +3,10 @@ namespace Serverless.Infra.Tests;
 /// <summary>Built-in Azure role definition ids (the same in every tenant).</summary>
 public static class Roles
 {
-    /// <summary>What the app and the Functions host need on their storage account, and no more.</summary>
+    /// <summary>
+    /// What the Functions host (keys, timer locks), the Durable Task extension's Azure Storage provider (task hub tables,
+    /// queues, lease blobs), the queue triggers and the app need on their storage account, and no more.
+    /// </summary>
     public static readonly IReadOnlyDictionary<string, string> NarrowStorageDataRoles = new Dictionary<string, string>
     {
         ["Storage Blob Data Owner"] = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",

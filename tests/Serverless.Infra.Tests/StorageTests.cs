@@ -1,14 +1,16 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Serverless.Infra.Tests.Arm;
 using Xunit;
 
 namespace Serverless.Infra.Tests;
 
 [Collection(MainTemplateCollection.Name)]
-public sealed class StorageTests(MainTemplateFixture fixture)
+public sealed partial class StorageTests(MainTemplateFixture fixture)
 {
     private const string QueueType = "Microsoft.Storage/storageAccounts/queueServices/queues";
     private const string TableType = "Microsoft.Storage/storageAccounts/tableServices/tables";
+    private const string RoleAssignmentType = "Microsoft.Authorization/roleAssignments";
 
     private ArmResource Account => fixture.OnlyResource("Microsoft.Storage/storageAccounts");
 
@@ -33,13 +35,15 @@ public sealed class StorageTests(MainTemplateFixture fixture)
         var (names, outer) = NamesPassedTo(Assert.Single(fixture.Template.OfType(QueueType)));
         var expression = Expand(outer, ArmScope.AsString(names) ?? string.Empty);
 
-        // main.bicep derives the names from the participants parameter (DESIGN.md, "Queues and tables").
+        // main.bicep derives the names from the participants parameter (DESIGN.md, "Queues, task hub and tables").
         Assert.Contains("'tx-coordinator'", expression, StringComparison.Ordinal);
         Assert.Contains("'tx-participant-{0}'", expression, StringComparison.Ordinal);
         Assert.Contains("parameters('participants')", expression, StringComparison.Ordinal);
         Assert.Contains("'{0}-poison'", expression, StringComparison.Ordinal);
     }
 
+    // The participants' tables and the coordinator's decision records ({hub}Decisions for host.json's task hub). The
+    // task hub's own tables are Durable's to create, and no table of the former custom engine remains.
     [Fact]
     public void Storage_PreCreatesTheTablesTheAppUses()
     {
@@ -47,13 +51,14 @@ public sealed class StorageTests(MainTemplateFixture fixture)
         var variable = Assert.Single(ArmScope.VariableReferences(ArmScope.AsString(names) ?? string.Empty));
         var tables = outer.Variable(variable) as JsonArray;
         Assert.NotNull(tables);
-        Assert.Equal(["BankAccounts", "InventoryItems", "Transactions"], tables.Select(t => ArmScope.AsString(t)).Order(StringComparer.Ordinal));
+        string[] expected = ["BankAccounts", "InventoryItems", Repository.TaskHubName() + "Decisions"];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), tables.Select(t => ArmScope.AsString(t)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
-    public void RoleAssignments_GrantTheThreeStorageDataRolesOnTheStorageAccountOnly()
+    public void RoleAssignments_AreScopedToTheStorageAccountAsServicePrincipalAssignments()
     {
-        var assignments = fixture.Template.OfType("Microsoft.Authorization/roleAssignments").ToList();
+        var assignments = fixture.Template.OfType(RoleAssignmentType).ToList();
         Assert.NotEmpty(assignments);
         Assert.All(assignments, a =>
         {
@@ -61,18 +66,27 @@ public sealed class StorageTests(MainTemplateFixture fixture)
             Assert.Contains("Microsoft.Authorization/roleDefinitions", ArmScope.AsString(a.Properties?["roleDefinitionId"]), StringComparison.Ordinal);
             Assert.Equal("ServicePrincipal", ArmScope.AsString(a.Properties?["principalType"]));
         });
+    }
 
-        var declaringText = string.Concat(assignments.Select(a => a.Scope.Text).Distinct());
+    // Exactly the roles the Functions host, the Durable Task extension's Azure Storage provider, the queue and timer
+    // triggers and the app need (infra/README.md, "Roles"): each is there, and nothing else is granted.
+    [Fact]
+    public void RoleAssignments_GrantExactlyTheBlobQueueAndTableDataRoles()
+    {
+        var granted = fixture.Template.OfType(RoleAssignmentType).SelectMany(GrantedRoleIds).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var (role, id) in Roles.NarrowStorageDataRoles)
         {
-            Assert.True(declaringText.Contains(id, StringComparison.OrdinalIgnoreCase), $"No role assignment grants {role} ({id}).");
+            Assert.True(granted.Contains(id), $"No role assignment grants {role} ({id}).");
         }
+
+        var extra = granted.Except(Roles.NarrowStorageDataRoles.Values, StringComparer.OrdinalIgnoreCase).ToList();
+        Assert.True(extra.Count == 0, $"Role assignments grant roles beyond the three data roles: {string.Join(", ", extra)}.");
     }
 
     [Fact]
     public void RoleAssignments_GoToTheAppsIdentity()
     {
-        var assignment = fixture.Template.OfType("Microsoft.Authorization/roleAssignments").First();
+        var assignment = fixture.Template.OfType(RoleAssignmentType).First();
         var principal = ArmScope.ParameterReference(assignment.Properties?["principalId"]);
         Assert.NotNull(principal);
         var argument = ArmScope.AsString(assignment.Scope.ArgumentOf(principal));
@@ -102,6 +116,26 @@ public sealed class StorageTests(MainTemplateFixture fixture)
         // AzureWebJobsStorage itself would be a connection string; only its identity-based __ parts may exist.
         Assert.DoesNotContain(fixture.AppSettings, s => s.Name.Equals("AzureWebJobsStorage", StringComparison.OrdinalIgnoreCase));
     }
+
+    // The role definition ids one assignment grants: the literal id in its roleDefinitionId, or, for a copy loop over
+    // a variable (variables('roles')[copyIndex()].id), the id of every element of that variable.
+    private static IEnumerable<string> GrantedRoleIds(ArmResource assignment)
+    {
+        var expression = ArmScope.AsString(assignment.Properties?["roleDefinitionId"]) ?? string.Empty;
+        var literal = RoleId().Matches(expression).Select(m => m.Value).ToList();
+        if (literal.Count > 0)
+        {
+            return literal;
+        }
+
+        var variable = Assert.Single(ArmScope.VariableReferences(expression));
+        var elements = assignment.Scope.Variable(variable) as JsonArray;
+        Assert.True(elements is not null, $"roleDefinitionId '{expression}' names variable '{variable}', which is not a literal array.");
+        return elements.Select(e => ArmScope.AsString(e?["id"]) ?? string.Empty);
+    }
+
+    [GeneratedRegex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", RegexOptions.IgnoreCase)]
+    private static partial Regex RoleId();
 
     // A copy loop over a module parameter creates whatever the template around the module passes for it.
     private static (JsonNode? Names, ArmScope Outer) NamesPassedTo(ArmResource loop)
