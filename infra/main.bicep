@@ -41,9 +41,9 @@ param ordersPostgresConnection string = ''
 @maxValue(3600)
 param defaultTimeoutSeconds int = 30
 
-@description('TRANSACTIONS_IN_DOUBT_SCHEDULE: when the timer function ResolveInDoubt runs, as a 6-field NCRONTAB expression (seconds first). Default every 30 seconds, as in local.settings.sample.json. Each run starts an instance if none is running, so a sparser schedule (e.g. \'0 */5 * * * *\') lets the app scale to zero in quiet times, at the price of finishing in-doubt branches later.')
+@description('TRANSACTIONS_IN_DOUBT_SCHEDULE: when the timer function ResolveInDoubt runs, as a 6-field NCRONTAB expression (seconds first). Default every minute, as in local.settings.sample.json. Each run starts an instance if none is running, so a sparser schedule (e.g. \'0 */5 * * * *\') lets the app scale to zero in quiet times, at the price of finishing in-doubt branches later.')
 @minLength(11)
-param inDoubtSchedule string = '*/30 * * * * *'
+param inDoubtSchedule string = '0 */1 * * * *'
 
 @description('TRANSACTIONS_IN_DOUBT_SECONDS: how long a prepared branch waits for its decision before ResolveInDoubt asks about it, and the grace after a vote deadline past which an undecided transaction is presumed aborted. Default 60.')
 @minValue(1)
