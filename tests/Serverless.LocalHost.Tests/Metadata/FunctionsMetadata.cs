@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Serverless.LocalHost.Tests;
+namespace Serverless.LocalHost.Tests.Metadata;
 
 /// <summary>One binding of a function in the Worker SDK's <c>functions.metadata</c>.</summary>
 public sealed record MetadataBinding(
