@@ -126,9 +126,17 @@ public static class FunctionCatalog
             throw new NotSupportedException($"Function '{name}' ({method.DeclaringType!.Name}.{method.Name}) has no trigger this host serves.");
         }
 
-        if (method.ReturnParameter.GetCustomAttributes().Any(a => a is BindingAttribute))
+        // The isolated worker declares a return value's output binding on the method ([QueueOutput] beside [Function]).
+        if (method.GetCustomAttributes().Concat(method.ReturnParameter.GetCustomAttributes()).Any(a => a is BindingAttribute))
         {
             throw new NotSupportedException($"Function '{name}' has an output binding on its return value, which this host does not serve.");
+        }
+
+        // A result type whose properties carry output bindings (Functions' multiple outputs) would be sent nowhere.
+        if (definition.ResultType is { } resultType
+            && resultType.GetProperties(BindingFlags.Public | BindingFlags.Instance).FirstOrDefault(p => p.GetCustomAttributes().Any(a => a is BindingAttribute)) is { } output)
+        {
+            throw new NotSupportedException($"Function '{name}' returns an output binding on {resultType.Name}.{output.Name}, which this host does not serve.");
         }
 
         if (definition.Trigger == TriggerKind.Http && definition.ResultType is { } result && !typeof(IResult).IsAssignableFrom(result))

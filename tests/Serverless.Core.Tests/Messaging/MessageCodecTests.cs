@@ -23,8 +23,23 @@ public sealed class MessageCodecTests
         { MessageKind.Inquiry, "branch" }, { MessageKind.Inquiry, "participant" }, { MessageKind.Inquiry, "operation" },
         { MessageKind.Vote, "branch" }, { MessageKind.Vote, "vote" },
         { MessageKind.Ack, "branch" }, { MessageKind.Ack, "outcome" },
-        { MessageKind.Retry, "attempt" },
     };
+
+    /// <summary>A one-phase prepare: the transaction's only branch, which decides by itself.</summary>
+    public static ProtocolMessage OnePhasePrepare => Sample(MessageKind.Prepare) with { Branch = 0, OnePhase = true };
+
+    /// <summary>The vote of a one-phase branch: its vote, the decision it recorded and the outcome it finished with.</summary>
+    public static ProtocolMessage FinishedVote(Vote vote, Decision decision, BranchOutcome outcome) =>
+        new(MessageKind.Vote, "order-1001") { Branch = 0, Vote = vote, Decision = decision, Outcome = outcome };
+
+    /// <summary>A sample of every kind, and the one-phase forms of a prepare and a vote.</summary>
+    public static ProtocolMessage[] AllSamples() =>
+    [
+        .. Enum.GetValues<MessageKind>().Select(Sample),
+        OnePhasePrepare,
+        FinishedVote(Vote.Yes, Decision.Commit, BranchOutcome.Committed),
+        FinishedVote(Vote.No, Decision.Abort, BranchOutcome.RolledBack) with { Reason = "insufficient funds in 'alice'" },
+    ];
 
     /// <summary>A typical message of each kind, with every field that kind carries.</summary>
     public static ProtocolMessage Sample(MessageKind kind) => kind switch
@@ -33,8 +48,6 @@ public sealed class MessageCodecTests
             new(kind, "order-1001") { Branch = 2, Participant = "bank", Operation = Operation },
         MessageKind.Vote => new(kind, "order-1001") { Branch = 1, Vote = Vote.No, Reason = "insufficient funds in 'alice'" },
         MessageKind.Ack => new(kind, "order-1001") { Branch = 63, Outcome = BranchOutcome.RolledBack },
-        MessageKind.Deadline => new(kind, "order-1001"),
-        MessageKind.Retry => new(kind, "order-1001") { Attempt = 3 },
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -99,9 +112,9 @@ public sealed class MessageCodecTests
     [InlineData("{\"body\":1}")]
     [InlineData("{\"body\":[]}")]
     [InlineData("{\"body\":{}}")]
-    [InlineData("{\"body\":{\"v\":1,\"kind\":\"Deadline\",\"tx\":\"t\"}} trailing")]
-    [InlineData("{\"body\":{\"v\":1,\"kind\":\"Deadline\",\"tx\":\"t\",}}")]
-    [InlineData("{'body':{'v':1,'kind':'Deadline','tx':'t'}}")]
+    [InlineData("{\"body\":{\"v\":1,\"kind\":\"Vote\",\"tx\":\"t\",\"branch\":0,\"vote\":\"Yes\"}} trailing")]
+    [InlineData("{\"body\":{\"v\":1,\"kind\":\"Vote\",\"tx\":\"t\",\"branch\":0,\"vote\":\"Yes\",}}")]
+    [InlineData("{'body':{'v':1,'kind':'Vote','tx':'t','branch':0,'vote':'Yes'}}")]
     public void Decode_OfMalformedText_IsRejected(string? text)
     {
         AssertRejected(Unsigned, text);
@@ -129,7 +142,7 @@ public sealed class MessageCodecTests
     [InlineData("99999999999")]
     public void Decode_OfAnUnknownVersion_IsRejected(string version)
     {
-        AssertRejected(Unsigned, With(MessageKind.Deadline, "v", version), version == "2" ? "unsupported message version 2" : "version");
+        AssertRejected(Unsigned, With(MessageKind.Vote, "v", version), version == "2" ? "unsupported message version 2" : "version");
     }
 
     [Theory]
@@ -144,6 +157,8 @@ public sealed class MessageCodecTests
     [InlineData("\"Prepare \"")]
     [InlineData("\"Commit,Rollback\"")]
     [InlineData("\"Prepare, Commit\"")]
+    [InlineData("\"Deadline\"")]
+    [InlineData("\"Retry\"")]
     [InlineData("0")]
     [InlineData("null")]
     public void Decode_OfAnUnknownKind_IsRejected(string kind)
@@ -206,10 +221,6 @@ public sealed class MessageCodecTests
     [InlineData(MessageKind.Vote, "vote", "0")]
     [InlineData(MessageKind.Ack, "outcome", "\"Done\"")]
     [InlineData(MessageKind.Ack, "outcome", "\"Committed,RolledBack\"")]
-    [InlineData(MessageKind.Retry, "attempt", "0")]
-    [InlineData(MessageKind.Retry, "attempt", "-3")]
-    [InlineData(MessageKind.Retry, "attempt", "\"3\"")]
-    [InlineData(MessageKind.Retry, "attempt", "2.5")]
     public void Decode_WithAnInvalidValueForAFieldItsKindRequires_IsRejected(MessageKind kind, string field, string value)
     {
         AssertRejected(Unsigned, With(kind, field, value), kind.ToString());
@@ -253,12 +264,12 @@ public sealed class MessageCodecTests
     [Property(MaxTest = 1000)]
     public Property Decode_OfARandomlyEditedMessage_NeverThrowsAndWhatItAcceptsEncodesAgain() =>
         Prop.ForAll(
-            Gen.Elements(Enum.GetValues<MessageKind>()).ToArbitrary(),
+            Gen.Elements(AllSamples()).ToArbitrary(),
             Gen.Choose(0, 1 << 16).ArrayOf().ToArbitrary(),
             Gen.Elements('{', '}', '[', ']', '"', ',', ':', '\\', '0', '9', '-', 'e', '.', ' ', 'x', '\u00e9').ArrayOf().ToArbitrary(),
-            (kind, positions, inserts) =>
+            (sample, positions, inserts) =>
             {
-                var text = Unsigned.Encode(Sample(kind));
+                var text = Unsigned.Encode(sample);
                 for (var i = 0; i < Math.Min(positions.Length, 6) && text.Length > 0; i++)
                 {
                     var at = positions[i] % text.Length;

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Configuration;
+using Serverless.LocalHost.Catalog;
+
+namespace Serverless.LocalHost.Tests.Catalog;
+
+public sealed class BindingExpressionsTests
+{
+    private static readonly IConfiguration Settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+    {
+        ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+        ["QUEUE_PREFIX"] = "tx",
+        ["QUEUE_NAME"] = "  padded  ",
+        ["Orders:Queue"] = "orders-inbox",
+        ["BLANK"] = "   ",
+    }).Build();
+
+    [Theory]
+    [InlineData("%TRANSACTIONS_IN_DOUBT_SCHEDULE%", "*/30 * * * * *")]
+    [InlineData("%QUEUE_PREFIX%-participant-bank", "tx-participant-bank")]
+    [InlineData("%QUEUE_PREFIX%-%QUEUE_PREFIX%", "tx-tx")]
+    [InlineData("%QUEUE_NAME%", "padded")]
+    [InlineData("%Orders__Queue%", "orders-inbox")]
+    [InlineData("tx-coordinator", "tx-coordinator")]
+    [InlineData("0 */5 * * * *", "0 */5 * * * *")]
+    [InlineData("100%", "100%")]
+    public void Resolve_ReplacesEachSettingByItsValue(string expression, string expected)
+    {
+        Assert.Equal(expected, BindingExpressions.Resolve(expression, Settings, "SomeFunction"));
+    }
+
+    [Theory]
+    [InlineData("%MISSING%", "MISSING")]
+    [InlineData("tx-%MISSING_PREFIX%-bank", "MISSING_PREFIX")]
+    [InlineData("%BLANK%", "BLANK")]
+    public void Resolve_OfAMissingSetting_FailsNamingTheSettingAndTheFunction(string expression, string setting)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => BindingExpressions.Resolve(expression, Settings, "ResolveInDoubt"));
+
+        Assert.Contains("Function 'ResolveInDoubt'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"%{setting}%", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"the setting {setting} is not set", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Resolve_WithNullArguments_Throws()
+    {
+        Assert.Throws<ArgumentNullException>(() => BindingExpressions.Resolve(null!, Settings, "F"));
+        Assert.Throws<ArgumentNullException>(() => BindingExpressions.Resolve("%A%", null!, "F"));
+    }
+
+    [Fact]
+    public void Build_OfTheHostWithoutTheInDoubtSchedule_FailsNamingTheSettingAndTheTimerFunction()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => LocalFunctionsHost.Build([], new Dictionary<string, string?>
+        {
+            ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+        }));
+
+        Assert.Contains("Function 'ResolveInDoubt' uses %TRANSACTIONS_IN_DOUBT_SCHEDULE%", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_OfTheHostWithABadInDoubtSchedule_FailsNamingTheSchedule()
+    {
+        var error = Assert.Throws<FormatException>(() => LocalFunctionsHost.Build([], new Dictionary<string, string?>
+        {
+            ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * *",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+        }));
+
+        Assert.Contains("'*/30 * * * *' is not a six-field NCRONTAB schedule", error.Message, StringComparison.Ordinal);
+    }
+}
