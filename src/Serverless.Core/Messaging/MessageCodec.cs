@@ -219,6 +219,12 @@ public sealed class MessageCodec
         Vote? vote = TryGetEnum<Vote>(body, "vote", out var parsedVote) ? parsedVote : null;
         BranchOutcome? outcome = TryGetEnum<BranchOutcome>(body, "outcome", out var parsedOutcome) ? parsedOutcome : null;
         Decision? decision = TryGetEnum<Decision>(body, "decision", out var parsedDecision) ? parsedDecision : null;
+        if (decision is null && body.TryGetProperty("decision", out _))
+        {
+            error = "invalid decision";
+            return false;
+        }
+
         var onePhase = body.TryGetProperty("onePhase", out var p1) && p1.ValueKind == JsonValueKind.True;
 
         error = kind switch
@@ -245,7 +251,7 @@ public sealed class MessageCodec
             Reason = GetString(body, "reason"),
             Outcome = outcome,
             OnePhase = onePhase && kind == MessageKind.Prepare,
-            Decision = decision,
+            Decision = kind == MessageKind.Vote ? decision : null,
         };
         return true;
     }

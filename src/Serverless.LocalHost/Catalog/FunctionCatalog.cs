@@ -19,7 +19,7 @@ public enum TriggerKind
 /// <summary>
 /// One function of the app, as declared by its <c>[Function]</c> method: the single source of truth for its name, trigger,
 /// route or queue. <paramref name="Target"/> is the route template (HTTP), queue name (queue) or schedule (timer), with
-/// <c>%Setting%</c> expressions unresolved.
+/// <c>%Setting%</c> expressions unresolved. An HTTP function without <paramref name="HttpMethods"/> answers every method, as in Functions.
 /// </summary>
 public sealed record LocalFunction(
     string Name,
@@ -101,7 +101,7 @@ public static class FunctionCatalog
                 case TriggerBindingAttribute trigger when definition is not null:
                     throw Unsupported(name, parameter, $"a second trigger ({trigger.GetType().Name})");
                 case HttpTriggerAttribute http when parameter.ParameterType == typeof(HttpRequest):
-                    definition = new(name, method, TriggerKind.Http, parameter, http.Route ?? name, [.. (http.Methods ?? ["get", "post"]).Select(m => m.ToUpperInvariant())], http.AuthLevel);
+                    definition = new(name, method, TriggerKind.Http, parameter, http.Route ?? name, [.. (http.Methods ?? []).Select(m => m.ToUpperInvariant())], http.AuthLevel);
                     break;
                 case QueueTriggerAttribute queue when parameter.ParameterType == typeof(string):
                     CheckConnection(name, parameter, queue.Connection);

@@ -20,7 +20,8 @@ public static class HttpTriggers
         foreach (var function in functions.Where(f => f.Trigger == TriggerKind.Http))
         {
             var requiresKey = apiKey is not null && function.AuthLevel != AuthorizationLevel.Anonymous;
-            app.MapMethods($"/api/{function.Target!.TrimStart('/')}", function.HttpMethods, async context =>
+            var pattern = $"/api/{function.Target!.TrimStart('/')}";
+            RequestDelegate handler = async context =>
             {
                 if (requiresKey && !HasKey(context.Request, apiKey!))
                 {
@@ -40,7 +41,9 @@ public static class HttpTriggers
                 {
                     context.Response.StatusCode = StatusCodes.Status204NoContent;
                 }
-            }).WithDisplayName(function.Name);
+            };
+            var endpoint = function.HttpMethods.Count == 0 ? app.Map(pattern, handler) : app.MapMethods(pattern, function.HttpMethods, handler);
+            endpoint.WithDisplayName(function.Name);
         }
     }
 

@@ -37,9 +37,10 @@ public sealed class CronSchedule
         return new CronSchedule([.. parts.Select((p, i) => Field(p, Ranges[i].Min, Ranges[i].Max, expression))], null);
     }
 
-    /// <summary>The first occurrence strictly after <paramref name="after"/> (UTC, whole seconds).</summary>
+    /// <summary>The first occurrence strictly after <paramref name="after"/>, in UTC (whole seconds).</summary>
     public DateTimeOffset Next(DateTimeOffset after)
     {
+        after = after.ToUniversalTime();
         if (_every is { } every)
         {
             return after + every;

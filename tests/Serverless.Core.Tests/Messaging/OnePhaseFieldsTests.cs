@@ -149,14 +149,17 @@ public sealed class OnePhaseFieldsTests
     [InlineData("0")]
     [InlineData("null")]
     [InlineData("true")]
-    public void Decode_OfAFinishedVoteWithAnInvalidDecision_IsRejectedSignedOrNot(string decision)
+    public void Decode_OfAVoteWithAnInvalidDecision_IsRejectedSignedOrNot(string decision)
     {
-        var body = JsonNode.Parse("""{"v":1,"kind":"Vote","tx":"t","branch":0,"vote":"Yes","outcome":"Committed"}""")!;
-        body["decision"] = JsonNode.Parse(decision);
-        var unsigned = new JsonObject { ["body"] = body.DeepClone() }.ToJsonString();
+        foreach (var text in new[] { """{"v":1,"kind":"Vote","tx":"t","branch":0,"vote":"Yes","outcome":"Committed"}""", """{"v":1,"kind":"Vote","tx":"t","branch":0,"vote":"No"}""" })
+        {
+            var body = JsonNode.Parse(text)!;
+            body["decision"] = JsonNode.Parse(decision);
+            var unsigned = new JsonObject { ["body"] = body.DeepClone() }.ToJsonString();
 
-        AssertRejected(Unsigned, unsigned, "needs the decision");
-        AssertRejected(Signed, SignedText(body.ToJsonString()), "needs the decision");
+            AssertRejected(Unsigned, unsigned, "invalid decision");
+            AssertRejected(Signed, SignedText(body.ToJsonString()), "invalid decision");
+        }
     }
 
     [Fact]
