@@ -28,14 +28,15 @@ public sealed class ConcurrentTransferTests(HostFixture fixture) : IClassFixture
             return (Id: TestHost.Id($"c{i}"), From: from, To: to, Amount: (long)random.Next(1, 40));
         }).ToList();
 
-        var responses = await Task.WhenAll(transfers.Select(t => host.StartAsync(TestHost.Transfer(t.Id, t.From, t.To, t.Amount))));
+        // A deadline long enough that on a slow machine no transfer is aborted by it: this test is about contention.
+        var responses = await Task.WhenAll(transfers.Select(t => host.StartAsync(TestHost.Transfer(t.Id, t.From, t.To, t.Amount, timeoutSeconds: 300))));
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
 
         var expected = new Dictionary<string, long>(initial);
         var committed = 0;
         foreach (var t in transfers)
         {
-            var doc = await host.WaitForStatusAsync(t.Id, TimeSpan.FromSeconds(120), "Committed", "Aborted");
+            var doc = await host.WaitForStatusAsync(t.Id, TimeSpan.FromSeconds(180), "Committed", "Aborted");
             if (doc.GetProperty("status").GetString() == "Committed")
             {
                 committed++;
