@@ -5,6 +5,7 @@ using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Participants.Samples;
 using Serverless.Testing;
+using Xunit.Abstractions;
 
 namespace Serverless.Functions.Tests;
 
@@ -18,8 +19,10 @@ namespace Serverless.Functions.Tests;
 /// <c>RecordDecision</c> returns would carry out the proposal instead and fail every assertion on the decision.
 /// </summary>
 /// <remarks>Each test has hosts of its own: the bank's function is disabled, so that its commands can be counted and delivered by hand.</remarks>
-public sealed class DecisionRaceTests
+public sealed class DecisionRaceTests(ITestOutputHelper output)
 {
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
 
     private static readonly Dictionary<string, string?> BankPaused = new() { ["AzureWebJobs.BankParticipant.Disabled"] = "true" };
@@ -29,6 +32,7 @@ public sealed class DecisionRaceTests
     {
         var location = Path.Combine(Path.GetTempPath(), "serverless-tests", Guid.NewGuid().ToString("N"));
         var (id, alice, bob) = (TestHost.Id("race-commit"), TestHost.Id("alice"), TestHost.Id("bob"));
+        string[] operations = [Operation("debit", alice, 30), Operation("credit", bob, 30)];
         try
         {
             await using var azurite = await AzuriteInstance.StartAsync(new AzuriteOptions { Location = location });
@@ -36,26 +40,33 @@ public sealed class DecisionRaceTests
             DecisionRecord recorded;
             await using (var paused = await TestHost.StartAsync(BankPaused, azurite, logs))
             {
+                Step("host with the bank paused started");
                 await paused.PutAccountAsync(alice, 100);
                 await paused.PutAccountAsync(bob, 0);
                 Assert.Equal(HttpStatusCode.Accepted, (await paused.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 5))).StatusCode);
 
                 // Both branches prepared (their votes would be Yes), and Commit recorded with those votes: what the earlier
-                // episode did before the crash. Its vote events are not delivered again before the deadline fires.
-                var inbox = new PausedInbox(paused, "bank");
+                // episode did before the crash. Its vote events are not delivered again before the deadline fires. This is
+                // done at once, with the operations the request named, so that even a slow machine is done before the deadline.
                 var bank = new BankResourceManager(paused.Table("BankAccounts"));
-                foreach (var prepare in await inbox.TakeAsync(id, 2, Wait))
+                for (var branch = 0; branch < operations.Length; branch++)
                 {
-                    Assert.Equal(MessageKind.Prepare, prepare.Kind);
-                    Assert.Equal(PrepareResult.Yes, await bank.PrepareAsync(new BranchKey(id, prepare.Branch), prepare.Message.Operation!));
+                    Assert.Equal(PrepareResult.Yes, await bank.PrepareAsync(new BranchKey(id, branch), operations[branch]));
                 }
 
-                Assert.Equal((100, 30), await paused.GetAccountAsync(alice));
                 recorded = await paused.Decisions.RecordAsync(id, new DecisionRecord(Decision.Commit, null, DateTimeOffset.UtcNow, [Vote.Yes, Vote.Yes]));
                 Assert.True(recorded.Decision == Decision.Commit, $"the deadline decided before the test could record Commit: {recorded}");
+                Step("branches prepared by hand, Commit recorded");
+                Assert.Equal((100, 30), await paused.GetAccountAsync(alice));
+
+                // The prepares the coordinator sent are those the test executed; they are taken, as executed.
+                var inbox = new PausedInbox(paused, "bank");
+                var prepares = await inbox.TakeAsync(id, 2, Wait, c => c.Kind == MessageKind.Prepare);
+                Assert.Equal(operations, prepares.OrderBy(p => p.Branch).Select(p => p.Message.Operation));
 
                 // The deadline fires: the orchestration proposes Abort, finds Commit recorded, and commits.
                 var doc = await paused.WaitForStatusAsync(id, Wait, "Committing", "Committed", "Aborting", "Aborted");
+                Step("decided");
                 Assert.Equal("Commit", doc.GetProperty("decision").GetString());
                 Assert.Equal("Committing", doc.GetProperty("status").GetString());
                 Assert.All(doc.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Yes", b.GetProperty("vote").GetString()));
@@ -67,10 +78,13 @@ public sealed class DecisionRaceTests
                     "phase-2 commands for both branches in the bank's inbox");
                 Assert.All(landed, c => Assert.Equal(MessageKind.Commit, c.Kind));
             }
+            Step("host with the bank paused stopped");
 
             // The coordinator's process is gone; another one, with the bank running, comes up on the same storage.
             await using var recovered = await TestHost.StartAsync(azurite: azurite, logs: logs);
+            Step("second host started");
             var end = await recovered.WaitForStatusAsync(id, Wait, "Committed", "Aborted");
+            Step("ended");
             Assert.Equal("Committed", end.GetProperty("status").GetString());
             Assert.Equal(JsonValueKind.Null, end.GetProperty("reason").ValueKind);
             Assert.All(end.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
@@ -126,6 +140,11 @@ public sealed class DecisionRaceTests
         Assert.Equal((0, 0), await host.GetAccountAsync(bob));
         AssertRecorded(recorded, await host.Decisions.GetAsync(id));
     }
+
+    private void Step(string what) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
+
+    /// <summary>An operation as the API hands it on: the request's JSON object, compact.</summary>
+    private static string Operation(string type, string account, long amount) => JsonSerializer.Serialize(new { type, account, amount });
 
     private static void AssertRecorded(DecisionRecord expected, DecisionRecord? actual)
     {
