@@ -211,7 +211,7 @@ public sealed class HttpApiTests(HostFixture fixture) : IClassFixture<HostFixtur
         {
             ["AzureWebJobsStorage"] = dead,
             ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
-            ["TRANSACTIONS_REQUEST_TIMEOUT_SECONDS"] = "5",
+            ["TRANSACTIONS_REQUEST_TIMEOUT_SECONDS"] = "2",
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "0 0 * * * *",
             ["Logging:LogLevel:Default"] = "None",
         });
@@ -229,7 +229,8 @@ public sealed class HttpApiTests(HostFixture fixture) : IClassFixture<HostFixtur
         }
         finally
         {
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            // The engine is still retrying against storage that is not there: do not wait long for it.
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
             await app.StopAsync(stop.Token);
             await app.DisposeAsync();
         }
