@@ -1,0 +1,153 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+using Serverless.Participants.Postgres.Tests;
+
+namespace Serverless.Functions.Tests;
+
+/// <summary>The order scenario across three systems: the order in PostgreSQL, the stock and the payment in Table storage.</summary>
+public sealed class OrderScenarioTests(OrderScenarioTests.Fixture fixture) : IClassFixture<OrderScenarioTests.Fixture>
+{
+    private TestHost Host => fixture.Host;
+
+    [Fact]
+    public async Task Order_AcrossPostgresInventoryAndBank_CommitsAsOne()
+    {
+        var shop = await ShopAsync();
+        var orderId = TestHost.Id("o");
+
+        var doc = await PlaceAsync(shop, orderId, quantity: 2, price: 30);
+
+        Assert.Equal("Committed", doc.GetProperty("status").GetString());
+        Assert.All(doc.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
+        var order = await Host.Client.GetFromJsonAsync<JsonElement>($"/api/orders/{orderId}");
+        Assert.Equal(shop.Sku, order.GetProperty("sku").GetString());
+        Assert.Equal(2, order.GetProperty("quantity").GetInt32());
+        Assert.Equal((8L, 0L), await ItemAsync(shop.Sku));
+        Assert.Equal((70, 0), await Host.GetAccountAsync(shop.Customer));
+        Assert.Equal((30, 0), await Host.GetAccountAsync(shop.Store));
+        Assert.Empty(await PreparedAsync());
+    }
+
+    [Fact]
+    public async Task Order_WhenPaymentIsRefused_LeavesNoOrder_NoStockChange_AndNoPreparedTransaction()
+    {
+        var shop = await ShopAsync();
+        var orderId = TestHost.Id("o");
+
+        var doc = await PlaceAsync(shop, orderId, quantity: 1, price: 500);
+
+        Assert.Equal("Aborted", doc.GetProperty("status").GetString());
+        Assert.Equal($"participant 'bank' voted No: insufficient funds in '{shop.Customer}'", doc.GetProperty("reason").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await Host.Client.GetAsync($"/api/orders/{orderId}")).StatusCode);
+        Assert.Equal((10L, 0L), await ItemAsync(shop.Sku));
+        Assert.Equal((100, 0), await Host.GetAccountAsync(shop.Customer));
+        Assert.Empty(await PreparedAsync());
+    }
+
+    [Fact]
+    public async Task Order_WithADuplicateOrderId_IsVotedNoByTheDatabase_AndChangesNothingElse()
+    {
+        var shop = await ShopAsync();
+        var orderId = TestHost.Id("o");
+
+        var first = await PlaceAsync(shop, orderId, quantity: 1, price: 10);
+        var second = await PlaceAsync(shop, orderId, quantity: 1, price: 10);
+
+        Assert.Equal("Committed", first.GetProperty("status").GetString());
+        Assert.Equal("Aborted", second.GetProperty("status").GetString());
+        Assert.StartsWith("participant 'orders' voted No", second.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal("No", second.GetProperty("participants")[0].GetProperty("vote").GetString());
+        Assert.Equal((90, 0), await Host.GetAccountAsync(shop.Customer));
+        Assert.Equal((9L, 0L), await ItemAsync(shop.Sku));
+        Assert.Empty(await PreparedAsync());
+    }
+
+    private async Task<Shop> ShopAsync()
+    {
+        var shop = new Shop(TestHost.Id("gadget"), TestHost.Id("erin"), TestHost.Id("store"));
+        Assert.Equal(HttpStatusCode.OK, (await Host.Client.PutAsJsonAsync($"/api/inventory/items/{shop.Sku}", new { stock = 10 })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Host.PutAccountAsync(shop.Customer, 100)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Host.PutAccountAsync(shop.Store, 0)).StatusCode);
+        return shop;
+    }
+
+    private async Task<JsonElement> PlaceAsync(Shop shop, string orderId, int quantity, int price)
+    {
+        var response = await Host.StartAsync(new
+        {
+            transactionId = TestHost.Id("tx"),
+            participants = new object[]
+            {
+                new { participant = "orders", operation = new { type = "place", orderId, sku = shop.Sku, quantity, customer = shop.Customer } },
+                new { participant = "inventory", operation = new { type = "reserve", sku = shop.Sku, quantity } },
+                new { participant = "bank", operation = new { type = "debit", account = shop.Customer, amount = price } },
+                new { participant = "bank", operation = new { type = "credit", account = shop.Store, amount = price } },
+            },
+        }, waitSeconds: 45);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private async Task<(long Stock, long Reserved)> ItemAsync(string sku)
+    {
+        var item = await Host.Client.GetFromJsonAsync<JsonElement>($"/api/inventory/items/{sku}");
+        return (item.GetProperty("stock").GetInt64(), item.GetProperty("reserved").GetInt64());
+    }
+
+    private async Task<List<string>> PreparedAsync()
+    {
+        await using var connection = new NpgsqlConnection(fixture.Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()", connection);
+        var gids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            gids.Add(reader.GetString(0));
+        }
+
+        return gids;
+    }
+
+    private sealed record Shop(string Sku, string Customer, string Store);
+
+    /// <summary>A PostgreSQL server with a database of this class's own, and a host that runs the orders participant on it.</summary>
+    public sealed class Fixture : IAsyncLifetime
+    {
+        private readonly PostgresServer _postgres = new();
+        private TestHost? _host;
+
+        public TestHost Host => _host ?? throw new InvalidOperationException("not started");
+
+        public string Database { get; private set; } = string.Empty;
+
+        public async Task InitializeAsync()
+        {
+            await _postgres.InitializeAsync();
+            Database = await _postgres.DatabaseAsync(nameof(OrderScenarioTests));
+            _host = await TestHost.StartAsync(new Dictionary<string, string?>
+            {
+                ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory,orders",
+                ["ORDERS_POSTGRES_CONNECTION"] = Database,
+                ["AzureWebJobs.OrdersParticipant.Disabled"] = "false",
+            });
+        }
+
+        public async Task DisposeAsync()
+        {
+            try
+            {
+                if (_host is not null)
+                {
+                    await _host.DisposeAsync();
+                }
+            }
+            finally
+            {
+                await _postgres.DisposeAsync();
+            }
+        }
+    }
+}
