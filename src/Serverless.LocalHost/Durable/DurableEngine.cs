@@ -47,9 +47,11 @@ public sealed class DurableEngine(
         {
             try
             {
-                await service.CreateIfNotExistsAsync();
-                _worker = new TaskHubWorker(service, orchestrations, activities, loggerFactory);
-                await _worker.StartAsync();
+                // The backend's calls take no token: stop waiting for them when the host stops (storage may be down).
+                await service.CreateIfNotExistsAsync().WaitAsync(stoppingToken);
+                var worker = new TaskHubWorker(service, orchestrations, activities, loggerFactory);
+                await worker.StartAsync().WaitAsync(stoppingToken);
+                _worker = worker;
                 logger.DurableStarted(settings.TaskHubName, settings.PartitionCount, settings.WorkerId, settings.MaxQueuePollingInterval);
                 return;
             }
