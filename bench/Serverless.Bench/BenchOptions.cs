@@ -8,7 +8,7 @@ public sealed record BenchOptions
     public const string Usage = """
         Usage: ./bench.sh [--json FILE] [--quick] [--no-scale-out] [--capacity-seconds N] [--timeout-seconds N] [--only NAMES]
           --json FILE           also write the figures as JSON to FILE
-          --quick               a fifth of the transactions and 1 s capacity probes (a smoke run, not a measurement)
+          --quick               a fifth of the transactions, at most 15 s of starts per phase, 1 s capacity probes (a smoke run)
           --no-scale-out        skip the one-versus-two host processes comparison
           --capacity-seconds N  how long each Azurite capacity probe runs (default 3)
           --timeout-seconds N   the vote deadline each transaction asks for (default 10; the timers are drained per phase)
@@ -63,7 +63,7 @@ public sealed record BenchOptions
             options = args[i] switch
             {
                 "--json" => options with { JsonPath = Value() },
-                "--quick" => options with { Scale = 0.2, CapacityDuration = TimeSpan.FromSeconds(1) },
+                "--quick" => options with { Scale = 0.2, CapacityDuration = TimeSpan.FromSeconds(1), PhaseTimeLimit = TimeSpan.FromSeconds(15) },
                 "--no-scale-out" => options with { ScaleOut = false },
                 "--capacity-seconds" => options with { CapacityDuration = TimeSpan.FromSeconds(Number(Value(), 1, 60)) },
                 "--timeout-seconds" => options with { TimeoutSeconds = Number(Value(), 2, 3600) },
