@@ -14,7 +14,11 @@ public static class BenchRun
 {
     private const int WarmUpTimeoutSeconds = 1;
 
-    public sealed record Results(IReadOnlyList<PhaseResult> Phases, IReadOnlyList<ScaleOutResult> ScaleOut, MachineInfo Machine);
+    /// <param name="Phases">The phases that ran.</param>
+    /// <param name="ScaleOut">The scale-out configurations that ran.</param>
+    /// <param name="Machine">Where.</param>
+    /// <param name="Skipped">Phases and configurations not started because the run's time budget was spent.</param>
+    public sealed record Results(IReadOnlyList<PhaseResult> Phases, IReadOnlyList<ScaleOutResult> ScaleOut, MachineInfo Machine, IReadOnlyList<string> Skipped);
 
     public static async Task<Results> RunAsync(BenchOptions options, CancellationToken cancellationToken = default)
     {
@@ -48,6 +52,20 @@ public static class BenchRun
 
         Environment.SetEnvironmentVariable("FUNCTIONS_APP_ROOT", AppContext.BaseDirectory);
 
+        var budget = Stopwatch.StartNew();
+        var skipped = new List<string>();
+        bool WithinBudget(string name)
+        {
+            if (budget.Elapsed < options.TimeBudget)
+            {
+                return true;
+            }
+
+            Log($"{name}: skipped, the time budget of {options.TimeBudget.TotalMinutes:0} min is spent");
+            skipped.Add(name);
+            return false;
+        }
+
         var phases = new List<PhaseResult>();
         var workload = new Workload();
         var capacity = new AzuriteCapacity(azurite.ConnectionString);
@@ -57,7 +75,7 @@ public static class BenchRun
             await workload.SeedAsync(host.Clients[0], cancellationToken);
             await WarmUpAsync(host, workload, azurite.ConnectionString, cancellationToken);
             var seed = 1;
-            foreach (var scenario in options.Phases)
+            foreach (var scenario in options.Phases.Where(p => WithinBudget(p.Name)))
             {
                 phases.Add(await RunPhaseAsync(host, azurite, capacity, workload, scenario, options, seed++, cancellationToken));
             }
@@ -66,13 +84,13 @@ public static class BenchRun
         var scaleOut = new List<ScaleOutResult>();
         if (options.ScaleOut)
         {
-            foreach (var hosts in new[] { 1, 2 })
+            foreach (var hosts in new[] { 1, 2 }.Where(n => WithinBudget($"scale{n}")))
             {
                 scaleOut.Add(await RunScaleOutAsync(azurite, workload, options, hosts, cancellationToken));
             }
         }
 
-        return new Results(phases, scaleOut, Machine(loadAtStart));
+        return new Results(phases, scaleOut, Machine(loadAtStart), skipped);
     }
 
     private static async Task<PhaseResult> RunPhaseAsync(
@@ -121,7 +139,14 @@ public static class BenchRun
         var load = await LoadRunner.RunAsync(processes.Clients, scenario, workload, options.TimeoutSeconds, 100 + hosts, options.PhaseTimeLimit, cancellationToken);
         var (azuriteCores, hostCores) = (azuriteCpu.CoresUsed(), hostCpu.CoresUsed());
         var answered = (await processes.ReadOpsAsync(cancellationToken)).Minus(before);
-        Log($"  {load.Committed} committed in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms");
+        Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms; draining");
+        if (load.FirstError is not null || load.Unfinished > 0)
+        {
+            Log($"  first error: {load.FirstError ?? "none"}; the hosts' last output lines:\n{processes.Tail(20)}");
+        }
+
+        // The participants' queues are shared with the next configuration's hosts: leave them empty.
+        await DrainAsync(azurite.ConnectionString, processes.TaskHub, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
         return new ScaleOutResult(hosts, scenario, load, answered.Per(load.Finished), azuriteCores, hostCores);
     }
 

@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
+using Azure;
+using Azure.Data.Tables;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -147,6 +150,9 @@ public sealed class HostProcesses : IBenchHost
     /// <summary>The host processes' ids (for CPU accounting).</summary>
     public IReadOnlyList<int> ProcessIds => [.. _hosts.Select(h => h.Process.Id)];
 
+    /// <summary>The last <paramref name="lines"/> output lines of each host process (errors only: see <see cref="HostSettings"/>).</summary>
+    public string Tail(int lines) => string.Join('\n', _hosts.SelectMany(h => h.Process.OutputLines.TakeLast(lines).Select(l => $"    [{h.Process.Id}] {l}")));
+
     public static async Task<HostProcesses> StartAsync(string connectionString, string taskHub, int count, CancellationToken cancellationToken = default)
     {
         var root = RepositoryRoot.Find();
@@ -183,6 +189,8 @@ public sealed class HostProcesses : IBenchHost
             {
                 await HostSettings.WaitHealthyAsync(client, TimeSpan.FromSeconds(60), () => process.Output, cancellationToken);
             }
+
+            await WaitForBalancedPartitionsAsync(connectionString, taskHub, count, TimeSpan.FromSeconds(60), cancellationToken);
         }
         catch
         {
@@ -196,6 +204,46 @@ public sealed class HostProcesses : IBenchHost
         }
 
         return new HostProcesses(hosts, taskHub);
+    }
+
+    /// <summary>
+    /// Waits until the task hub's control-queue partitions (the lease table <c>{hub}Partitions</c>) are each owned, none
+    /// being stolen or drained, by <paramref name="hosts"/> distinct workers (at most one per partition): a partition that
+    /// changes hands mid-run stalls its orchestrations, so the comparison starts from a settled spread. Logs where it
+    /// stands if that does not happen in <paramref name="limit"/>, and goes on.
+    /// </summary>
+    private static async Task WaitForBalancedPartitionsAsync(string connectionString, string taskHub, int hosts, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var table = new TableServiceClient(connectionString).GetTableClient($"{taskHub}Partitions");
+        var stopwatch = Stopwatch.StartNew();
+        var leases = new List<TableEntity>();
+        while (stopwatch.Elapsed < limit)
+        {
+            try
+            {
+                leases.Clear();
+                await foreach (var lease in table.QueryAsync<TableEntity>(cancellationToken: cancellationToken))
+                {
+                    leases.Add(lease);
+                }
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                // Not created yet.
+            }
+
+            var settled = leases.Count > 0 && leases.All(l =>
+                !string.IsNullOrEmpty(l.GetString("CurrentOwner")) && string.IsNullOrEmpty(l.GetString("NextOwner")) && l.GetBoolean("IsDraining") != true);
+            if (settled && leases.Select(l => l.GetString("CurrentOwner")).Distinct(StringComparer.Ordinal).Count() == Math.Min(hosts, leases.Count))
+            {
+                return;
+            }
+
+            await Task.Delay(500, cancellationToken);
+        }
+
+        var state = string.Join(", ", leases.Select(l => $"{l.RowKey}: {l.GetString("CurrentOwner")}{(string.IsNullOrEmpty(l.GetString("NextOwner")) ? "" : $" -> {l.GetString("NextOwner")}")}"));
+        Console.WriteLine($"  the partitions of {taskHub} were not settled over {hosts} host(s) after {limit.TotalSeconds:0} s ({state}); going on");
     }
 
     public async Task<OpCounts> ReadOpsAsync(CancellationToken cancellationToken = default)

@@ -41,8 +41,9 @@ public static class Report
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public static string Table(IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine)
+    public static string Table(IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine, IReadOnlyList<string> skipped)
     {
+        ArgumentNullException.ThrowIfNull(skipped);
         ArgumentNullException.ThrowIfNull(phases);
         ArgumentNullException.ThrowIfNull(scaleOut);
         ArgumentNullException.ThrowIfNull(machine);
@@ -97,10 +98,17 @@ public static class Report
             }
         }
 
+        if (skipped.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"! skipped, the run's time budget being spent: {string.Join(", ", skipped)}");
+        }
+
         return s.ToString();
     }
 
-    public static async Task WriteJsonAsync(string path, IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine, double seconds, CancellationToken cancellationToken = default)
+    public static async Task WriteJsonAsync(
+        string path, IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine, IReadOnlyList<string> skipped, double seconds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(phases);
         ArgumentNullException.ThrowIfNull(scaleOut);
@@ -108,6 +116,7 @@ public static class Report
         {
             machine,
             durationSeconds = Math.Round(seconds, 1),
+            skipped,
             notes = new[]
             {
                 "latency: client-observed, from sending POST /api/transactions?waitSeconds=30 to receiving the final status",
