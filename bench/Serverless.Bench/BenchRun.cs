@@ -133,6 +133,7 @@ public static class BenchRun
         await using var processes = await HostProcesses.StartAsync(azurite.ConnectionString, $"benchscale{hosts}", hosts, cancellationToken);
         // The accounts and items the in-process host seeded are still there: the participants' tables have fixed names.
         await WarmUpAsync(processes, workload, azurite.ConnectionString, cancellationToken);
+        Log($"  partitions: {await processes.DescribePartitionsAsync(azurite.ConnectionString, cancellationToken)}");
         var before = await processes.ReadOpsAsync(cancellationToken);
         var azuriteCpu = CpuMeter.Start(CpuMeter.AzuritePids(azurite.QueuePort));
         var hostCpu = CpuMeter.Start(processes.ProcessIds);
@@ -140,9 +141,15 @@ public static class BenchRun
         var (azuriteCores, hostCores) = (azuriteCpu.CoresUsed(), hostCpu.CoresUsed());
         var answered = (await processes.ReadOpsAsync(cancellationToken)).Minus(before);
         Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms; draining");
-        if (load.FirstError is not null || load.Unfinished > 0)
+        Log($"  partitions: {await processes.DescribePartitionsAsync(azurite.ConnectionString, cancellationToken)}");
+        if (load.FirstError is not null)
         {
-            Log($"  first error: {load.FirstError ?? "none"}; the hosts' last output lines:\n{processes.Tail(20)}");
+            Log($"  first error: {load.FirstError}");
+        }
+
+        if (processes.Tail(20) is { Length: > 0 } tail)
+        {
+            Log($"  the hosts' last errors:\n{tail}");
         }
 
         // The participants' queues are shared with the next configuration's hosts: leave them empty.

@@ -246,6 +246,21 @@ public sealed class HostProcesses : IBenchHost
         Console.WriteLine($"  the partitions of {taskHub} were not settled over {hosts} host(s) after {limit.TotalSeconds:0} s ({state}); going on");
     }
 
+    /// <summary>Who owns each control-queue partition of the task hub, and since when (a lease taken over mid-run shows here).</summary>
+    public async Task<string> DescribePartitionsAsync(string connectionString, CancellationToken cancellationToken = default)
+    {
+        var table = new TableServiceClient(connectionString).GetTableClient($"{TaskHub}Partitions");
+        var leases = new List<string>();
+        await foreach (var lease in table.QueryAsync<TableEntity>(cancellationToken: cancellationToken))
+        {
+            var since = lease.GetDateTime("OwnedSince") is { } t ? t.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture) : "?";
+            var next = lease.GetString("NextOwner") is { Length: > 0 } n ? $" -> {n}" : "";
+            leases.Add($"{lease.RowKey[(lease.RowKey.LastIndexOf('-') + 1)..]}: {lease.GetString("CurrentOwner")}{next} since {since}");
+        }
+
+        return string.Join(", ", leases);
+    }
+
     public async Task<OpCounts> ReadOpsAsync(CancellationToken cancellationToken = default)
     {
         var total = OpCounts.Zero;

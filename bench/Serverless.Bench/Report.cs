@@ -43,10 +43,10 @@ public static class Report
 
     public static string Table(IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine, IReadOnlyList<string> skipped)
     {
-        ArgumentNullException.ThrowIfNull(skipped);
         ArgumentNullException.ThrowIfNull(phases);
         ArgumentNullException.ThrowIfNull(scaleOut);
         ArgumentNullException.ThrowIfNull(machine);
+        ArgumentNullException.ThrowIfNull(skipped);
         var s = new StringBuilder();
         s.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryGiB:0.#} GiB; {machine.Os}; {machine.Runtime}; Azurite {machine.Azurite} (on disk, temporary folder)");
         s.AppendLine(CultureInfo.InvariantCulture, $"Load average at start {machine.LoadAverageAtStart}, at end {machine.LoadAverageAtEnd} (other work on the machine makes every figure noisy)");
@@ -83,7 +83,7 @@ public static class Report
         if (scaleOut.Count > 0)
         {
             s.AppendLine();
-            s.AppendLine("scale-out: host processes on one storage account (same load spread round-robin; storage requests per transaction counted until the last answer: timers not drained)");
+            s.AppendLine("scale-out: host processes on one storage account and task hub (same load spread round-robin; storage requests per transaction counted until the last answer: timers not drained)");
             s.AppendLine("hosts | phase                               |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write  blob other  total | CPU cores: Azurite hosts");
             foreach (var r in scaleOut)
             {
