@@ -17,13 +17,14 @@ public sealed record CapacityResult(int Concurrency, long Operations, double Sec
 
 /// <summary>
 /// Measures how many storage requests per second this Azurite serves for the coordinator's own operation mix,
-/// issued directly with the SDK (no coordinator in between): per synthetic transaction, the measured number of
-/// queue sends, receives (batch size chosen so receives supply the deletes, as the listeners' batches do),
-/// deletes, partition queries and entity-group writes.
+/// issued directly with the SDK (no coordinator in between), interleaved in the measured proportions of queue sends,
+/// receives (batch size chosen so receives supply the deletes, as the listeners' batches do), deletes, partition
+/// queries and entity-group writes. Blob and other requests (few) are not issued: the bound prices them at the
+/// mix's average.
 /// </summary>
 /// <remarks>
-/// The reads are the app's own: partition queries on the transactions table and the bank's table as they are at
-/// that moment (Azurite's table queries scan the whole table, so their cost grows with the data the run wrote).
+/// The reads are the app's own: partition queries on the task hub's instances table and the bank's table as they are
+/// at that moment (Azurite's table queries scan the whole table, so their cost grows with the data the run wrote).
 /// The writes are two-entity upserts into a scratch table; the queues are scratch queues, one per worker. All are
 /// deleted afterwards so that leftovers do not slow the next phase.
 /// </remarks>
@@ -41,6 +42,13 @@ public sealed class AzuriteCapacity(string connectionString)
     {
         ArgumentNullException.ThrowIfNull(mix);
         ArgumentNullException.ThrowIfNull(reads);
+        double[] weights = [mix.QueueSends, mix.QueueReceives, mix.QueueDeletes, mix.TableReads, mix.TableWrites];
+        var sum = weights.Sum();
+        if (sum <= 0)
+        {
+            return new CapacityResult(concurrency, 0, 0);
+        }
+
         var queueService = new QueueServiceClient(connectionString);
         var tableService = new TableServiceClient(connectionString);
 
@@ -56,29 +64,29 @@ public sealed class AzuriteCapacity(string connectionString)
         long nextRead = 0;
         var stopwatch = Stopwatch.StartNew();
 
+        // The kinds are interleaved in the mix's proportions, one request at a time, and the deadline is checked before
+        // each: at a hundred requests per transaction, issuing a transaction's requests kind by kind would measure only
+        // the first kinds in a short probe (and one transaction per worker could outlast it by minutes).
         async Task WorkerAsync(int worker)
         {
             var queue = queues[worker];
             var pending = new Queue<QueueMessage>();
-            double sends = 0, receives = 0, deletes = 0, tableReads = 0, tableWrites = 0;
+            var credits = new double[weights.Length];
             var writes = 0;
             var backlog = 0;
             while (stopwatch.Elapsed < duration && !cancellationToken.IsCancellationRequested)
             {
-                // One synthetic transaction: fractional counts carry over, so the long-run mix is exact.
-                sends += mix.QueueSends;
-                receives += mix.QueueReceives;
-                deletes += mix.QueueDeletes;
-                tableReads += mix.TableReads;
-                tableWrites += mix.TableWrites;
-                for (; sends >= 1; sends--)
+                for (var k = 0; k < weights.Length; k++)
                 {
-                    await queue.SendMessageAsync(MessageText, cancellationToken);
-                    backlog++;
-                    Interlocked.Increment(ref operations);
+                    credits[k] += weights[k] / sum;
                 }
 
-                for (; receives >= 1; receives--)
+                var kind = Array.IndexOf(credits, credits.Max());
+                credits[kind] -= 1;
+
+                // Receives that fell behind the sends (rounding) catch up rather than let the queue grow; a delete with
+                // nothing received yet is skipped.
+                if (kind == 1 || backlog > 64)
                 {
                     var received = await queue.ReceiveMessagesAsync(perReceive, TimeSpan.FromSeconds(60), cancellationToken);
                     foreach (var message in received.Value)
@@ -86,35 +94,31 @@ public sealed class AzuriteCapacity(string connectionString)
                         pending.Enqueue(message);
                         backlog--;
                     }
-
-                    Interlocked.Increment(ref operations);
                 }
-
-                for (; deletes >= 1 && pending.Count > 0; deletes--)
+                else if (kind == 0)
                 {
+                    await queue.SendMessageAsync(MessageText, cancellationToken);
+                    backlog++;
+                }
+                else if (kind == 2)
+                {
+                    if (pending.Count == 0)
+                    {
+                        continue;
+                    }
+
                     var message = pending.Dequeue();
                     await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
-                    Interlocked.Increment(ref operations);
                 }
-
-                // Receives that fell behind the sends (rounding) catch up here rather than let the queue grow.
-                if (backlog > 64)
-                {
-                    receives += 1;
-                }
-
-                for (; tableReads >= 1; tableReads--)
+                else if (kind == 3)
                 {
                     var (table, partition) = reads[(int)(Interlocked.Increment(ref nextRead) % reads.Count)];
                     await foreach (var page in table.QueryAsync<TableEntity>(e => e.PartitionKey == partition, maxPerPage: 1000, cancellationToken: cancellationToken).AsPages())
                     {
                         _ = page.Values.Count;
                     }
-
-                    Interlocked.Increment(ref operations);
                 }
-
-                for (; tableWrites >= 1; tableWrites--)
+                else
                 {
                     var partition = $"w{worker}-{writes++ % 16}";
                     await scratch.SubmitTransactionAsync(
@@ -123,8 +127,9 @@ public sealed class AzuriteCapacity(string connectionString)
                             new(TableTransactionActionType.UpsertReplace, new TableEntity(partition, "b00") { ["Vote"] = "Yes", ["At"] = DateTimeOffset.UtcNow }),
                         ],
                         cancellationToken);
-                    Interlocked.Increment(ref operations);
                 }
+
+                Interlocked.Increment(ref operations);
             }
         }
 

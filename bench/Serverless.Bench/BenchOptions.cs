@@ -8,11 +8,12 @@ public sealed record BenchOptions
     public const string Usage = """
         Usage: ./bench.sh [--json FILE] [--quick] [--no-scale-out] [--capacity-seconds N] [--timeout-seconds N] [--only NAMES]
           --json FILE           also write the figures as JSON to FILE
-          --quick               a fifth of the transactions and 1 s capacity probes (a smoke run, not a measurement)
+          --quick               a fifth of the transactions, at most 15 s of starts per phase, 1 s capacity probes (a smoke run)
           --no-scale-out        skip the one-versus-two host processes comparison
           --capacity-seconds N  how long each Azurite capacity probe runs (default 3)
           --timeout-seconds N   the vote deadline each transaction asks for (default 10; the timers are drained per phase)
           --only NAMES          run only these phases (comma-separated: c1,c8,c32,c128,abort20,five,one)
+        No phase starts after 10 minutes: the rest are reported as skipped.
         """;
 
     /// <summary>Where to write the JSON; null: not written.</summary>
@@ -33,8 +34,14 @@ public sealed record BenchOptions
     /// <summary>The <c>timeoutSeconds</c> of every transaction (its vote deadline timer). Default 10.</summary>
     public int TimeoutSeconds { get; init; } = 10;
 
-    /// <summary>No phase starts transactions for longer than this, so that a slow machine still ends in minutes. Default 40 s.</summary>
-    public TimeSpan PhaseTimeLimit { get; init; } = TimeSpan.FromSeconds(40);
+    /// <summary>No phase starts transactions for longer than this, so that a slow machine still ends in minutes. Default 30 s.</summary>
+    public TimeSpan PhaseTimeLimit { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// No phase or scale-out configuration starts after the run has lasted this long (the rest are reported as skipped),
+    /// so that a slow or busy machine still gets its table. Default 10 minutes.
+    /// </summary>
+    public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>The phases, in order: the 2-branch concurrency ladder, the abort mix, the 5-branch case, the one-phase case.</summary>
     public IReadOnlyList<Scenario> Phases => [.. AllPhases.Where(p => Only is null || Only.Contains(p.Name))];
@@ -63,7 +70,7 @@ public sealed record BenchOptions
             options = args[i] switch
             {
                 "--json" => options with { JsonPath = Value() },
-                "--quick" => options with { Scale = 0.2, CapacityDuration = TimeSpan.FromSeconds(1) },
+                "--quick" => options with { Scale = 0.2, CapacityDuration = TimeSpan.FromSeconds(1), PhaseTimeLimit = TimeSpan.FromSeconds(15) },
                 "--no-scale-out" => options with { ScaleOut = false },
                 "--capacity-seconds" => options with { CapacityDuration = TimeSpan.FromSeconds(Number(Value(), 1, 60)) },
                 "--timeout-seconds" => options with { TimeoutSeconds = Number(Value(), 2, 3600) },

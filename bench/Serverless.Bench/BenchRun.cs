@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Azure.Data.Tables;
 using Azure.Storage.Queues;
-using Serverless.Runtime.Storage;
+using Serverless.Functions.Storage;
 using Serverless.Testing;
 
 namespace Serverless.Bench;
@@ -14,7 +14,11 @@ public static class BenchRun
 {
     private const int WarmUpTimeoutSeconds = 1;
 
-    public sealed record Results(IReadOnlyList<PhaseResult> Phases, IReadOnlyList<ScaleOutResult> ScaleOut, MachineInfo Machine);
+    /// <param name="Phases">The phases that ran.</param>
+    /// <param name="ScaleOut">The scale-out configurations that ran.</param>
+    /// <param name="Machine">Where.</param>
+    /// <param name="Skipped">Phases and configurations not started because the run's time budget was spent.</param>
+    public sealed record Results(IReadOnlyList<PhaseResult> Phases, IReadOnlyList<ScaleOutResult> ScaleOut, MachineInfo Machine, IReadOnlyList<string> Skipped);
 
     public static async Task<Results> RunAsync(BenchOptions options, CancellationToken cancellationToken = default)
     {
@@ -39,22 +43,39 @@ public static class BenchRun
 
     private static async Task<Results> RunAsync(AzuriteInstance azurite, BenchOptions options, string loadAtStart, CancellationToken cancellationToken)
     {
-        // The in-process host reads host.json (the queue trigger settings) from the copy next to this program.
-        if (File.Exists(Path.Combine(AppContext.BaseDirectory, "host.json")))
+        // The in-process host reads host.json (Durable's and the queue triggers' settings) from the app's copy next to
+        // this program (the build puts it there), whatever the current directory holds.
+        if (!File.Exists(Path.Combine(AppContext.BaseDirectory, "host.json")))
         {
-            Environment.SetEnvironmentVariable("FUNCTIONS_APP_ROOT", AppContext.BaseDirectory);
+            throw new InvalidOperationException($"no host.json in {AppContext.BaseDirectory}: the build copies the app's (src/Serverless.Functions/host.json) there");
+        }
+
+        Environment.SetEnvironmentVariable("FUNCTIONS_APP_ROOT", AppContext.BaseDirectory);
+
+        var budget = Stopwatch.StartNew();
+        var skipped = new List<string>();
+        bool WithinBudget(string name)
+        {
+            if (budget.Elapsed < options.TimeBudget)
+            {
+                return true;
+            }
+
+            Log($"{name}: skipped, the time budget of {options.TimeBudget.TotalMinutes:0} min is spent");
+            skipped.Add(name);
+            return false;
         }
 
         var phases = new List<PhaseResult>();
         var workload = new Workload();
         var capacity = new AzuriteCapacity(azurite.ConnectionString);
-        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "bench", cancellationToken))
+        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "benchphases", cancellationToken))
         {
             Log("seeding accounts and items; warming up");
             await workload.SeedAsync(host.Clients[0], cancellationToken);
             await WarmUpAsync(host, workload, azurite.ConnectionString, cancellationToken);
             var seed = 1;
-            foreach (var scenario in options.Phases)
+            foreach (var scenario in options.Phases.Where(p => WithinBudget(p.Name)))
             {
                 phases.Add(await RunPhaseAsync(host, azurite, capacity, workload, scenario, options, seed++, cancellationToken));
             }
@@ -63,13 +84,13 @@ public static class BenchRun
         var scaleOut = new List<ScaleOutResult>();
         if (options.ScaleOut)
         {
-            foreach (var hosts in new[] { 1, 2 })
+            foreach (var hosts in new[] { 1, 2 }.Where(n => WithinBudget($"scale{n}")))
             {
                 scaleOut.Add(await RunScaleOutAsync(azurite, workload, options, hosts, cancellationToken));
             }
         }
 
-        return new Results(phases, scaleOut, Machine(loadAtStart));
+        return new Results(phases, scaleOut, Machine(loadAtStart), skipped);
     }
 
     private static async Task<PhaseResult> RunPhaseAsync(
@@ -90,11 +111,11 @@ public static class BenchRun
             Log($"  first error: {load.FirstError}");
         }
 
-        var drain = await DrainAsync(azurite.ConnectionString, host.Names, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
+        var drain = await DrainAsync(azurite.ConnectionString, host.TaskHub, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
         var total = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
         var perTx = total.Per(load.Finished);
         Log($"  drained in {drain:0.0} s; {perTx.Total:0.0} storage requests per transaction ({answered.Per(load.Finished).Total:0.0} until the last answer); probing Azurite at c={scenario.Concurrency}");
-        var reads = ReadTargets(azurite.ConnectionString, host.Names, scenario, workload);
+        var reads = ReadTargets(azurite.ConnectionString, host.TaskHub, scenario, workload);
         var probe = await capacity.MeasureAsync(perTx, scenario.Concurrency, options.CapacityDuration, reads, scenario.Name, cancellationToken);
         var eventsDuring = (events?.Snapshot() ?? new Dictionary<string, long>())
             .Select(e => (e.Key, Count: e.Value - eventsBefore.GetValueOrDefault(e.Key)))
@@ -109,16 +130,30 @@ public static class BenchRun
     {
         var scenario = options.ScaleOutPhase with { Name = $"scale{hosts}" };
         Log($"scale-out: {hosts} host process(es), {scenario.Transactions} x {scenario.Description}");
-        await using var processes = await HostProcesses.StartAsync(azurite.ConnectionString, $"scale{hosts}", hosts, cancellationToken);
-        await workload.SeedAsync(processes.Clients[0], cancellationToken);
+        await using var processes = await HostProcesses.StartAsync(azurite.ConnectionString, $"benchscale{hosts}", hosts, cancellationToken);
+        // The accounts and items the in-process host seeded are still there: the participants' tables have fixed names.
         await WarmUpAsync(processes, workload, azurite.ConnectionString, cancellationToken);
+        Log($"  partitions: {await processes.DescribePartitionsAsync(azurite.ConnectionString, cancellationToken)}");
         var before = await processes.ReadOpsAsync(cancellationToken);
         var azuriteCpu = CpuMeter.Start(CpuMeter.AzuritePids(azurite.QueuePort));
         var hostCpu = CpuMeter.Start(processes.ProcessIds);
         var load = await LoadRunner.RunAsync(processes.Clients, scenario, workload, options.TimeoutSeconds, 100 + hosts, options.PhaseTimeLimit, cancellationToken);
         var (azuriteCores, hostCores) = (azuriteCpu.CoresUsed(), hostCpu.CoresUsed());
         var answered = (await processes.ReadOpsAsync(cancellationToken)).Minus(before);
-        Log($"  {load.Committed} committed in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms");
+        Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms; draining");
+        Log($"  partitions: {await processes.DescribePartitionsAsync(azurite.ConnectionString, cancellationToken)}");
+        if (load.FirstError is not null)
+        {
+            Log($"  first error: {load.FirstError}");
+        }
+
+        if (processes.Tail(20) is { Length: > 0 } tail)
+        {
+            Log($"  the hosts' last errors:\n{tail}");
+        }
+
+        // The participants' queues are shared with the next configuration's hosts: leave them empty.
+        await DrainAsync(azurite.ConnectionString, processes.TaskHub, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
         return new ScaleOutResult(hosts, scenario, load, answered.Per(load.Finished), azuriteCores, hostCores);
     }
 
@@ -135,14 +170,15 @@ public static class BenchRun
             throw new InvalidOperationException($"the warm-up ended no transaction: {result.FirstError}");
         }
 
-        await DrainAsync(connectionString, host.Names, TimeSpan.FromSeconds(30), cancellationToken);
+        await DrainAsync(connectionString, host.TaskHub, TimeSpan.FromSeconds(30), cancellationToken);
     }
 
     /// <summary>
-    /// Waits until the app's queues are empty: every timer has fired and been handled, so the storage requests they
-    /// cost are in the count. Returns how long that took.
+    /// Waits until the participants' queues, the coordinator's queue and the task hub's own queues (<c>{hub}-control-NN</c>,
+    /// <c>{hub}-workitems</c>) are empty: every durable timer has fired and been handled (a cancelled one too: it still
+    /// fires and is discarded), so the storage requests they cost are in the count. Returns how long that took.
     /// </summary>
-    private static async Task<double> DrainAsync(string connectionString, StorageNames names, TimeSpan limit, CancellationToken cancellationToken)
+    private static async Task<double> DrainAsync(string connectionString, string taskHub, TimeSpan limit, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         if (limit <= TimeSpan.Zero || string.IsNullOrEmpty(connectionString))
@@ -151,8 +187,15 @@ public static class BenchRun
         }
 
         var service = new QueueServiceClient(connectionString);
-        var queues = new[] { names.CoordinatorQueue, names.ParticipantQueue("bank"), names.ParticipantQueue("inventory") }
-            .Select(service.GetQueueClient).ToArray();
+        var names = new List<string> { StorageNames.CoordinatorQueue, StorageNames.ParticipantQueue("bank"), StorageNames.ParticipantQueue("inventory") };
+
+        // Durable names its queues by the task hub in lower case: {hub}-control-00.. (one per partition) and {hub}-workitems.
+        await foreach (var queue in service.GetQueuesAsync(prefix: taskHub.ToLowerInvariant() + "-", cancellationToken: cancellationToken))
+        {
+            names.Add(queue.Name);
+        }
+
+        var queues = names.Select(service.GetQueueClient).ToArray();
         while (stopwatch.Elapsed < limit)
         {
             var empty = true;
@@ -183,16 +226,16 @@ public static class BenchRun
         return stopwatch.Elapsed.TotalSeconds;
     }
 
-    /// <summary>The partitions the app reads: this phase's transactions and the bank's accounts, alternately.</summary>
-    private static List<(TableClient, string)> ReadTargets(string connectionString, StorageNames names, Scenario scenario, Workload workload)
+    /// <summary>The partitions the app reads: this phase's orchestration instances (<c>{hub}Instances</c>, partition key = transaction id) and the bank's accounts, alternately.</summary>
+    private static List<(TableClient, string)> ReadTargets(string connectionString, string taskHub, Scenario scenario, Workload workload)
     {
         var tables = new TableServiceClient(connectionString);
-        var transactions = tables.GetTableClient(names.TransactionsTable);
-        var bank = tables.GetTableClient(names.ParticipantTable("BankAccounts"));
+        var instances = tables.GetTableClient($"{taskHub}Instances");
+        var bank = tables.GetTableClient("BankAccounts");
         var accounts = workload.AccountIds.ToList();
         return [.. Enumerable.Range(0, scenario.Transactions).SelectMany(i => new[]
         {
-            (transactions, $"{scenario.Name}-{i:D6}"),
+            (instances, $"{scenario.Name}-{i:D6}"),
             (bank, accounts[(i * 7) % accounts.Count]),
         })];
     }

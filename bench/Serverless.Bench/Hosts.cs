@@ -1,10 +1,14 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
+using Azure;
+using Azure.Data.Tables;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serverless.Functions.Hosting;
-using Serverless.Runtime.Storage;
+using Serverless.Functions.Storage;
+using Serverless.LocalHost;
 using Serverless.Testing;
 
 namespace Serverless.Bench;
@@ -15,8 +19,8 @@ public interface IBenchHost : IAsyncDisposable
     /// <summary>One client per host process; load is spread over them round-robin.</summary>
     IReadOnlyList<HttpClient> Clients { get; }
 
-    /// <summary>The queue and table names of this host's deployment (its storage prefix).</summary>
-    StorageNames Names { get; }
+    /// <summary>The Durable task hub of this host run (its <c>{hub}-control-NN</c>, <c>{hub}-workitems</c> and <c>{hub}Instances</c>).</summary>
+    string TaskHub { get; }
 
     /// <summary>Storage requests made so far, by kind, summed over every host process.</summary>
     Task<OpCounts> ReadOpsAsync(CancellationToken cancellationToken = default);
@@ -25,20 +29,25 @@ public interface IBenchHost : IAsyncDisposable
 /// <summary>Settings shared by every host the benchmark starts.</summary>
 public static class HostSettings
 {
-    public static Dictionary<string, string?> For(string connectionString, string prefix, int port) => new()
+    /// <param name="connectionString">The benchmark's Azurite.</param>
+    /// <param name="taskHub">The task hub of this host run (3-45 letters and digits); host processes of one run share it.</param>
+    /// <param name="port">The host's HTTP port.</param>
+    public static Dictionary<string, string?> For(string connectionString, string taskHub, int port) => new()
     {
         ["AzureWebJobsStorage"] = connectionString,
-        ["TRANSACTIONS_STORAGE_PREFIX"] = prefix,
+        ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
+        [TransactionsSettings.TaskHubKey] = taskHub,
         ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory",
         ["TRANSACTIONS_API_KEY"] = "",
         ["TRANSACTIONS_SIGNING_KEY"] = "",
-        ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
+        ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+        ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
 
-        // One log line per protocol step would make the console, not the coordinator, the thing measured. The
-        // runtime's debug events still reach the in-process LogCounter (it counts checkpoint conflicts, writes nothing).
+        // One log line per protocol step would make the console, not the coordinator, the thing measured. Warnings still
+        // reach the in-process LogCounter (the table names them): among them Durable's "Discarding ... Instance is
+        // Completed" for each cancelled timer that fires after its orchestration ended, one or two per transaction.
         ["Logging:LogLevel:Default"] = "Warning",
-        ["Logging:LogLevel:Serverless.Runtime"] = "Debug",
-        ["Logging:Console:LogLevel:Default"] = "Warning",
+        ["Logging:Console:LogLevel:Default"] = "Error",
     };
 
     public static HttpClient Client(int port) => new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
@@ -75,37 +84,37 @@ public static class HostSettings
     }
 }
 
-/// <summary>The real host (<see cref="FunctionApp.Create"/>) in this process; its <see cref="StorageMetrics"/> is read directly.</summary>
+/// <summary>The local Functions host (<see cref="LocalFunctionsHost.Build"/>) in this process; its <see cref="StorageMetrics"/> is read directly.</summary>
 public sealed class InProcessHost : IBenchHost
 {
     private readonly WebApplication _app;
     private readonly HttpClient _client;
 
-    private InProcessHost(WebApplication app, HttpClient client, StorageNames names, LogCounter log)
+    private InProcessHost(WebApplication app, HttpClient client, string taskHub, LogCounter log)
     {
         _app = app;
         _client = client;
-        Names = names;
+        TaskHub = taskHub;
         Log = log;
     }
 
-    /// <summary>The host's log events, counted.</summary>
+    /// <summary>The host's warnings and errors, counted.</summary>
     public LogCounter Log { get; }
 
     public IReadOnlyList<HttpClient> Clients => [_client];
 
-    public StorageNames Names { get; }
+    public string TaskHub { get; }
 
-    public static async Task<InProcessHost> StartAsync(string connectionString, string prefix, CancellationToken cancellationToken = default)
+    public static async Task<InProcessHost> StartAsync(string connectionString, string taskHub, CancellationToken cancellationToken = default)
     {
         var port = FreePort.Get();
-        var app = FunctionApp.Create([], HostSettings.For(connectionString, prefix, port));
+        var app = LocalFunctionsHost.Build([], HostSettings.For(connectionString, taskHub, port));
         var log = new LogCounter();
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(log);
         await app.StartAsync(cancellationToken);
         var client = HostSettings.Client(port);
         await HostSettings.WaitHealthyAsync(client, TimeSpan.FromSeconds(60), cancellationToken: cancellationToken);
-        return new InProcessHost(app, client, app.Services.GetRequiredService<StorageNames>(), log);
+        return new InProcessHost(app, client, app.Services.GetRequiredService<TransactionsSettings>().TaskHub, log);
     }
 
     public Task<OpCounts> ReadOpsAsync(CancellationToken cancellationToken = default) =>
@@ -120,27 +129,31 @@ public sealed class InProcessHost : IBenchHost
 }
 
 /// <summary>
-/// Host processes (<c>Serverless.Functions.dll</c>, as <c>./run.sh</c> runs it) sharing one storage account and one
-/// prefix, the way scaled-out instances share a Functions app's storage; metrics come from <c>GET /api/metrics/storage</c>.
+/// Local Functions host processes (<c>Serverless.LocalHost.dll</c>, as <c>./run.sh</c> runs it) sharing one storage account
+/// and one task hub, each with its own worker id, the way scaled-out instances share a Functions app's storage; metrics
+/// come from <c>GET /api/metrics/storage</c>.
 /// </summary>
 public sealed class HostProcesses : IBenchHost
 {
     private readonly List<(ChildProcess Process, HttpClient Client)> _hosts;
 
-    private HostProcesses(List<(ChildProcess, HttpClient)> hosts, StorageNames names)
+    private HostProcesses(List<(ChildProcess, HttpClient)> hosts, string taskHub)
     {
         _hosts = hosts;
-        Names = names;
+        TaskHub = taskHub;
     }
 
     public IReadOnlyList<HttpClient> Clients => [.. _hosts.Select(h => h.Client)];
 
-    public StorageNames Names { get; }
+    public string TaskHub { get; }
 
     /// <summary>The host processes' ids (for CPU accounting).</summary>
     public IReadOnlyList<int> ProcessIds => [.. _hosts.Select(h => h.Process.Id)];
 
-    public static async Task<HostProcesses> StartAsync(string connectionString, string prefix, int count, CancellationToken cancellationToken = default)
+    /// <summary>The last <paramref name="lines"/> output lines of each host process (errors only: see <see cref="HostSettings"/>).</summary>
+    public string Tail(int lines) => string.Join('\n', _hosts.SelectMany(h => h.Process.OutputLines.TakeLast(lines).Select(l => $"    [{h.Process.Id}] {l}")));
+
+    public static async Task<HostProcesses> StartAsync(string connectionString, string taskHub, int count, CancellationToken cancellationToken = default)
     {
         var root = RepositoryRoot.Find();
 #if DEBUG
@@ -148,11 +161,13 @@ public sealed class HostProcesses : IBenchHost
 #else
         const string configuration = "Release";
 #endif
-        var appDirectory = Path.Combine(root, "src", "Serverless.Functions", "bin", configuration, "net10.0");
-        var dll = Path.Combine(appDirectory, "Serverless.Functions.dll");
-        if (!File.Exists(dll))
+        // The host's own output folder holds the app's host.json (copied by the build) and no local.settings.json, so
+        // nothing but host.json and the settings below shapes the run.
+        var hostDirectory = Path.Combine(root, "src", "Serverless.LocalHost", "bin", configuration, "net10.0");
+        var dll = Path.Combine(hostDirectory, "Serverless.LocalHost.dll");
+        if (!File.Exists(dll) || !File.Exists(Path.Combine(hostDirectory, "host.json")))
         {
-            throw new InvalidOperationException($"{dll} does not exist; build src/Serverless.Functions -c {configuration} first (bench.sh does).");
+            throw new InvalidOperationException($"{dll} or the host.json beside it does not exist; build src/Serverless.LocalHost -c {configuration} first (bench.sh does).");
         }
 
         var hosts = new List<(ChildProcess, HttpClient)>();
@@ -161,11 +176,12 @@ public sealed class HostProcesses : IBenchHost
             for (var i = 0; i < count; i++)
             {
                 var port = FreePort.Get();
-                var environment = HostSettings.For(connectionString, prefix, port)
+                var environment = HostSettings.For(connectionString, taskHub, port)
                     .ToDictionary(p => p.Key.Replace(":", "__", StringComparison.Ordinal), p => p.Value, StringComparer.Ordinal);
-                environment["FUNCTIONS_APP_ROOT"] = appDirectory;
+                environment["FUNCTIONS_APP_ROOT"] = hostDirectory;
+                environment["LOCALHOST_WORKER_ID"] = $"{taskHub}-host{i}";
                 environment["DOTNET_gcServer"] = "0";
-                var process = ChildProcess.Start("dotnet", [dll], appDirectory, environment, maxOutputLines: 200);
+                var process = ChildProcess.Start("dotnet", [dll], hostDirectory, environment, maxOutputLines: 200);
                 hosts.Add((process, HostSettings.Client(port)));
             }
 
@@ -173,6 +189,8 @@ public sealed class HostProcesses : IBenchHost
             {
                 await HostSettings.WaitHealthyAsync(client, TimeSpan.FromSeconds(60), () => process.Output, cancellationToken);
             }
+
+            await WaitForBalancedPartitionsAsync(connectionString, taskHub, count, TimeSpan.FromSeconds(60), cancellationToken);
         }
         catch
         {
@@ -185,7 +203,62 @@ public sealed class HostProcesses : IBenchHost
             throw;
         }
 
-        return new HostProcesses(hosts, new StorageNames(prefix));
+        return new HostProcesses(hosts, taskHub);
+    }
+
+    /// <summary>
+    /// Waits until the task hub's control-queue partitions (the lease table <c>{hub}Partitions</c>) are each owned, none
+    /// being stolen or drained, by <paramref name="hosts"/> distinct workers (at most one per partition): a partition that
+    /// changes hands mid-run stalls its orchestrations, so the comparison starts from a settled spread. Logs where it
+    /// stands if that does not happen in <paramref name="limit"/>, and goes on.
+    /// </summary>
+    private static async Task WaitForBalancedPartitionsAsync(string connectionString, string taskHub, int hosts, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var table = new TableServiceClient(connectionString).GetTableClient($"{taskHub}Partitions");
+        var stopwatch = Stopwatch.StartNew();
+        var leases = new List<TableEntity>();
+        while (stopwatch.Elapsed < limit)
+        {
+            try
+            {
+                leases.Clear();
+                await foreach (var lease in table.QueryAsync<TableEntity>(cancellationToken: cancellationToken))
+                {
+                    leases.Add(lease);
+                }
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                // Not created yet.
+            }
+
+            var settled = leases.Count > 0 && leases.All(l =>
+                !string.IsNullOrEmpty(l.GetString("CurrentOwner")) && string.IsNullOrEmpty(l.GetString("NextOwner")) && l.GetBoolean("IsDraining") != true);
+            if (settled && leases.Select(l => l.GetString("CurrentOwner")).Distinct(StringComparer.Ordinal).Count() == Math.Min(hosts, leases.Count))
+            {
+                return;
+            }
+
+            await Task.Delay(500, cancellationToken);
+        }
+
+        var state = string.Join(", ", leases.Select(l => $"{l.RowKey}: {l.GetString("CurrentOwner")}{(string.IsNullOrEmpty(l.GetString("NextOwner")) ? "" : $" -> {l.GetString("NextOwner")}")}"));
+        Console.WriteLine($"  the partitions of {taskHub} were not settled over {hosts} host(s) after {limit.TotalSeconds:0} s ({state}); going on");
+    }
+
+    /// <summary>Who owns each control-queue partition of the task hub, and since when (a lease taken over mid-run shows here).</summary>
+    public async Task<string> DescribePartitionsAsync(string connectionString, CancellationToken cancellationToken = default)
+    {
+        var table = new TableServiceClient(connectionString).GetTableClient($"{TaskHub}Partitions");
+        var leases = new List<string>();
+        await foreach (var lease in table.QueryAsync<TableEntity>(cancellationToken: cancellationToken))
+        {
+            var since = lease.GetDateTime("OwnedSince") is { } t ? t.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture) : "?";
+            var next = lease.GetString("NextOwner") is { Length: > 0 } n ? $" -> {n}" : "";
+            leases.Add($"{lease.RowKey[(lease.RowKey.LastIndexOf('-') + 1)..]}: {lease.GetString("CurrentOwner")}{next} since {since}");
+        }
+
+        return string.Join(", ", leases);
     }
 
     public async Task<OpCounts> ReadOpsAsync(CancellationToken cancellationToken = default)

@@ -12,16 +12,13 @@ namespace Serverless.Bench;
 /// <param name="Total">The same, including the durable timers (vote deadline, phase-2 retry) that fire later, once they have.</param>
 /// <param name="DrainSeconds">How long after the load the timers took to fire and be handled.</param>
 /// <param name="Capacity">Azurite's rate for the same mix at the same concurrency; null when not measured.</param>
-/// <param name="Events">The host's counted log events during the phase (checkpoint conflicts, warnings, errors).</param>
+/// <param name="Events">The host's warnings and errors during the phase, counted by event.</param>
 /// <param name="AzuriteCores">Cores Azurite used on average during the load (it is single-threaded: 1.0 is its ceiling).</param>
 /// <param name="BenchCores">Cores this process (the in-process host and the clients) used on average during the load.</param>
 public sealed record PhaseResult(
     Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer, OpCounts Total, double DrainSeconds, CapacityResult? Capacity,
     IReadOnlyDictionary<string, long> Events, double? AzuriteCores, double? BenchCores)
 {
-    /// <summary>Checkpoint write conflicts per finished transaction (each costs one more read and one more write).</summary>
-    public double ConflictsPerTransaction => Load.Finished == 0 ? 0 : (Events.TryGetValue(LogCounter.CheckpointConflict, out var n) ? n : 0) / (double)Load.Finished;
-
     /// <summary>Transactions per second Azurite's rate allows at this many requests per transaction.</summary>
     public double? Bound => Capacity is null || Total.Total <= 0 ? null : Capacity.OperationsPerSecond / Total.Total;
 
@@ -44,24 +41,25 @@ public static class Report
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public static string Table(IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine)
+    public static string Table(IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine, IReadOnlyList<string> skipped)
     {
         ArgumentNullException.ThrowIfNull(phases);
         ArgumentNullException.ThrowIfNull(scaleOut);
         ArgumentNullException.ThrowIfNull(machine);
+        ArgumentNullException.ThrowIfNull(skipped);
         var s = new StringBuilder();
         s.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryGiB:0.#} GiB; {machine.Os}; {machine.Runtime}; Azurite {machine.Azurite} (on disk, temporary folder)");
         s.AppendLine(CultureInfo.InvariantCulture, $"Load average at start {machine.LoadAverageAtStart}, at end {machine.LoadAverageAtEnd} (other work on the machine makes every figure noisy)");
         s.AppendLine();
-        s.AppendLine("                                      |                    clients                          | storage requests per transaction (app's own count)     | Azurite, same mix and concurrency");
-        s.AppendLine("phase                                 |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write other  total (to answer) |    ops/s  bound tx/s  achieved");
-        s.AppendLine(new string('-', 190));
+        s.AppendLine("                                      |                    clients                                | storage requests per transaction (app and Durable engine)    | Azurite, same mix and concurrency");
+        s.AppendLine("phase                                 |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write  blob other  total (to answer) |    ops/s  bound tx/s  achieved");
+        s.AppendLine(new string('-', 196));
         foreach (var p in phases)
         {
             var l = p.Load;
             var o = p.Total;
             s.Append(CultureInfo.InvariantCulture, $"{p.Scenario.Description,-38}| {l.Started,5} {l.Committed,6} {l.Aborted,5} {l.Elapsed.TotalSeconds,5:0.0} {l.CommittedPerSecond,8:0.0} {l.Percentile(50),7:0} {l.Percentile(95),7:0} {l.Percentile(99),7:0} ");
-            s.Append(CultureInfo.InvariantCulture, $"| {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0} ({p.UntilLastAnswer.Total,9:0.0}) ");
+            s.Append(CultureInfo.InvariantCulture, $"| {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.BlobRequests,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0} ({p.UntilLastAnswer.Total,9:0.0}) ");
             s.AppendLine(p.Capacity is null
                 ? "|        -           -         -"
                 : string.Create(CultureInfo.InvariantCulture, $"| {p.Capacity.OperationsPerSecond,8:0} {p.Bound,11:0.0} {p.Achieved,9:P0}"));
@@ -72,27 +70,27 @@ public static class Report
         }
 
         s.AppendLine();
-        s.AppendLine("where the time goes (server-side, from the status documents) and checkpoint conflicts");
-        s.AppendLine("phase                                 | start->decision p50/p99 ms | decision->end p50/p99 ms | conflicts/tx | CPU cores: Azurite  host+clients | warnings and errors");
+        s.AppendLine("where the time goes (server-side, from the status documents)");
+        s.AppendLine("phase                                 | start->decision p50/p99 ms | decision->end p50/p99 ms | CPU cores: Azurite  host+clients | host warnings and errors");
         foreach (var p in phases)
         {
             var l = p.Load;
-            var warnings = string.Join(", ", p.Events.Where(e => e.Key != LogCounter.CheckpointConflict).Select(e => $"{e.Key} x{e.Value}"));
+            var warnings = string.Join(", ", p.Events.Select(e => $"{e.Key} x{e.Value}"));
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"{p.Scenario.Description,-38}| {LoadResult.Percentile(l.DecideMs, 50),12:0} {LoadResult.Percentile(l.DecideMs, 99),12:0} | {LoadResult.Percentile(l.Phase2Ms, 50),11:0} {LoadResult.Percentile(l.Phase2Ms, 99),12:0} | {p.ConflictsPerTransaction,12:0.00} | {Cores(p.AzuriteCores),18} {Cores(p.BenchCores),13} | {(warnings.Length == 0 ? "none" : warnings)}");
+                $"{p.Scenario.Description,-38}| {LoadResult.Percentile(l.DecideMs, 50),12:0} {LoadResult.Percentile(l.DecideMs, 99),12:0} | {LoadResult.Percentile(l.Phase2Ms, 50),11:0} {LoadResult.Percentile(l.Phase2Ms, 99),12:0} | {Cores(p.AzuriteCores),18} {Cores(p.BenchCores),13} | {(warnings.Length == 0 ? "none" : warnings)}");
         }
 
         if (scaleOut.Count > 0)
         {
             s.AppendLine();
-            s.AppendLine("scale-out: host processes on one storage account (same load spread round-robin; storage requests per transaction counted until the last answer: timers not drained)");
-            s.AppendLine("hosts | phase                               |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write other  total | CPU cores: Azurite hosts");
+            s.AppendLine("scale-out: host processes on one storage account and task hub (same load spread round-robin; storage requests per transaction counted until the last answer: timers not drained)");
+            s.AppendLine("hosts | phase                               |   txs commit abort  secs commit/s  p50 ms  p95 ms  p99 ms |  send  recv   del  read write  blob other  total | CPU cores: Azurite hosts");
             foreach (var r in scaleOut)
             {
                 var l = r.Load;
                 var o = r.UntilLastAnswer;
                 s.AppendLine(CultureInfo.InvariantCulture,
-                    $"{r.Hosts,5} | {r.Scenario.Description,-36}| {l.Started,5} {l.Committed,6} {l.Aborted,5} {l.Elapsed.TotalSeconds,5:0.0} {l.CommittedPerSecond,8:0.0} {l.Percentile(50),7:0} {l.Percentile(95),7:0} {l.Percentile(99),7:0} | {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0} | {Cores(r.AzuriteCores),18} {Cores(r.HostCores),5}");
+                    $"{r.Hosts,5} | {r.Scenario.Description,-36}| {l.Started,5} {l.Committed,6} {l.Aborted,5} {l.Elapsed.TotalSeconds,5:0.0} {l.CommittedPerSecond,8:0.0} {l.Percentile(50),7:0} {l.Percentile(95),7:0} {l.Percentile(99),7:0} | {o.QueueSends,5:0.0} {o.QueueReceives,5:0.0} {o.QueueDeletes,5:0.0} {o.TableReads,5:0.0} {o.TableWrites,5:0.0} {o.BlobRequests,5:0.0} {o.Other,5:0.0} {o.Total,6:0.0} | {Cores(r.AzuriteCores),18} {Cores(r.HostCores),5}");
                 if (l.Unfinished + l.Errors > 0)
                 {
                     s.AppendLine(CultureInfo.InvariantCulture, $"    ! {l.Unfinished} did not end within the wait, {l.Errors} failed{(l.FirstError is null ? "" : $"; first: {l.FirstError}")}");
@@ -100,10 +98,17 @@ public static class Report
             }
         }
 
+        if (skipped.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"! skipped, the run's time budget being spent: {string.Join(", ", skipped)}");
+        }
+
         return s.ToString();
     }
 
-    public static async Task WriteJsonAsync(string path, IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine, double seconds, CancellationToken cancellationToken = default)
+    public static async Task WriteJsonAsync(
+        string path, IReadOnlyList<PhaseResult> phases, IReadOnlyList<ScaleOutResult> scaleOut, MachineInfo machine, IReadOnlyList<string> skipped, double seconds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(phases);
         ArgumentNullException.ThrowIfNull(scaleOut);
@@ -111,11 +116,12 @@ public static class Report
         {
             machine,
             durationSeconds = Math.Round(seconds, 1),
+            skipped,
             notes = new[]
             {
                 "latency: client-observed, from sending POST /api/transactions?waitSeconds=30 to receiving the final status",
-                "operations: storage requests counted by the app's StorageMetrics pipeline policy, per finished (committed or aborted) transaction",
-                "operations.total includes the durable timers (vote deadline, phase-2 retry), drained after each phase; untilLastAnswer stops counting when the last client is answered",
+                "operations: storage requests counted by the app's StorageMetrics pipeline policy (on the app's clients and the Durable engine's blob, queue and table clients), per finished (committed or aborted) transaction",
+                "operations.total includes the durable timers (vote deadline, also when cancelled; phase-2 retry), drained after each phase from the participant, coordinator and task hub queues; untilLastAnswer stops counting when the last client is answered",
                 "azurite: the same per-transaction mix issued directly with the SDK at the phase's concurrency; bound = opsPerSecond / operations.total.total",
             },
             phases = phases.Select(p => new
@@ -127,7 +133,6 @@ public static class Report
                 abortShare = p.Scenario.AbortShare,
                 clients = Clients(p.Load),
                 operations = new { total = Ops(p.Total), untilLastAnswer = Ops(p.UntilLastAnswer), drainSeconds = Math.Round(p.DrainSeconds, 1) },
-                checkpointConflictsPerTransaction = Math.Round(p.ConflictsPerTransaction, 2),
                 cpuCores = new { azurite = RoundOrNull(p.AzuriteCores), hostAndClients = RoundOrNull(p.BenchCores) },
                 hostEvents = p.Events,
                 azurite = p.Capacity is null ? null : new
@@ -181,6 +186,7 @@ public static class Report
         queueDeletes = Round(o.QueueDeletes, 2),
         tableReads = Round(o.TableReads, 2),
         tableWrites = Round(o.TableWrites, 2),
+        blobRequests = Round(o.BlobRequests, 2),
         other = Round(o.Other, 2),
         total = Round(o.Total, 2),
     };
