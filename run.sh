@@ -29,8 +29,13 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pids=()
 stop_postgres=0
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # The host first, while Azurite still answers, so that it can release its task hub partitions; then Azurite.
+  local i
+  for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do
+    kill "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
+  pids=()
   if [[ "$stop_postgres" == 1 ]]; then scripts/postgres.sh stop "$root/.postgres" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT INT TERM
