@@ -30,6 +30,7 @@ public sealed class HostileHttpInputTests(HostileHttpFixture fixture) : IClassFi
 
     /// <summary>More than the 4 KiB a seeding route reads.</summary>
     private const string Pad5000 = Pad1000 + Pad1000 + Pad1000 + Pad1000 + Pad1000;
+
     private const string ValidBranch = """{"participant":"bank","operation":{"type":"credit","account":"bob","amount":1}}""";
 
     /// <summary>What follows the first property of a body: a valid participants array.</summary>
@@ -121,7 +122,7 @@ public sealed class HostileHttpInputTests(HostileHttpFixture fixture) : IClassFi
     public async Task Start_WithABodyOverTheLimit_Is413_AndStartsNothing(string why, int size, bool lengthKnown)
     {
         // Valid JSON but for its size: a note inside an operation.
-        var body = Text("""{"participants":[{"participant":"bank","operation":{"type":"credit","account":"bob","amount":1,"note":" """.TrimEnd() + new string('x', size) + "\"}}]}");
+        var body = Text("{\"participants\":[{\"participant\":\"bank\",\"operation\":{\"type\":\"credit\",\"account\":\"bob\",\"amount\":1,\"note\":\"" + new string('x', size) + "\"}}]}");
         var before = await SnapshotAsync();
 
         using var response = await PostLargeAsync(body, lengthKnown);
@@ -144,7 +145,7 @@ public sealed class HostileHttpInputTests(HostileHttpFixture fixture) : IClassFi
 
         using var response = await PostAsync("/api/transactions?waitSeconds=20", body, contentType);
 
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{why}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{why}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{await DescribeAsync(id)}");
         Assert.Equal("Committed", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
     }
 
@@ -166,7 +167,7 @@ public sealed class HostileHttpInputTests(HostileHttpFixture fixture) : IClassFi
 
         using var response = await PostAsync("/api/transactions?waitSeconds=20", body, Json);
 
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{why}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{why}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{await DescribeAsync(id)}");
         var done = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("Aborted", done.GetProperty("status").GetString());
         Assert.Equal("No", done.GetProperty("participants")[0].GetProperty("vote").GetString());
@@ -264,6 +265,14 @@ public sealed class HostileHttpInputTests(HostileHttpFixture fixture) : IClassFi
 
     private async Task<((long, long) Alice, (long, long) Bob)> BalancesAsync() =>
         (await fixture.Host.GetAccountAsync("alice"), await fixture.Host.GetAccountAsync("bob"));
+
+    /// <summary>What became of a transaction, for a failure message: its instance and what the host logged.</summary>
+    private async Task<string> DescribeAsync(string id)
+    {
+        var instance = await fixture.Host.Durable().GetInstanceAsync(id, getInputsAndOutputs: true);
+        var lines = fixture.Logs.Lines.Where(l => l.Message.Contains(id, StringComparison.Ordinal) || l.Category.StartsWith("DurableTask", StringComparison.Ordinal)).TakeLast(20);
+        return $"instance: {instance?.RuntimeStatus} {instance?.FailureDetails} {instance?.SerializedCustomStatus}\n{string.Join("\n", lines.Select(l => $"{l.EventId} {l.Category}: {l.Message}"))}";
+    }
 
     /// <summary>What a request could have started or changed: orchestration instances, decision records, balances.</summary>
     private async Task<(int Instances, int Decisions, ((long, long) Alice, (long, long) Bob) Balances)> SnapshotAsync() =>

@@ -48,7 +48,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
     private const string Inventory = StorageNames.ParticipantQueuePrefix + "inventory";
 
     /// <summary>Well within one message lease: a message that escaped the codec would fail until it is poisoned much later.</summary>
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     /// <summary>Name → the queue and the text put on it (base64-encoded, as our producers do), for a target transaction and account.</summary>
     private static readonly Dictionary<string, (string Queue, Func<Target, string> Text)> Messages = new()
