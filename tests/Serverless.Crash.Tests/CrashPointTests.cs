@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using Serverless.Runtime.Faults;
 using Serverless.Testing;
 
 namespace Serverless.Crash.Tests;
@@ -10,12 +9,13 @@ namespace Serverless.Crash.Tests;
 /// transfer still ends correctly: I1 (all or nothing, at the coordinator and at the participant), I7 (it ends) and
 /// I8 (no decision lost, no amount left held, nothing applied twice, no poison message).
 /// </summary>
+/// <remarks>Switched off: <see cref="CrashPoints.Gone"/> Kept as they were, so that the re-mapping starts from them.</remarks>
 public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper output) : IClassFixture<HostFixture>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private static readonly Dictionary<string, long> Initial = new(StringComparer.Ordinal) { ["alice"] = 100, ["bob"] = 10 };
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task CrashAfterTheRecordIsWritten_ARetriedStartAfterTheRestartCommitsTheTransfer()
     {
         await using var run = await ArmAsync(CrashPoint.AfterTransactionRecorded);
@@ -32,7 +32,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         await EndsAsync(run, "Committed");
     }
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task CrashAfterTheRecordIsWritten_WithoutARetryTheDeadlineAbortsTheTransferAfterTheRestart()
     {
         await using var run = await ArmAsync(CrashPoint.AfterTransactionRecorded);
@@ -45,7 +45,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         Assert.Contains("deadline", status.GetProperty("reason").GetString(), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task CrashBetweenPrepareSends_TheDeadlineAbortsTheTransferAfterTheRestartAndReleasesTheHold()
     {
         await using var run = await ArmAsync(CrashPoint.BetweenPrepareSends);
@@ -61,7 +61,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         Assert.Contains(await run.Probe.BranchRecordsAsync(), r => r is { Branch: 0, Phase: "RolledBack" });
     }
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task CrashAfterTheDecisionIsWritten_TheRedeliveredPrepareRepeatsItsVoteAndBothBranchesCommitAfterTheRestart()
     {
         await using var run = await ArmAsync(CrashPoint.AfterDecisionRecorded);
@@ -75,7 +75,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         await EndsAsync(run, "Committed");
     }
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task CrashBetweenPhase2Sends_TheCommitReachesEveryBranchAfterTheRestart()
     {
         await using var run = await ArmAsync(CrashPoint.BetweenPhase2Sends);
@@ -88,7 +88,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         await EndsAsync(run, "Committed");
     }
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task CrashInAParticipantAfterItsReservationIsWritten_TheRedeliveredPrepareVotesAgainAndTheTransferCommits()
     {
         await using var run = await ArmAsync(CrashPoint.AfterPrepareRecorded);
@@ -102,7 +102,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         await EndsAsync(run, "Committed");
     }
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task CrashInAParticipantAfterACommitIsApplied_TheAcknowledgementFollowsAfterTheRestartAndNothingIsAppliedTwice()
     {
         await using var run = await ArmAsync(CrashPoint.AfterCommitApplied);
@@ -116,10 +116,11 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         await EndsAsync(run, "Committed");
     }
 
-    [Fact]
+    [Fact(Skip = CrashPoints.Gone)]
     public async Task AMisspeltCrashPoint_KeepsTheHostFromStartingInsteadOfCrashingNowhere()
     {
-        var start = HostProcess.StartAsync("A", fixture, TestNames.UniquePrefix(), extraEnvironment: new Dictionary<string, string?>
+        await using var storage = await fixture.StartStorageAsync();
+        var start = HostProcess.StartAsync("A", fixture, storage, extraEnvironment: new Dictionary<string, string?>
         {
             [CrashPoints.PointVariable] = "AfterTheDecision",
         });
@@ -131,14 +132,14 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     /// <summary>A host armed with <paramref name="point"/>, two accounts, and the transfer of 30 from alice to bob.</summary>
     private async Task<Run> ArmAsync(CrashPoint point)
     {
-        var prefix = TestNames.UniquePrefix();
-        var host = await HostProcess.StartAsync("A", fixture, prefix, point);
+        var storage = await fixture.StartStorageAsync();
+        var host = await HostProcess.StartAsync("A", fixture, storage, point);
         foreach (var (account, balance) in Initial)
         {
             await host.PutAccountAsync(account, balance);
         }
 
-        return new Run(host, new StorageProbe(fixture.ConnectionString, prefix), new Transfer($"crash-{point}-{prefix}", "alice", "bob", 30), output);
+        return new Run(storage, host, new StorageProbe(storage.ConnectionString), new Transfer($"crash-{point}-{TestNames.UniquePrefix()}", "alice", "bob", 30), output);
     }
 
     /// <summary>Starts the transfer; null when the host died before answering.</summary>
@@ -177,8 +178,12 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         return document;
     }
 
-    private sealed record Run(HostProcess Host, StorageProbe Probe, Transfer Transfer, ITestOutputHelper Output) : IAsyncDisposable
+    private sealed record Run(AzuriteInstance Storage, HostProcess Host, StorageProbe Probe, Transfer Transfer, ITestOutputHelper Output) : IAsyncDisposable
     {
-        public ValueTask DisposeAsync() => Host.DisposeAsync();
+        public async ValueTask DisposeAsync()
+        {
+            await Host.DisposeAsync();
+            await Storage.DisposeAsync();
+        }
     }
 }

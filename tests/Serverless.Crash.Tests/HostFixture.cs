@@ -3,30 +3,42 @@ using Serverless.Testing;
 namespace Serverless.Crash.Tests;
 
 /// <summary>
-/// One Azurite per test class, and a Functions app root (a folder holding a copy of the repository's host.json and
-/// no local.settings.json, so a developer's local settings cannot leak into the child hosts).
+/// A Functions app root for the hosts of a test class (a folder holding a copy of the app's host.json and no
+/// local.settings.json, so a developer's local settings cannot leak into the child hosts), and a private on-disk Azurite
+/// per test: queue names are fixed by the contract, so tests sharing an Azurite would see each other's messages.
 /// </summary>
-public sealed class HostFixture : AzuriteFixture, IAsyncLifetime
+public sealed class HostFixture : IAsyncLifetime
 {
     private string? _appRoot;
 
     /// <summary>The folder the hosts get as <c>FUNCTIONS_APP_ROOT</c> and working directory.</summary>
     public string AppRoot => _appRoot ?? throw new InvalidOperationException("The fixture has not been initialized yet.");
 
-    public new async Task InitializeAsync()
+    public Task InitializeAsync()
     {
         _appRoot = Path.Combine(Path.GetTempPath(), $"serverless-crash-{TestNames.UniquePrefix()}");
         Directory.CreateDirectory(_appRoot);
-        File.Copy(Path.Combine(RepositoryRoot.Find(), "host.json"), Path.Combine(_appRoot, "host.json"));
-        await base.InitializeAsync();
+        File.Copy(Path.Combine(RepositoryRoot.Find(), "src", "Serverless.Functions", "host.json"), Path.Combine(_appRoot, "host.json"));
+        return Task.CompletedTask;
     }
 
-    public new async Task DisposeAsync()
+    /// <summary>Starts an Azurite of the calling test's own, its files under the app root; the test disposes it.</summary>
+    public Task<AzuriteInstance> StartStorageAsync() =>
+        AzuriteInstance.StartAsync(new AzuriteOptions { Location = Path.Combine(AppRoot, "azurite-" + TestNames.UniquePrefix()) });
+
+    public Task DisposeAsync()
     {
-        await base.DisposeAsync();
         if (_appRoot is not null && Directory.Exists(_appRoot))
         {
-            Directory.Delete(_appRoot, recursive: true);
+            try
+            {
+                Directory.Delete(_appRoot, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
+
+        return Task.CompletedTask;
     }
 }

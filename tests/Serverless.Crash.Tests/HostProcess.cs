@@ -2,25 +2,41 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
-using Serverless.Runtime.Faults;
 using Serverless.Testing;
 
 namespace Serverless.Crash.Tests;
 
 /// <summary>
-/// The built host (<c>dotnet Serverless.Functions.dll</c>) as a real child process on a fixed loopback port, with
-/// its settings in environment variables: it can be killed with SIGKILL, or armed to kill itself at a
-/// <see cref="CrashPoint"/>, and started again on the same port and storage.
+/// The built local Functions host (<c>dotnet Serverless.LocalHost.dll</c>) as a real child process on a fixed loopback port,
+/// with its settings in environment variables: it can be killed with SIGKILL and started again on the same port, storage
+/// and worker id (so that it takes its Durable partitions back at once).
 /// </summary>
 /// <remarks>
-/// The hosts run the coordinator and the <c>bank</c> participant, sign their messages, retry phase 2 after 1 s and
-/// lease received messages for <see cref="MessageLeaseSeconds"/> s, so that what a killed process held is
-/// delivered again quickly. Output of every run is kept (see <see cref="OutputLines"/>).
+/// The hosts run the coordinator and the <c>bank</c> participant, sign their messages, retry phase 2 after 1 s, lease
+/// received queue messages for <see cref="MessageLeaseSeconds"/> s and Durable's messages for
+/// <see cref="DurableLeaseSeconds"/> s, so that what a killed process held is delivered again soon. Output of every run is
+/// kept (see <see cref="OutputLines"/>). A crash point passed to a start is set in the environment as the old engine read
+/// it, and ignored by this host (see <see cref="CrashPoints.Gone"/>).
 /// </remarks>
 public sealed class HostProcess : IAsyncDisposable
 {
-    /// <summary>How long a message held by a killed host stays invisible.</summary>
-    public const int MessageLeaseSeconds = 2;
+    /// <summary>
+    /// How long a participant or coordinator queue message held by a killed host stays invisible. The local host does not
+    /// renew a lease while its function runs, so a handler slower than this (two hosts competing for one account, on two
+    /// cores) has its message delivered again, and after maxDequeueCount such deliveries poisoned though nothing failed:
+    /// 2 s did that under load.
+    /// </summary>
+    public const int MessageLeaseSeconds = 10;
+
+    /// <summary>
+    /// How long a Durable control or work-item message held by a killed host stays invisible (host.json
+    /// <c>controlQueueVisibilityTimeout</c> and <c>workItemQueueVisibilityTimeout</c>; 5 minutes by default). Much shorter
+    /// expires the leases of messages a busy worker still holds.
+    /// </summary>
+    public const int DurableLeaseSeconds = 30;
+
+    /// <summary>The task hub of every host of these tests.</summary>
+    public const string TaskHub = "CrashTests";
 
     private const string SigningKey = "crash-tests-signing-key";
     private const int MaxOutputLines = 200_000;
@@ -28,18 +44,19 @@ public sealed class HostProcess : IAsyncDisposable
     private static readonly Lazy<string> HostDll = new(FindHostDll);
 
     private readonly string _connectionString;
+    private readonly string _workerId;
     private readonly string _appRoot;
     private readonly IReadOnlyDictionary<string, string?> _extraEnvironment;
     private readonly List<string> _earlierOutput = [];
     private readonly HttpClient _probe;
     private ChildProcess? _process;
 
-    private HostProcess(string name, string connectionString, string prefix, string appRoot, IReadOnlyDictionary<string, string?>? extraEnvironment)
+    private HostProcess(string name, string connectionString, string appRoot, IReadOnlyDictionary<string, string?>? extraEnvironment)
     {
         _extraEnvironment = extraEnvironment ?? new Dictionary<string, string?>();
         Name = name;
         _connectionString = connectionString;
-        Prefix = prefix;
+        _workerId = $"crash-host-{name}-{TestNames.UniquePrefix()}";
         _appRoot = appRoot;
         Port = FreePort.Get();
         BaseAddress = new Uri($"http://127.0.0.1:{Port}");
@@ -49,9 +66,6 @@ public sealed class HostProcess : IAsyncDisposable
 
     /// <summary>A short name for messages ("A", "B").</summary>
     public string Name { get; }
-
-    /// <summary>The storage prefix (queue and table names) of this host.</summary>
-    public string Prefix { get; }
 
     /// <summary>The loopback port; the same across restarts, as for a service that comes back.</summary>
     public int Port { get; }
@@ -85,20 +99,21 @@ public sealed class HostProcess : IAsyncDisposable
     public string RecentOutput => string.Join('\n', OutputLines.TakeLast(80));
 
     /// <summary>
-    /// Starts a host and waits until <c>/api/health</c> answers 200. <paramref name="crashPoint"/> arms fault injection
-    /// for this first run; <paramref name="extraEnvironment"/> adds settings to every run.
+    /// Starts a host on <paramref name="storage"/> and waits until <c>/api/health</c> answers 200. <paramref name="crashPoint"/>
+    /// is set for this first run (and ignored by the host); <paramref name="extraEnvironment"/> adds settings to every run.
     /// </summary>
     public static async Task<HostProcess> StartAsync(
         string name,
         HostFixture fixture,
-        string prefix,
+        AzuriteInstance storage,
         CrashPoint? crashPoint = null,
         int crashAfter = 1,
         IReadOnlyDictionary<string, string?>? extraEnvironment = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fixture);
-        var host = new HostProcess(name, fixture.ConnectionString, prefix, fixture.AppRoot, extraEnvironment);
+        ArgumentNullException.ThrowIfNull(storage);
+        var host = new HostProcess(name, storage.ConnectionString, fixture.AppRoot, extraEnvironment);
         try
         {
             if (!await host.StartAgainAsync(crashPoint, crashAfter, cancellationToken))
@@ -137,25 +152,34 @@ public sealed class HostProcess : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
+        const string durable = "AzureFunctionsJobHost__extensions__durableTask__";
+        const string queues = "AzureFunctionsJobHost__extensions__queues__";
+        var durableLease = TimeSpan.FromSeconds(DurableLeaseSeconds).ToString("c", CultureInfo.InvariantCulture);
         var environment = new Dictionary<string, string?>
         {
             ["AzureWebJobsStorage"] = _connectionString,
-            ["TRANSACTIONS_STORAGE_PREFIX"] = Prefix,
             ["Host__LocalHttpPort"] = Port.ToString(CultureInfo.InvariantCulture),
-            ["TRANSACTIONS_PARTICIPANTS"] = "bank",
-            ["TRANSACTIONS_HOSTED_PARTICIPANTS"] = "bank",
-            ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
-            ["TRANSACTIONS_MESSAGE_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
-            ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
             ["FUNCTIONS_APP_ROOT"] = _appRoot,
+            ["LOCALHOST_WORKER_ID"] = _workerId,
+            ["LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
+            [durable + "hubName"] = TaskHub,
+            [durable + "storageProvider__maxQueuePollingInterval"] = "00:00:00.5",
+            [durable + "storageProvider__controlQueueVisibilityTimeout"] = durableLease,
+            [durable + "storageProvider__workItemQueueVisibilityTimeout"] = durableLease,
+            [queues + "maxPollingInterval"] = "00:00:00.5",
+            ["TRANSACTIONS_PARTICIPANTS"] = "bank",
+            ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
+            ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
+            ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/5 * * * * *",
+            ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
             [CrashPoints.PointVariable] = crashPoint?.ToString(),
             [CrashPoints.AfterVariable] = crashPoint is null ? null : crashAfter.ToString(CultureInfo.InvariantCulture),
 
             // Nothing from the test runner's environment may change what is under test.
             ["TRANSACTIONS_API_KEY"] = null,
             ["TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS"] = null,
+            ["TRANSACTIONS_IN_DOUBT_SECONDS"] = null,
             ["ORDERS_POSTGRES_CONNECTION"] = null,
-            ["FUNCTIONS_CUSTOMHANDLER_PORT"] = null,
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = null,
         };
@@ -222,6 +246,21 @@ public sealed class HostProcess : IAsyncDisposable
         return last!.Value;
     }
 
+    /// <summary>Waits until the transaction is decided (its status document names a decision) and returns the document.</summary>
+    public async Task<JsonElement> WaitForDecisionAsync(string id, TimeSpan timeout)
+    {
+        JsonElement? last = null;
+        await Eventually.WaitAsync(
+            async () =>
+            {
+                last = await GetStatusAsync(id);
+                return last?.GetProperty("decision").ValueKind == JsonValueKind.String;
+            },
+            timeout,
+            $"transaction {id} to be decided (host {Name})");
+        return last!.Value;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
@@ -277,7 +316,7 @@ public sealed class HostProcess : IAsyncDisposable
     private static string FindHostDll()
     {
         var configuration = typeof(HostProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var dll = Path.Combine(RepositoryRoot.Find(), "src", "Serverless.Functions", "bin", configuration, "net10.0", "Serverless.Functions.dll");
+        var dll = Path.Combine(RepositoryRoot.Find(), "src", "Serverless.LocalHost", "bin", configuration, "net10.0", "Serverless.LocalHost.dll");
         if (!File.Exists(dll))
         {
             throw new InvalidOperationException($"The host is not built: '{dll}' does not exist. Build tests/Serverless.Crash.Tests (it builds the host).");

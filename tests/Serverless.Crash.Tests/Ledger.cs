@@ -35,8 +35,8 @@ public sealed record LedgerOutcome(int Committed, int Aborted, IReadOnlyDictiona
 public static class Ledger
 {
     /// <summary>
-    /// Waits until every transfer has ended, then checks: each status is self-consistent; the participant's records
-    /// agree with it branch by branch (all committed, or none, and nothing left prepared); no amount is held; every
+    /// Waits until every transfer has ended, then checks: each status is self-consistent; its decision record says the
+    /// same; the participant's records agree with it branch by branch (all committed, or none, and nothing left prepared); no amount is held; every
     /// balance is exactly the initial one plus the committed transfers; money is conserved; no poison message.
     /// </summary>
     public static async Task<LedgerOutcome> AssertEndedCorrectlyAsync(
@@ -66,6 +66,14 @@ public static class Ledger
                 Assert.Equal("Abort", doc.GetProperty("decision").GetString());
                 Assert.All(branches, b => Assert.NotEqual("Committed", b.GetProperty("outcome").GetString()));
             }
+        }
+
+        // I2: one durable decision per transaction, the one its status shows.
+        var decisions = await probe.DecisionsAsync();
+        foreach (var t in transfers)
+        {
+            Assert.True(decisions.TryGetValue(t.Id, out var decision), $"transaction {t.Id} ended without a decision record");
+            Assert.Equal(statuses[t.Id].GetProperty("decision").GetString(), decision);
         }
 
         // I1 and I8 as the participant recorded them: all or nothing, and nothing left reserved.

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using Azure.Storage.Queues;
@@ -8,10 +9,10 @@ namespace Serverless.Crash.Tests;
 public sealed record BranchRow(string TransactionId, int Branch, string Account, string Phase);
 
 /// <summary>
-/// Reads storage directly, behind the hosts' backs: it works while every host is dead, and it sees the
-/// participant's own records, which the HTTP API does not show.
+/// Reads storage directly, behind the hosts' backs: it works while every host is dead, and it sees what the HTTP API does
+/// not show: the participant's own records, the decision records, the poison queues.
 /// </summary>
-public sealed class StorageProbe(string connectionString, string prefix)
+public sealed class StorageProbe(string connectionString, string taskHub = HostProcess.TaskHub)
 {
     private readonly TableServiceClient _tables = new(connectionString);
     private readonly QueueServiceClient _queues = new(connectionString);
@@ -20,7 +21,7 @@ public sealed class StorageProbe(string connectionString, string prefix)
     public async Task<IReadOnlyDictionary<string, (long Balance, long Held)>> AccountsAsync()
     {
         var accounts = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
-        await foreach (var e in _tables.GetTableClient($"{prefix}BankAccounts").QueryAsync<TableEntity>(e => e.RowKey == "account"))
+        await foreach (var e in _tables.GetTableClient("BankAccounts").QueryAsync<TableEntity>(e => e.RowKey == "account"))
         {
             accounts[e.PartitionKey] = (e.GetInt64("Balance") ?? 0, e.GetInt64("Held") ?? 0);
         }
@@ -32,7 +33,7 @@ public sealed class StorageProbe(string connectionString, string prefix)
     public async Task<IReadOnlyList<BranchRow>> BranchRecordsAsync()
     {
         var rows = new List<BranchRow>();
-        await foreach (var e in _tables.GetTableClient($"{prefix}BankAccounts").QueryAsync<TableEntity>(e => e.RowKey != "account"))
+        await foreach (var e in _tables.GetTableClient("BankAccounts").QueryAsync<TableEntity>(e => e.RowKey != "account"))
         {
             var parts = e.RowKey.Split('|');
             Assert.True(parts is ["tx", _, _], $"unexpected row '{e.RowKey}' in the bank table");
@@ -42,18 +43,43 @@ public sealed class StorageProbe(string connectionString, string prefix)
         return rows;
     }
 
-    /// <summary>The coordinator's checkpointed status of a transaction ("Preparing"…), or null when there is no record.</summary>
-    public async Task<string?> TransactionStatusAsync(string id)
+    /// <summary>Every recorded decision of the task hub (table <c>{hub}Decisions</c>, one row per transaction): "Commit" or "Abort".</summary>
+    public async Task<IReadOnlyDictionary<string, string>> DecisionsAsync()
     {
-        var header = await _tables.GetTableClient($"{prefix}Transactions").GetEntityIfExistsAsync<TableEntity>(id, "tx");
-        return header.HasValue ? header.Value!.GetString("Status") : null;
+        var decisions = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            await foreach (var e in _tables.GetTableClient($"{taskHub}Decisions").QueryAsync<TableEntity>())
+            {
+                Assert.False(decisions.ContainsKey(e.PartitionKey), $"two decision rows for {e.PartitionKey}");
+                decisions[e.PartitionKey] = e.GetString("Decision")!;
+            }
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+        }
+
+        return decisions;
     }
 
-    /// <summary>Every message in a poison queue of this prefix, as "queue: text".</summary>
+    /// <summary>The status the orchestration last published for a transaction ("Preparing"…), or null when there is no instance.</summary>
+    public async Task<string?> TransactionStatusAsync(string id)
+    {
+        var instance = await _tables.GetTableClient($"{taskHub}Instances").GetEntityIfExistsAsync<TableEntity>(id, string.Empty);
+        if (!instance.HasValue || instance.Value!.GetString("CustomStatus") is not { Length: > 0 } status)
+        {
+            return instance.HasValue ? "Preparing" : null;
+        }
+
+        using var document = JsonDocument.Parse(status);
+        return document.RootElement.EnumerateObject().FirstOrDefault(p => p.Name.Equals("status", StringComparison.OrdinalIgnoreCase)).Value.GetString();
+    }
+
+    /// <summary>Every message in a poison queue, as "queue: text".</summary>
     public async Task<IReadOnlyList<string>> PoisonMessagesAsync()
     {
         var found = new List<string>();
-        await foreach (var queue in _queues.GetQueuesAsync(prefix: prefix))
+        await foreach (var queue in _queues.GetQueuesAsync())
         {
             if (!queue.Name.EndsWith("-poison", StringComparison.Ordinal))
             {

@@ -7,8 +7,9 @@ using Serverless.Testing;
 namespace Serverless.Crash.Tests;
 
 /// <summary>
-/// Two host processes on the same storage (same queues, same tables): both take requests, both run the coordinator
-/// and the participant. No transaction may be decided twice or differently, and the work is shared.
+/// Two local host processes on the same storage and task hub (distinct <c>LOCALHOST_WORKER_ID</c>s): both take requests,
+/// both run orchestrations and the participant. Every transaction has one durable decision, which every host that logged
+/// a decision for it agrees with, and the work is shared.
 /// </summary>
 public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper output) : IClassFixture<HostFixture>
 {
@@ -22,6 +23,7 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
         var accounts = Enumerable.Range(0, 4).Select(i => $"acct{i}").ToArray();
         var initial = accounts.ToDictionary(a => a, _ => 500L, StringComparer.Ordinal);
         var random = new Random(42);
+        await using var storage = await fixture.StartStorageAsync();
         var transfers = Enumerable.Range(0, TransferCount).Select(i =>
         {
             var from = accounts[random.Next(accounts.Length)];
@@ -29,8 +31,8 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
             return new Transfer($"two-{prefix}-{i}", from, to, random.Next(1, 200));
         }).ToList();
 
-        await using var a = await HostProcess.StartAsync("A", fixture, prefix);
-        await using var b = await HostProcess.StartAsync("B", fixture, prefix);
+        await using var a = await HostProcess.StartAsync("A", fixture, storage);
+        await using var b = await HostProcess.StartAsync("B", fixture, storage);
         HostProcess[] hosts = [a, b];
         foreach (var (account, balance) in initial)
         {
@@ -45,7 +47,7 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
             await gate.WaitAsync();
             try
             {
-                using var response = await hosts[i % 2].Client.PostAsJsonAsync("/api/transactions?waitSeconds=30", t.Body(timeoutSeconds: 30));
+                using var response = await hosts[i % 2].Client.PostAsJsonAsync("/api/transactions?waitSeconds=20", t.Body(timeoutSeconds: 30));
                 Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted, $"{t.Id}: {(int)response.StatusCode}");
             }
             finally
@@ -54,32 +56,26 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
             }
         })).WaitAsync(Timeout);
 
-        var outcome = await Ledger.AssertEndedCorrectlyAsync(a.Client, new StorageProbe(fixture.ConnectionString, prefix), initial, transfers, Timeout);
+        var outcome = await Ledger.AssertEndedCorrectlyAsync(a.Client, new StorageProbe(storage.ConnectionString), initial, transfers, Timeout);
         var elapsed = stopwatch.Elapsed;
 
-        // Each decision is logged once, by the process whose conditional write recorded it: exactly one line per
-        // transaction over both hosts, agreeing with the final status.
+        // One durable decision per transaction (checked by the ledger against its status), and every decision either host
+        // logged for a transaction is that one: an episode that proposed the other adopts the record (I2).
         var ids = transfers.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        var records = await new StorageProbe(storage.ConnectionString).DecisionsAsync();
         List<(string Host, string Id, string Decision)> decisions = [];
         await Eventually.WaitAsync(
             () =>
             {
-                decisions = [.. hosts.SelectMany(h => h.OutputLines.Select(l => DecidedLine().Match(l))
-                    .Where(m => m.Success && ids.Contains(m.Groups["id"].Value))
-                    .Select(m => (h.Name, m.Groups["id"].Value, m.Groups["decision"].Value)))];
-                return Task.FromResult(decisions.Count >= TransferCount);
+                decisions = DecisionLines(hosts, ids);
+                return Task.FromResult(decisions.Select(d => d.Id).Distinct().Count() == TransferCount);
             },
             TimeSpan.FromSeconds(10),
-            "every decision to appear in the hosts' logs");
-        var duplicates = decisions.GroupBy(d => d.Id).Where(g => g.Count() > 1).Select(g => $"{g.Key}: {string.Join(", ", g)}").ToList();
-        Assert.True(duplicates.Count == 0, $"decided more than once:\n{string.Join('\n', duplicates)}");
-        Assert.Equal(ids.Order(), decisions.Select(d => d.Id).Order());
-
-        var statuses = await Ledger.WaitForAllToEndAsync(a.Client, transfers, Timeout);
-        foreach (var (_, id, decision) in decisions)
-        {
-            Assert.Equal(decision == "Commit" ? "Committed" : "Aborted", statuses[id].GetProperty("status").GetString());
-        }
+            "a decision line for every transaction in the hosts' logs");
+        var contradicting = decisions.Where(d => records[d.Id] != d.Decision).Select(d => $"{d.Id}: host {d.Host} logged {d.Decision}, recorded {records[d.Id]}").ToList();
+        Assert.True(contradicting.Count == 0, $"decisions that contradict the record:\n{string.Join('\n', contradicting)}");
+        var twice = decisions.GroupBy(d => d.Id).Count(g => g.Count() > 1);
+        output.WriteLine($"{twice} transactions had their decision logged more than once (an episode run again)");
 
         var started = hosts.ToDictionary(h => h.Name, h => h.OutputLines.Count(l => StartedLine().Match(l) is { Success: true } m && ids.Contains(m.Groups["id"].Value)));
         output.WriteLine($"{TransferCount} transfers over two hosts in {elapsed.TotalSeconds:0.0} s ({TransferCount / elapsed.TotalSeconds:0.0}/s): {outcome}");
@@ -89,7 +85,8 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
             output.WriteLine($"host {host.Name}: started {started[host.Name]}, decided {decided} ({decided / elapsed.TotalSeconds:0.0}/s)");
         }
 
-        Assert.Equal(TransferCount, started.Values.Sum());
+        var startedIds = hosts.SelectMany(h => h.OutputLines.Select(l => StartedLine().Match(l)).Where(m => m.Success).Select(m => m.Groups["id"].Value)).ToHashSet(StringComparer.Ordinal);
+        Assert.True(ids.IsSubsetOf(startedIds), "every transaction's start was logged by a host");
         Assert.All(hosts, h => Assert.True(decisions.Any(d => d.Host == h.Name), $"host {h.Name} decided nothing: the work was not shared"));
     }
 
@@ -100,6 +97,7 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
         var accounts = Enumerable.Range(0, 4).Select(i => $"acct{i}").ToArray();
         var initial = accounts.ToDictionary(a => a, _ => 500L, StringComparer.Ordinal);
         var random = new Random(7);
+        await using var storage = await fixture.StartStorageAsync();
         var transfers = Enumerable.Range(0, 60).Select(i =>
         {
             var from = accounts[random.Next(accounts.Length)];
@@ -107,8 +105,8 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
             return new Transfer($"survive-{prefix}-{i}", from, to, random.Next(1, 200));
         }).ToList();
 
-        await using var a = await HostProcess.StartAsync("A", fixture, prefix);
-        await using var b = await HostProcess.StartAsync("B", fixture, prefix);
+        await using var a = await HostProcess.StartAsync("A", fixture, storage);
+        await using var b = await HostProcess.StartAsync("B", fixture, storage);
         foreach (var (account, balance) in initial)
         {
             await a.PutAccountAsync(account, balance);
@@ -133,18 +131,22 @@ public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper
         output.WriteLine($"host B killed after {Volatile.Read(ref finished)} of {transfers.Count} transfers had ended");
         await clients.WaitAsync(Timeout);
 
-        var outcome = await Ledger.AssertEndedCorrectlyAsync(a.Client, new StorageProbe(fixture.ConnectionString, prefix), initial, transfers, Timeout);
+        var outcome = await Ledger.AssertEndedCorrectlyAsync(a.Client, new StorageProbe(storage.ConnectionString), initial, transfers, Timeout);
         output.WriteLine($"{transfers.Count} transfers: {outcome}");
 
-        // A killed process may lose its last log lines, so here "exactly once" can only be checked as "never twice".
+        // A killed process may lose its last log lines, so here the logs can only be checked for contradictions.
         var ids = transfers.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
-        var decisions = new[] { a, b }.SelectMany(h => h.OutputLines.Select(l => DecidedLine().Match(l))
-            .Where(m => m.Success && ids.Contains(m.Groups["id"].Value))
-            .Select(m => (Host: h.Name, Id: m.Groups["id"].Value))).ToList();
-        var twice = decisions.GroupBy(d => d.Id).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
-        Assert.True(twice.Count == 0, $"decided more than once: {string.Join(", ", twice)}");
+        var records = await new StorageProbe(storage.ConnectionString).DecisionsAsync();
+        var decisions = DecisionLines([a, b], ids);
+        var contradicting = decisions.Where(d => records[d.Id] != d.Decision).Select(d => $"{d.Id}: host {d.Host} logged {d.Decision}, recorded {records[d.Id]}").ToList();
+        Assert.True(contradicting.Count == 0, $"decisions that contradict the record:\n{string.Join('\n', contradicting)}");
         output.WriteLine($"decisions logged: A {decisions.Count(d => d.Host == "A")}, B {decisions.Count(d => d.Host == "B")}");
     }
+
+    private static List<(string Host, string Id, string Decision)> DecisionLines(IEnumerable<HostProcess> hosts, HashSet<string> ids) =>
+        [.. hosts.SelectMany(h => h.OutputLines.Select(l => DecidedLine().Match(l))
+            .Where(m => m.Success && ids.Contains(m.Groups["id"].Value))
+            .Select(m => (h.Name, m.Groups["id"].Value, m.Groups["decision"].Value)))];
 
     [GeneratedRegex(@"Transaction (?<id>[A-Za-z0-9_-]+) decided (?<decision>Commit|Abort)\b")]
     private static partial Regex DecidedLine();

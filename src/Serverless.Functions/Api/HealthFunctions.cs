@@ -1,11 +1,15 @@
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
 
 namespace Serverless.Functions.Api;
 
-/// <summary><c>GET /api/health</c> (no key needed): 200 when storage answers within a few seconds, 503 otherwise. <c>GET /api/metrics/storage</c>: the app's storage requests by kind.</summary>
-public sealed class HealthFunctions(DecisionStore decisions, StorageMetrics metrics)
+/// <summary>
+/// <c>GET /api/health</c> (no key needed): 200 when storage answers within a few seconds and the app's tables exist
+/// (<see cref="StorageInitializer"/> is done), 503 otherwise. <c>GET /api/metrics/storage</c>: the app's storage requests by kind.
+/// </summary>
+public sealed class HealthFunctions(DecisionStore decisions, StorageInitializer initializer, StorageMetrics metrics)
 {
     public sealed record HealthDocument(string Status);
 
@@ -13,6 +17,13 @@ public sealed class HealthFunctions(DecisionStore decisions, StorageMetrics metr
     public async Task<IResult> Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (!initializer.Ready.IsCompletedSuccessfully)
+        {
+            // Storage may answer already, but a route used now could still meet a table that does not exist yet.
+            return TypedResults.Problem(
+                "starting: the app's tables are being created", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unhealthy.");
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(request.HttpContext.RequestAborted);
         timeout.CancelAfter(TimeSpan.FromSeconds(3));
         try

@@ -56,14 +56,23 @@ public static class Problems
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        try
         {
-            if (buffer.Length + read > maxBytes)
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                return (null, TooLarge(maxBytes));
-            }
+                if (buffer.Length + read > maxBytes)
+                {
+                    return (null, TooLarge(maxBytes));
+                }
 
-            await buffer.WriteAsync(chunk.AsMemory(0, read), cancellationToken);
+                await buffer.WriteAsync(chunk.AsMemory(0, read), cancellationToken);
+            }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // The server refused the body while it was read: Kestrel counts a chunked body as it reads ahead, so one over
+            // its own limit can fail here before this loop reaches maxBytes; or the framing was malformed.
+            return (null, ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? TooLarge(maxBytes) : BadRequest($"The body could not be read: {ex.Message}"));
         }
 
         if (buffer.Length == 0)

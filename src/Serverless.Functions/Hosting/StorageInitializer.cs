@@ -8,8 +8,8 @@ namespace Serverless.Functions.Hosting;
 
 /// <summary>
 /// Creates the decision table and the participants' tables and schemas in the background, retrying until storage answers,
-/// so that the app starts (and reports itself unhealthy) while storage is down. Everything it creates is also created on
-/// first use, so nothing waits for it.
+/// so that the app starts (and reports itself unhealthy) while storage is down. Health answers 503 until it is done: the
+/// participants' tables are not created on first use, so a route used before would fail on a missing table.
 /// </summary>
 public sealed class StorageInitializer(DecisionStore decisions, ParticipantRegistry participants, ILogger<StorageInitializer> logger) : BackgroundService
 {

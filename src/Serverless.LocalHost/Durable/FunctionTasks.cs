@@ -11,7 +11,7 @@ namespace Serverless.LocalHost.Durable;
 internal sealed class FunctionOrchestrator(LocalFunction function, FunctionInvoker invoker, InstanceCompletions completions) : ITaskOrchestrator
 {
     public Type InputType { get; } = function.Method.GetParameters()
-        .FirstOrDefault(p => p != function.TriggerParameter && p.ParameterType != typeof(CancellationToken))?.ParameterType ?? typeof(object);
+        .FirstOrDefault(p => p.Position != function.TriggerParameter.Position && p.ParameterType != typeof(CancellationToken))?.ParameterType ?? typeof(object);
 
     public Type OutputType => function.ResultType ?? typeof(object);
 

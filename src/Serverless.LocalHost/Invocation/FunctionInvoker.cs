@@ -61,7 +61,9 @@ public sealed class FunctionInvoker(IServiceProvider services, DurableTaskClient
 
     private object? Argument(LocalFunction function, ParameterInfo parameter, object? trigger, HttpContext? http, object? input, CancellationToken cancellationToken)
     {
-        if (parameter == function.TriggerParameter)
+        // By position, not by reference: a method's ParameterInfo objects are not unique. The runtime caches them lazily, and
+        // two threads reflecting over the same method at once (two hosts built in one process) can each get their own.
+        if (parameter.Position == function.TriggerParameter.Position)
         {
             return trigger;
         }
