@@ -23,24 +23,24 @@ internal static partial class Logs
     [LoggerMessage(5005, LogLevel.Information, "Timer function {Function}: next run at {Next:o}")]
     public static partial void TimerScheduled(this ILogger logger, string function, DateTimeOffset next);
 
-    [LoggerMessage(3000, LogLevel.Error, "Queue {Queue}: message {MessageId} moved to the poison queue after {DequeueCount} deliveries")]
+    [LoggerMessage(5100, LogLevel.Error, "Queue {Queue}: message {MessageId} moved to the poison queue after {DequeueCount} deliveries")]
     public static partial void MessagePoisoned(this ILogger logger, string queue, string messageId, long dequeueCount);
 
-    [LoggerMessage(3001, LogLevel.Warning, "Queue {Queue}: message {MessageId} failed (delivery {DequeueCount}); retrying")]
+    [LoggerMessage(5101, LogLevel.Warning, "Queue {Queue}: message {MessageId} failed (delivery {DequeueCount}); retrying")]
     public static partial void MessageFailed(this ILogger logger, Exception exception, string queue, string messageId, long dequeueCount);
 
-    [LoggerMessage(3002, LogLevel.Error, "Queue {Queue}: listener error; backing off")]
+    [LoggerMessage(5102, LogLevel.Error, "Queue {Queue}: listener error; backing off")]
     public static partial void ListenerError(this ILogger logger, Exception exception, string queue);
 
-    [LoggerMessage(3003, LogLevel.Information, "Queue {Queue}: listening (batchSize {BatchSize}, newBatchThreshold {NewBatchThreshold}, maxPollingInterval {MaxPollingInterval})")]
+    [LoggerMessage(5103, LogLevel.Information, "Queue {Queue}: listening (batchSize {BatchSize}, newBatchThreshold {NewBatchThreshold}, maxPollingInterval {MaxPollingInterval})")]
     public static partial void ListenerStarted(this ILogger logger, string queue, int batchSize, int newBatchThreshold, TimeSpan maxPollingInterval);
 
-    [LoggerMessage(3004, LogLevel.Warning, "Queue {Queue}: storage is not reachable ({Error}); backing off")]
+    [LoggerMessage(5104, LogLevel.Warning, "Queue {Queue}: storage is not reachable ({Error}); backing off")]
     public static partial void StorageUnreachable(this ILogger logger, string queue, string error);
 
-    [LoggerMessage(3005, LogLevel.Warning, "Queue {Queue}: message {MessageId} failed (delivery {DequeueCount}): storage is not reachable ({Error}); retrying")]
+    [LoggerMessage(5105, LogLevel.Warning, "Queue {Queue}: message {MessageId} failed (delivery {DequeueCount}): storage is not reachable ({Error}); retrying")]
     public static partial void MessageFailedStorageUnreachable(this ILogger logger, string queue, string messageId, long dequeueCount, string error);
 
-    [LoggerMessage(3006, LogLevel.Error, "Queue {Queue}: a message that is not base64 was moved to the poison queue unread")]
+    [LoggerMessage(5106, LogLevel.Error, "Queue {Queue}: a message that is not base64 was moved to the poison queue unread")]
     public static partial void UndecodableMessage(this ILogger logger, string queue);
 }

@@ -85,6 +85,11 @@ public sealed class TransactionListTests(TransactionListTests.Fixture fixture) :
     [InlineData("top=x", "top")]
     [InlineData("continuationToken=garbage!", "continuationToken")]
     [InlineData("continuationToken=", "continuationToken")]
+
+    // Well-formed base64url, but not a token this API issued (a raw task hub token, made-up text, a token with its check altered).
+    [InlineData("continuationToken=dCM", "continuationToken")]
+    [InlineData("continuationToken=aGVsbG8gd29ybGQ", "continuationToken")]
+    [InlineData("continuationToken=MDAwMDAwMDAwMDAwMDAwMC50Iw", "continuationToken")]
     public async Task List_WithABadParameter_Is400ProblemNamingIt(string query, string field)
     {
         var response = await fixture.Host.Client.GetAsync($"/api/transactions?{query}");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -245,9 +246,15 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
         return null;
     }
 
-    private static string EncodeToken(string token) => Convert.ToBase64String(Encoding.UTF8.GetBytes(token)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <summary>
+    /// The task hub's continuation token, wrapped with a check so that a token this API never issued is a 400, not a
+    /// start key handed to the backend: base64url of "{check}.{token}", the check being the first 8 bytes of SHA-256 of
+    /// the token and this task hub's name, hex. Not a secret: it tells our tokens from made-up ones.
+    /// </summary>
+    private string EncodeToken(string token) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes($"{TokenCheck(token)}.{token}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private static bool TryDecodeToken(string text, out string? token)
+    private bool TryDecodeToken(string text, out string? token)
     {
         token = null;
         if (text.Length is 0 or > 4096 || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
@@ -263,16 +270,28 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
             return false;
         }
 
+        string decoded;
         try
         {
-            token = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, 0, written);
-            return token.Length > 0;
+            decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, 0, written);
         }
         catch (DecoderFallbackException)
         {
             return false;
         }
+
+        var dot = decoded.IndexOf('.', StringComparison.Ordinal);
+        if (dot <= 0 || dot == decoded.Length - 1 || !string.Equals(decoded[..dot], TokenCheck(decoded[(dot + 1)..]), StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        token = decoded[(dot + 1)..];
+        return true;
     }
+
+    private string TokenCheck(string token) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{settings.TaskHub}\n{token}")), 0, 8);
 
     private static bool TryGetWaitSeconds(HttpRequest request, out TimeSpan wait, out IResult? problem)
     {
