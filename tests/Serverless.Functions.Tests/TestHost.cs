@@ -88,6 +88,10 @@ public sealed class TestHost : IAsyncDisposable
                 ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:maxQueuePollingInterval"] = "00:00:00.5",
                 ["AzureFunctionsJobHost:extensions:queues:maxPollingInterval"] = "00:00:00.5",
                 ["Logging:LogLevel:Default"] = "Warning",
+
+                // Every host a worker of its own, as two instances of a Functions app are: a host stopped and another
+                // started on the same storage hand Durable's partitions over instead of sharing one owner's name.
+                ["LOCALHOST_WORKER_ID"] = $"test-{Guid.NewGuid():N}"[..17],
             };
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             {

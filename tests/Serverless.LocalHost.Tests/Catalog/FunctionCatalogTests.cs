@@ -20,10 +20,10 @@ public sealed class FunctionCatalogTests
         Assert.Equal("request", get.TriggerParameter.Name);
         Assert.Equal(typeof(Microsoft.AspNetCore.Http.IResult), get.ResultType);
 
-        // Without a route the function's name is its route; without methods, GET and POST.
+        // Without a route the function's name is its route; without methods, every method (none listed), as in Functions.
         var post = functions["PostAnywhere"];
         Assert.Equal(("PostAnywhere", AuthorizationLevel.Anonymous), (post.Target, post.AuthLevel));
-        Assert.Equal(["GET", "POST"], post.HttpMethods);
+        Assert.Empty(post.HttpMethods);
 
         Assert.Equal(["HEAD", "OPTIONS"], functions["Ping"].HttpMethods);
         Assert.Null(functions["Ping"].ResultType);
