@@ -70,7 +70,7 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
                 Assert.Equal("Commit", doc.GetProperty("decision").GetString());
                 Assert.Equal("Committing", doc.GetProperty("status").GetString());
                 Assert.All(doc.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Yes", b.GetProperty("vote").GetString()));
-                Assert.Contains(logs.Lines, l => l.Contains($"Transaction {id} proposed Abort but Commit was already recorded", StringComparison.Ordinal));
+                Assert.Contains(logs.Lines, l => l.Message.Contains($"Transaction {id} proposed Abort but Commit was already recorded", StringComparison.Ordinal));
                 var landed = await Eventually.WaitAsync(
                     async () => await inbox.PeekAsync(id),
                     commands => commands.Select(c => c.Branch).Distinct().Count() == 2,
@@ -91,7 +91,7 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
             Assert.Equal((70, 0), await recovered.GetAccountAsync(alice));
             Assert.Equal((30, 0), await recovered.GetAccountAsync(bob));
             AssertRecorded(recorded, await recovered.Decisions.GetAsync(id));
-            Assert.DoesNotContain(logs.Lines, l => l.Contains(id, StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal));
+            Assert.DoesNotContain(logs.Lines, l => l.Message.Contains(id, StringComparison.Ordinal) && l.Message.Contains("refused", StringComparison.Ordinal));
         }
         finally
         {
@@ -134,7 +134,7 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
             Assert.Equal("Yes", b.GetProperty("vote").GetString());
             Assert.Equal("RolledBack", b.GetProperty("outcome").GetString());
         });
-        Assert.Contains(logs.Lines, l => l.Contains($"Transaction {id} proposed Commit but Abort was already recorded", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Message.Contains($"Transaction {id} proposed Commit but Abort was already recorded", StringComparison.Ordinal));
         Assert.Equal(["bank Rollback 0", "bank Rollback 1"], commands.Distinct().Order(StringComparer.Ordinal));
         Assert.Equal((100, 0), await host.GetAccountAsync(alice));
         Assert.Equal((0, 0), await host.GetAccountAsync(bob));

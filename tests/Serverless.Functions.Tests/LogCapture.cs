@@ -3,12 +3,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Serverless.Functions.Tests;
 
-/// <summary>Keeps every log line a host writes (at the levels its configuration lets through), for a test to look for one.</summary>
+/// <summary>Keeps every log line of a host that passes its filters (event id, category, message), so that tests can wait on what it did.</summary>
 public sealed class LogCapture : ILoggerProvider
 {
-    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<(int EventId, string Category, string Message)> _lines = new();
 
-    public IReadOnlyCollection<string> Lines => _lines;
+    public IReadOnlyCollection<(int EventId, string Category, string Message)> Lines => _lines;
+
+    public int Count(int eventId, string fragment) => _lines.Count(l => l.EventId == eventId && l.Message.Contains(fragment, StringComparison.Ordinal));
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
@@ -16,7 +18,7 @@ public sealed class LogCapture : ILoggerProvider
     {
     }
 
-    private sealed class Logger(LogCapture owner, string category) : ILogger
+    private sealed class Logger(LogCapture capture, string category) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -24,6 +26,6 @@ public sealed class LogCapture : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}");
+            capture._lines.Enqueue((eventId.Id, category, exception is null ? formatter(state, exception) : $"{formatter(state, exception)}\n{exception}"));
     }
 }

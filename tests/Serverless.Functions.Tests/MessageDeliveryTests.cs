@@ -228,8 +228,8 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
 
         await Eventually.WaitAsync(async () => (await PoisonedAsync(queue.Name)).Contains(prepare), Wait, "the failing command poisoned");
         await WaitUntilEmptyAsync(queue);
-        Assert.Equal(2, fixture.Logs.Lines.Count(l => l.Contains($"Queue {queue.Name}: message", StringComparison.Ordinal) && l.Contains("failed (delivery", StringComparison.Ordinal)));
-        Assert.Contains(fixture.Logs.Lines, l => l.Contains($"Queue {queue.Name}: message", StringComparison.Ordinal) && l.Contains("poison queue after 2 deliveries", StringComparison.Ordinal));
+        Assert.Equal(2, fixture.Logs.Lines.Count(l => l.Message.Contains($"Queue {queue.Name}: message", StringComparison.Ordinal) && l.Message.Contains("failed (delivery", StringComparison.Ordinal)));
+        Assert.Contains(fixture.Logs.Lines, l => l.Message.Contains($"Queue {queue.Name}: message", StringComparison.Ordinal) && l.Message.Contains("poison queue after 2 deliveries", StringComparison.Ordinal));
     }
 
     private static string Operation(string type, string account, long amount) => JsonSerializer.Serialize(new { type, account, amount });

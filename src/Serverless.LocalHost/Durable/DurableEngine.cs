@@ -34,11 +34,13 @@ public sealed class DurableEngine(
         {
             if (function.Trigger == TriggerKind.Orchestration)
             {
-                orchestrations.Add(new OrchestratorCreator(function.Name, shims, new FunctionOrchestrator(function, invoker, completions)));
+                var orchestrator = new FunctionOrchestrator(function, invoker, completions);
+                orchestrations.Add(new FunctionCreator<TaskOrchestration>(function.Name, () => shims.CreateOrchestration(function.Name, orchestrator)));
             }
             else if (function.Trigger == TriggerKind.Activity)
             {
-                activities.Add(new ActivityCreator(function.Name, shims, new FunctionActivity(function, invoker, services)));
+                var activity = new FunctionActivity(function, invoker, services);
+                activities.Add(new FunctionCreator<TaskActivity>(function.Name, () => shims.CreateActivity(function.Name, activity)));
             }
         }
 

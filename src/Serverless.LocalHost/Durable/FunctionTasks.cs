@@ -37,34 +37,19 @@ internal sealed class FunctionActivity(LocalFunction function, FunctionInvoker i
     }
 }
 
-/// <summary>Registers an orchestrator function with DurableTask.Core, through the SDK's shim, under the function's name.</summary>
-internal sealed class OrchestratorCreator : ObjectCreator<TaskOrchestration>
+/// <summary>Registers an orchestrator or activity function with DurableTask.Core under the function's name; <c>Create()</c> runs per work item.</summary>
+internal sealed class FunctionCreator<T> : ObjectCreator<T>
 {
-    private readonly Func<TaskOrchestration> _create;
+    private readonly Func<T> _create;
 
-    public OrchestratorCreator(string name, DurableTaskShimFactory shims, ITaskOrchestrator orchestrator)
+    public FunctionCreator(string name, Func<T> create)
     {
         Name = name;
         Version = string.Empty;
-        _create = () => shims.CreateOrchestration(name, orchestrator);
+        _create = create;
     }
 
-    public override TaskOrchestration Create() => _create();
-}
-
-/// <summary>Registers an activity function with DurableTask.Core, through the SDK's shim, under the function's name.</summary>
-internal sealed class ActivityCreator : ObjectCreator<TaskActivity>
-{
-    private readonly Func<TaskActivity> _create;
-
-    public ActivityCreator(string name, DurableTaskShimFactory shims, ITaskActivity activity)
-    {
-        Name = name;
-        Version = string.Empty;
-        _create = () => shims.CreateActivity(name, activity);
-    }
-
-    public override TaskActivity Create() => _create();
+    public override T Create() => _create();
 }
 
 /// <summary>The orchestrators or activities the engine may run, by function name (versions are not used).</summary>
