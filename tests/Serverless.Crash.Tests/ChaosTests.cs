@@ -1,16 +1,18 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Serverless.Functions.Faults;
 
 namespace Serverless.Crash.Tests;
 
 /// <summary>
-/// A bounded chaos run: a couple of hundred concurrent transfers among a handful of accounts while the host is killed
-/// (SIGKILL from outside at random moments) and restarted several times, with clients retrying the same transaction id
-/// while it is down. (Kills by the host itself at a random crash point went with the old engine; see <see cref="CrashPoints.Gone"/>.)
+/// A bounded chaos run: a couple of hundred concurrent transfers among a handful of accounts while the host is killed and
+/// restarted several times, with clients retrying the same transaction id while it is down. Every other restart arms a
+/// random crash point (<see cref="CrashPoints"/>) at a random hit, so kills land both at random moments (SIGKILL from
+/// outside) and exactly at protocol steps (the host killing itself there).
 /// </summary>
 public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : IClassFixture<HostFixture>
 {
-    private const int TransferCount = 150;
+    private const int TransferCount = 200;
     private const int ClientCount = 16;
     private const int KillCount = 5;
     private const int MinimumKills = 3;
@@ -80,12 +82,14 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
     }
 
     /// <summary>
-    /// <see cref="KillCount"/> times: let the host work for a random 0.4–1.5 s, SIGKILL it, keep it down for a random
-    /// 0.2–1.5 s while clients keep retrying, and start it again.
+    /// <see cref="KillCount"/> times: let the host work for a random 0.4–1.5 s, SIGKILL it unless it killed itself at its
+    /// armed crash point first, keep it down for a random 0.2–1.5 s while clients keep retrying, and start it again, armed
+    /// with a random crash point every other time.
     /// </summary>
     private static async Task<List<string>> KillRepeatedlyAsync(HostProcess host, Random random, Task clients)
     {
         var kills = new List<string>();
+        var armed = "unarmed";
         for (var k = 1; k <= KillCount; k++)
         {
             var uptime = TimeSpan.FromMilliseconds(random.Next(400, 1500));
@@ -96,11 +100,41 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
                 break;
             }
 
-            Assert.True(host.IsRunning, $"the host ended by itself:\n{host.RecentOutput}");
-            await host.KillAsync();
-            kills.Add($"#{k} SIGKILL after {uptime.TotalSeconds:0.0} s up");
+            if (host.IsRunning)
+            {
+                await host.KillAsync();
+                kills.Add($"#{k} SIGKILL after {uptime.TotalSeconds:0.0} s up ({armed})");
+            }
+            else
+            {
+                var line = host.OutputLines.LastOrDefault(l => l.StartsWith(CrashPoints.CrashLinePrefix, StringComparison.Ordinal));
+                Assert.True(line is not null, $"the host ended by itself, not at a crash point:\n{host.RecentOutput}");
+                kills.Add($"#{k} {line}");
+            }
 
             await Task.Delay(random.Next(200, 1500));
+            CrashPoint? point = k % 2 == 1 ? Enum.GetValues<CrashPoint>()[random.Next(Enum.GetValues<CrashPoint>().Length)] : null;
+            var after = random.Next(1, 20);
+            armed = point is null ? "unarmed" : $"armed {point} at hit {after}";
+
+            // A host armed with a point that work waiting for it reaches at once dies before it answers: start it again unarmed.
+            if (!await host.StartAgainAsync(point, after))
+            {
+                kills.Add($"#{k} died at {point} while starting");
+                armed = "unarmed";
+                Assert.True(await host.StartAgainAsync(), "the host came back");
+            }
+        }
+
+        if (armed != "unarmed")
+        {
+            // The kills are over: the rest runs on a host that will not kill itself.
+            if (host.IsRunning)
+            {
+                await host.KillAsync();
+                kills.Add($"SIGKILL to disarm ({armed})");
+            }
+
             Assert.True(await host.StartAgainAsync(), "the host came back");
         }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
+using Serverless.Functions.Faults;
 using Serverless.Testing;
 
 namespace Serverless.Crash.Tests;
@@ -14,9 +15,9 @@ namespace Serverless.Crash.Tests;
 /// <remarks>
 /// The hosts run the coordinator and the <c>bank</c> participant, sign their messages, retry phase 2 after 1 s, lease
 /// received queue messages for <see cref="MessageLeaseSeconds"/> s and Durable's messages for
-/// <see cref="DurableLeaseSeconds"/> s, so that what a killed process held is delivered again soon. Output of every run is
-/// kept (see <see cref="OutputLines"/>). A crash point passed to a start is set in the environment as the old engine read
-/// it, and ignored by this host (see <see cref="CrashPoints.Gone"/>).
+/// <see cref="DurableLeaseSeconds"/> s (a test may set shorter ones), so that what a killed process held is delivered again
+/// soon. Output of every run is kept (see <see cref="OutputLines"/>). A crash point passed to a start arms that run
+/// (<see cref="CrashPoints"/>); a start without one runs unarmed.
 /// </remarks>
 public sealed class HostProcess : IAsyncDisposable
 {
@@ -34,6 +35,9 @@ public sealed class HostProcess : IAsyncDisposable
     /// expires the leases of messages a busy worker still holds.
     /// </summary>
     public const int DurableLeaseSeconds = 30;
+
+    /// <summary>The environment variable prefix of host.json's <c>extensions.durableTask</c>.</summary>
+    public const string DurableSetting = "AzureFunctionsJobHost__extensions__durableTask__";
 
     /// <summary>The task hub of every host of these tests.</summary>
     public const string TaskHub = "CrashTests";
@@ -100,7 +104,7 @@ public sealed class HostProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts a host on <paramref name="storage"/> and waits until <c>/api/health</c> answers 200. <paramref name="crashPoint"/>
-    /// is set for this first run (and ignored by the host); <paramref name="extraEnvironment"/> adds settings to every run.
+    /// arms this first run only; <paramref name="extraEnvironment"/> adds settings to every run.
     /// </summary>
     public static async Task<HostProcess> StartAsync(
         string name,
@@ -152,7 +156,6 @@ public sealed class HostProcess : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        const string durable = "AzureFunctionsJobHost__extensions__durableTask__";
         const string queues = "AzureFunctionsJobHost__extensions__queues__";
         var durableLease = TimeSpan.FromSeconds(DurableLeaseSeconds).ToString("c", CultureInfo.InvariantCulture);
         var environment = new Dictionary<string, string?>
@@ -162,10 +165,10 @@ public sealed class HostProcess : IAsyncDisposable
             ["FUNCTIONS_APP_ROOT"] = _appRoot,
             ["LOCALHOST_WORKER_ID"] = _workerId,
             ["LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
-            [durable + "hubName"] = TaskHub,
-            [durable + "storageProvider__maxQueuePollingInterval"] = "00:00:00.5",
-            [durable + "storageProvider__controlQueueVisibilityTimeout"] = durableLease,
-            [durable + "storageProvider__workItemQueueVisibilityTimeout"] = durableLease,
+            [DurableSetting + "hubName"] = TaskHub,
+            [DurableLeaseSetting("maxQueuePollingInterval")] = "00:00:00.5",
+            [DurableLeaseSetting("controlQueueVisibilityTimeout")] = durableLease,
+            [DurableLeaseSetting("workItemQueueVisibilityTimeout")] = durableLease,
             [queues + "maxPollingInterval"] = "00:00:00.5",
             ["TRANSACTIONS_PARTICIPANTS"] = "bank",
             ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
@@ -193,6 +196,9 @@ public sealed class HostProcess : IAsyncDisposable
         Starts++;
         return await WaitUntilHealthyAsync(crashPoint is not null, cancellationToken);
     }
+
+    /// <summary>The environment variable of host.json's <c>extensions.durableTask.storageProvider.{name}</c>.</summary>
+    public static string DurableLeaseSetting(string name) => $"{DurableSetting}storageProvider__{name}";
 
     /// <summary>Kills the process at once (SIGKILL) and waits until it is gone.</summary>
     public async Task KillAsync()

@@ -112,6 +112,15 @@ public static class Ledger
 
         Assert.Equal(initial.Values.Sum(), accounts.Values.Sum(a => a.Balance));
 
+        // I7 as Durable records it: every orchestration returned; none is left Running, Pending or Failed. (The status can be
+        // final a moment before the episode that published it is committed as Completed.)
+        var unfinished = await Eventually.WaitAsync(
+            async () => string.Join(", ", (await probe.InstanceStatusesAsync()).Where(i => i.Value != "Completed").Select(i => $"{i.Key} {i.Value}")),
+            none => none.Length == 0,
+            TimeSpan.FromSeconds(30),
+            "every orchestration to be Completed (the last value lists those that are not)");
+        Assert.Empty(unfinished);
+
         var poison = await probe.PoisonMessagesAsync();
         Assert.True(poison.Count == 0, $"poison messages:\n{string.Join('\n', poison)}");
 

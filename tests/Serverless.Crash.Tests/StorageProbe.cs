@@ -75,6 +75,18 @@ public sealed class StorageProbe(string connectionString, string taskHub = HostP
         return document.RootElement.EnumerateObject().FirstOrDefault(p => p.Name.Equals("status", StringComparison.OrdinalIgnoreCase)).Value.GetString();
     }
 
+    /// <summary>Every orchestration instance of the task hub and its Durable runtime status ("Running", "Completed", "Failed"…).</summary>
+    public async Task<IReadOnlyDictionary<string, string>> InstanceStatusesAsync()
+    {
+        var statuses = new Dictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var e in _tables.GetTableClient($"{taskHub}Instances").QueryAsync<TableEntity>(select: ["PartitionKey", "RuntimeStatus"]))
+        {
+            statuses[e.PartitionKey] = e.GetString("RuntimeStatus") ?? "?";
+        }
+
+        return statuses;
+    }
+
     /// <summary>Every message in a poison queue, as "queue: text".</summary>
     public async Task<IReadOnlyList<string>> PoisonMessagesAsync()
     {

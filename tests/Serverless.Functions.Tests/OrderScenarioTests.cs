@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Serverless.Testing;
 using Serverless.Participants.Postgres.Tests;
 
 namespace Serverless.Functions.Tests;
@@ -9,6 +11,8 @@ namespace Serverless.Functions.Tests;
 /// <summary>The order scenario across three systems: the order in PostgreSQL, the stock and the payment in Table storage.</summary>
 public sealed class OrderScenarioTests(OrderScenarioTests.Fixture fixture) : IClassFixture<OrderScenarioTests.Fixture>
 {
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
     private TestHost Host => fixture.Host;
 
     [Fact]
@@ -63,6 +67,53 @@ public sealed class OrderScenarioTests(OrderScenarioTests.Fixture fixture) : ICl
         Assert.Equal((9L, 0L), await ItemAsync(shop.Sku));
         Assert.Empty(await PreparedAsync());
     }
+
+    /// <summary>
+    /// A branch PostgreSQL holds prepared (<c>pg_prepared_xacts</c>) for a transaction the coordinator never heard of, as a
+    /// participant left it when its process died between <c>PREPARE TRANSACTION</c> and its vote: the one in-doubt resolver
+    /// presumes Abort (I4), records it, and the prepared transaction is rolled back.
+    /// </summary>
+    [Fact]
+    public async Task APreparedOrderOfAnUnknownTransaction_IsPresumedAborted_ByTheSameResolver_AndRolledBackInPostgres()
+    {
+        var shop = await ShopAsync();
+        var (id, orderId) = (TestHost.Id("pg-unknown"), TestHost.Id("o"));
+        var orders = Orders();
+
+        var vote = await orders.PrepareAsync(new Serverless.Core.Participants.BranchKey(id, 0), PlaceOperation(orderId, shop, 1));
+        Assert.Equal(Serverless.Core.Protocol.Vote.Yes, vote.Vote);
+        Assert.Single(await PreparedAsync(), g => g.Contains(id, StringComparison.Ordinal));
+
+        await Eventually.WaitAsync(async () => !(await PreparedAsync()).Any(g => g.Contains(id, StringComparison.Ordinal)), Wait, "the prepared order rolled back by the resolver");
+        var recorded = await Host.Decisions.GetAsync(id);
+        Assert.Equal(Serverless.Core.Protocol.Decision.Abort, recorded?.Decision);
+        Assert.Contains("presumed abort", recorded!.Reason, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await Host.Client.GetAsync($"/api/orders/{orderId}")).StatusCode);
+    }
+
+    /// <summary>A prepared order whose transaction has Commit recorded and whose commit never came is committed by the resolver.</summary>
+    [Fact]
+    public async Task APreparedOrderWhoseCommitWasLost_IsCommittedByTheRecordedDecision_ThroughTheSameResolver()
+    {
+        var shop = await ShopAsync();
+        var (id, orderId) = (TestHost.Id("pg-commit"), TestHost.Id("o"));
+        var orders = Orders();
+
+        Assert.Equal(Serverless.Core.Protocol.Vote.Yes, (await orders.PrepareAsync(new Serverless.Core.Participants.BranchKey(id, 0), PlaceOperation(orderId, shop, 2))).Vote);
+        await Host.Decisions.RecordAsync(id, new Serverless.Core.Protocol.DecisionRecord(Serverless.Core.Protocol.Decision.Commit, null, DateTimeOffset.UtcNow, [Serverless.Core.Protocol.Vote.Yes]));
+
+        await Eventually.WaitAsync(async () => !(await PreparedAsync()).Any(g => g.Contains(id, StringComparison.Ordinal)), Wait, "the prepared order committed by the resolver");
+        var order = await Host.Client.GetFromJsonAsync<JsonElement>($"/api/orders/{orderId}");
+        Assert.Equal(2, order.GetProperty("quantity").GetInt32());
+        Assert.Equal(Serverless.Core.Protocol.Decision.Commit, (await Host.Decisions.GetAsync(id))?.Decision);
+    }
+
+    private Serverless.Functions.Participants.Orders.OrdersResourceManager Orders() =>
+        Assert.IsType<Serverless.Functions.Participants.Orders.OrdersResourceManager>(
+            Host.Services.GetRequiredService<Serverless.Functions.Participants.ParticipantRegistry>().Find("orders"));
+
+    private static string PlaceOperation(string orderId, Shop shop, int quantity) =>
+        JsonSerializer.Serialize(new { type = "place", orderId, sku = shop.Sku, quantity, customer = shop.Customer });
 
     private async Task<Shop> ShopAsync()
     {
@@ -132,6 +183,11 @@ public sealed class OrderScenarioTests(OrderScenarioTests.Fixture fixture) : ICl
                 ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory,orders",
                 ["ORDERS_POSTGRES_CONNECTION"] = Database,
                 ["AzureWebJobs.OrdersParticipant.Disabled"] = "false",
+
+                // In-doubt resolution every second for branches prepared over a second ago (it leaves alone a branch whose
+                // transaction may still decide, so the flows above are unaffected).
+                ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/1 * * * * *",
+                ["TRANSACTIONS_IN_DOUBT_SECONDS"] = "1",
             });
         }
 

@@ -1,6 +1,8 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
+using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Faults;
 using Serverless.Functions.Messaging;
 
 namespace Serverless.Functions.Coordination;
@@ -20,6 +22,11 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, Protocol
     public async Task<int> SendCommands([ActivityTrigger] SendCommandsInput input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
+        if (input.Commands.Any(c => c.Kind == MessageKind.Prepare))
+        {
+            CrashPoints.Reached(CrashPoint.BeforePrepareSends, input.TransactionId);
+        }
+
         await queues.SendAsync(input.TransactionId, input.Commands, cancellationToken);
         return input.Commands.Count;
     }
@@ -33,6 +40,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, Protocol
     {
         ArgumentNullException.ThrowIfNull(input);
         var recorded = await decisions.RecordAsync(input.TransactionId, input.Proposed, cancellationToken);
+        CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, input.TransactionId);
         if (recorded.Decision == input.Proposed.Decision)
         {
             await queues.SendAsync(input.TransactionId, input.Phase2, cancellationToken);

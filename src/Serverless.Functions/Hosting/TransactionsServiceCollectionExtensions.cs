@@ -4,6 +4,7 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Api;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Faults;
 using Serverless.Functions.Messaging;
 using Serverless.Functions.Participants;
 using Serverless.Functions.Participants.Bank;
@@ -20,6 +21,7 @@ public static class TransactionsServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var settings = TransactionsSettings.From(configuration);
+        CrashPoints.Validate();
         services.AddSingleton(settings);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<StorageMetrics>();

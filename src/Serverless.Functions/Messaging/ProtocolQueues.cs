@@ -3,6 +3,7 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Faults;
 using Serverless.Functions.Storage;
 
 namespace Serverless.Functions.Messaging;
@@ -17,10 +18,19 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
     private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
 
     /// <summary>Sends each command to its participant's inbox, in parallel.</summary>
-    public Task SendAsync(string transactionId, IEnumerable<BranchCommand> commands, CancellationToken cancellationToken = default)
+    public async Task SendAsync(string transactionId, IEnumerable<BranchCommand> commands, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(commands);
-        return Task.WhenAll(commands.Select(c => SendAsync(c.ToMessage(transactionId), cancellationToken)));
+        var messages = commands.Select(c => c.ToMessage(transactionId)).ToList();
+        if (messages.Count > 1 && BetweenSends(messages[0].Kind) is { } point && CrashPoints.IsArmed(point))
+        {
+            // Fault injection: one command out, then the crash, the others never sent.
+            await SendAsync(messages[0], cancellationToken);
+            CrashPoints.Reached(point, transactionId);
+            messages.RemoveAt(0);
+        }
+
+        await Task.WhenAll(messages.Select(m => SendAsync(m, cancellationToken)));
     }
 
     /// <summary>Sends a command to the inbox of its participant.</summary>
@@ -43,6 +53,13 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
         logger.MessagePoisoned(queue, reason);
         await SendAsync(StorageNames.PoisonQueue(queue), text, cancellationToken);
     }
+
+    private static CrashPoint? BetweenSends(MessageKind kind) => kind switch
+    {
+        MessageKind.Prepare => CrashPoint.BetweenPrepareSends,
+        MessageKind.Commit or MessageKind.Rollback => CrashPoint.BetweenPhase2Sends,
+        _ => null,
+    };
 
     private async Task SendAsync(string queue, string text, CancellationToken cancellationToken)
     {

@@ -4,6 +4,7 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Faults;
 using Serverless.Functions.Messaging;
 using Serverless.Functions.Storage;
 
@@ -73,6 +74,11 @@ public sealed class ParticipantInbox(
         {
             case MessageKind.Prepare:
                 var vote = await resourceManager.PrepareAsync(branch, command.Operation!, cancellationToken);
+                if (vote.Vote == Vote.Yes)
+                {
+                    CrashPoints.Reached(CrashPoint.AfterPrepareRecorded, command.TransactionId);
+                }
+
                 reply = new ProtocolMessage(MessageKind.Vote, command.TransactionId) { Branch = command.Branch, Vote = vote.Vote, Reason = vote.Reason };
                 if (command.OnePhase)
                 {
@@ -83,6 +89,11 @@ public sealed class ParticipantInbox(
             case MessageKind.Commit or MessageKind.Rollback:
                 var decision = command.Kind == MessageKind.Commit ? Decision.Commit : Decision.Abort;
                 reply = await FinishAsync(resourceManager, branch, command.Operation!, decision, cancellationToken);
+                if (decision == Decision.Commit)
+                {
+                    CrashPoints.Reached(CrashPoint.AfterCommitApplied, command.TransactionId);
+                }
+
                 break;
             default:
                 throw new ArgumentException($"a {command.Kind} is not a participant's command", nameof(command));
@@ -123,6 +134,7 @@ public sealed class ParticipantInbox(
             if (reply.Kind == MessageKind.Vote)
             {
                 await client.RaiseEventAsync(reply.TransactionId, TransactionEvents.Vote, VoteEvent.From(reply), cancellationToken);
+                CrashPoints.Reached(CrashPoint.AfterVoteRaised, reply.TransactionId);
             }
             else
             {

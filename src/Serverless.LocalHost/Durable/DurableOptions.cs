@@ -3,6 +3,7 @@ using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using DurableTask.AzureStorage;
+using Serverless.Functions.Faults;
 using Serverless.Functions.Storage;
 using Serverless.Functions.Hosting;
 using Serverless.LocalHost.Configuration;
@@ -37,7 +38,7 @@ public static class DurableOptions
         var settings = new AzureStorageOrchestrationServiceSettings
         {
             TaskHubName = TransactionsSettings.TaskHubName(configuration, appDirectory: string.Empty),
-            StorageAccountClientProvider = Clients(connectionString, metrics),
+            StorageAccountClientProvider = Clients(connectionString, metrics, TransactionsSettings.TaskHubName(configuration, appDirectory: string.Empty)),
             WorkerId = configuration["LOCALHOST_WORKER_ID"] is { Length: > 0 } id ? id : Environment.MachineName,
             AppName = "Serverless.LocalHost",
             UseAppLease = false,
@@ -58,8 +59,8 @@ public static class DurableOptions
         return settings;
     }
 
-    /// <summary>The engine's storage clients, with the app's request counter in their pipelines.</summary>
-    private static StorageAccountClientProvider Clients(string connectionString, StorageMetrics metrics)
+    /// <summary>The engine's storage clients, with the app's request counter in their pipelines (and an armed crash point's watch).</summary>
+    private static StorageAccountClientProvider Clients(string connectionString, StorageMetrics metrics, string taskHub)
     {
         var blob = new BlobClientOptions();
         blob.AddPolicy(metrics.Policy(StorageService.Blob), HttpPipelinePosition.PerRetry);
@@ -67,6 +68,13 @@ public static class DurableOptions
         queue.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
         var table = new TableClientOptions();
         table.AddPolicy(metrics.Policy(StorageService.Table), HttpPipelinePosition.PerRetry);
+        if (CrashPoints.IsArmed(CrashPoint.AfterEpisodeMessagesSent))
+        {
+            var crash = new EpisodeCrashPolicy(taskHub);
+            queue.AddPolicy(crash.Queue, HttpPipelinePosition.PerRetry);
+            table.AddPolicy(crash.Table, HttpPipelinePosition.PerRetry);
+        }
+
         return new StorageAccountClientProvider(
             StorageServiceClientProvider.ForBlob(connectionString, blob),
             StorageServiceClientProvider.ForQueue(connectionString, queue),
