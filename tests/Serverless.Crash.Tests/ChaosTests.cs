@@ -38,7 +38,13 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
         }).ToList();
 
         await using var storage = await fixture.StartStorageAsync();
-        await using var host = await HostProcess.StartAsync("A", fixture, storage);
+        // Durable's leases at 10 s rather than 30 s: after each kill the orchestrations the dead host held wait that long.
+        var lease = TimeSpan.FromSeconds(10).ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        await using var host = await HostProcess.StartAsync("A", fixture, storage, extraEnvironment: new Dictionary<string, string?>
+        {
+            [HostProcess.DurableLeaseSetting("controlQueueVisibilityTimeout")] = lease,
+            [HostProcess.DurableLeaseSetting("workItemQueueVisibilityTimeout")] = lease,
+        });
         foreach (var (account, balance) in initial)
         {
             await host.PutAccountAsync(account, balance);
@@ -82,8 +88,8 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
     }
 
     /// <summary>
-    /// <see cref="KillCount"/> times: let the host work for a random 0.4–1.5 s, SIGKILL it unless it killed itself at its
-    /// armed crash point first, keep it down for a random 0.2–1.5 s while clients keep retrying, and start it again, armed
+    /// <see cref="KillCount"/> times: let the host work for a random 0.4–1.5 s (up to 4 s when armed), SIGKILL it unless it
+    /// killed itself at its armed crash point first, keep it down for a random 0.2–1.5 s while clients keep retrying, and start it again, armed
     /// with a random crash point every other time.
     /// </summary>
     private static async Task<List<string>> KillRepeatedlyAsync(HostProcess host, Random random, Task clients)
@@ -92,7 +98,7 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
         var armed = "unarmed";
         for (var k = 1; k <= KillCount; k++)
         {
-            var uptime = TimeSpan.FromMilliseconds(random.Next(400, 1500));
+            var uptime = TimeSpan.FromMilliseconds(armed == "unarmed" ? random.Next(400, 1500) : 4000);
             var exited = host.Process.WaitForExitAsync(System.Threading.Timeout.InfiniteTimeSpan);
             await Task.WhenAny(Task.Delay(uptime), exited, clients);
             if (clients.IsCompleted)
@@ -114,7 +120,7 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
 
             await Task.Delay(random.Next(200, 1500));
             CrashPoint? point = k % 2 == 1 ? Enum.GetValues<CrashPoint>()[random.Next(Enum.GetValues<CrashPoint>().Length)] : null;
-            var after = random.Next(1, 20);
+            var after = random.Next(1, 5);
             armed = point is null ? "unarmed" : $"armed {point} at hit {after}";
 
             // A host armed with a point that work waiting for it reaches at once dies before it answers: start it again unarmed.
