@@ -50,6 +50,14 @@ param inDoubtSchedule string = '0 */1 * * * *'
 @maxValue(86400)
 param inDoubtSeconds int = 60
 
+@description('TRANSACTIONS_HISTORY_PURGE_SCHEDULE: when the timer function PurgeHistory runs, as a 6-field NCRONTAB expression (seconds first). Default hourly at minute 17, as in local.settings.sample.json. Each run purges at most 1000 finished transactions older than historyRetention.')
+@minLength(11)
+param historyPurgeSchedule string = '0 17 * * * *'
+
+@description('TRANSACTIONS_HISTORY_RETENTION: how long a finished (Completed) transaction stays in the task hub, with its decision record, before PurgeHistory purges it; a time span "d.hh:mm:ss" from 00:00:01 to 3650 days. Unfinished, failed and terminated transactions are never purged. A transaction id can be reused once purged. Default 3 days.')
+@minLength(8)
+param historyRetention string = '3.00:00:00'
+
 @description('Further app settings (name to string value), e.g. TRANSACTIONS_PHASE2_RETRY_SECONDS. Kept here so that a redeployment does not drop them. Default none.')
 param additionalAppSettings object = {}
 
@@ -159,6 +167,8 @@ module functionApp 'modules/function-app.bicep' = {
     defaultTimeoutSeconds: defaultTimeoutSeconds
     inDoubtSchedule: inDoubtSchedule
     inDoubtSeconds: inDoubtSeconds
+    historyPurgeSchedule: historyPurgeSchedule
+    historyRetention: historyRetention
     additionalAppSettings: additionalAppSettings
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB

@@ -50,6 +50,12 @@ param inDoubtSchedule string
 @description('TRANSACTIONS_IN_DOUBT_SECONDS.')
 param inDoubtSeconds int
 
+@description('TRANSACTIONS_HISTORY_PURGE_SCHEDULE (6-field NCRONTAB).')
+param historyPurgeSchedule string
+
+@description('TRANSACTIONS_HISTORY_RETENTION ("d.hh:mm:ss").')
+param historyRetention string
+
 @description('Further app settings, name to value.')
 param additionalAppSettings object
 
@@ -108,6 +114,15 @@ var appSettings = [
   {
     name: 'TRANSACTIONS_IN_DOUBT_SECONDS'
     value: string(inDoubtSeconds)
+  }
+  {
+    // The timer function PurgeHistory binds %TRANSACTIONS_HISTORY_PURGE_SCHEDULE%: without the setting it is in error and never runs.
+    name: 'TRANSACTIONS_HISTORY_PURGE_SCHEDULE'
+    value: historyPurgeSchedule
+  }
+  {
+    name: 'TRANSACTIONS_HISTORY_RETENTION'
+    value: historyRetention
   }
   {
     name: 'ORDERS_POSTGRES_CONNECTION'

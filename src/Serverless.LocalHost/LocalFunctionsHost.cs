@@ -4,6 +4,7 @@ using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Converters;
 using Microsoft.DurableTask.Worker;
+using Microsoft.Extensions.Configuration.Memory;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
 using Serverless.LocalHost.Catalog;
@@ -31,6 +32,9 @@ public static class LocalFunctionsHost
         var root = FunctionsConfiguration.FindAppRoot();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = root });
         FunctionsConfiguration.AddFunctionsFiles(builder.Configuration, root);
+
+        // Below everything else: the few binding settings the app may leave out (a local.settings.json older than the setting).
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = TransactionsSettings.BindingDefaults.Select(d => KeyValuePair.Create(d.Key, (string?)d.Value)) });
         if (overrides is not null)
         {
             builder.Configuration.AddInMemoryCollection(overrides);

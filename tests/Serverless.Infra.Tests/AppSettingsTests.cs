@@ -87,16 +87,20 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
     [InlineData("TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS")]
     [InlineData("TRANSACTIONS_IN_DOUBT_SCHEDULE")]
     [InlineData("TRANSACTIONS_IN_DOUBT_SECONDS")]
+    [InlineData("TRANSACTIONS_HISTORY_PURGE_SCHEDULE")]
+    [InlineData("TRANSACTIONS_HISTORY_RETENTION")]
     public void AppSettings_DefaultToTheValuesOfTheLocalSettingsSample(string settingName)
     {
         Assert.Equal(Repository.SampleSettingValues()[settingName], DefaultOfMainParameterBehind(settingName));
     }
 
-    // ResolveInDoubt binds %TRANSACTIONS_IN_DOUBT_SCHEDULE% as a timer schedule: NCRONTAB with seconds, six fields.
-    [Fact]
-    public void AppSettings_InDoubtScheduleIsASixFieldCronExpression()
+    // ResolveInDoubt and PurgeHistory bind these as timer schedules: NCRONTAB with seconds, six fields.
+    [Theory]
+    [InlineData("TRANSACTIONS_IN_DOUBT_SCHEDULE")]
+    [InlineData("TRANSACTIONS_HISTORY_PURGE_SCHEDULE")]
+    public void AppSettings_TimerSchedulesAreSixFieldCronExpressions(string settingName)
     {
-        var schedule = DefaultOfMainParameterBehind("TRANSACTIONS_IN_DOUBT_SCHEDULE");
+        var schedule = DefaultOfMainParameterBehind(settingName);
         Assert.NotNull(schedule);
         Assert.Equal(6, schedule.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
     }

@@ -72,6 +72,27 @@ public sealed class DecisionStore(TableClient table)
         }
     }
 
+    /// <summary>
+    /// Deletes the transaction's decision record, whatever it holds (no ETag condition: retention removes the row as it is).
+    /// A record that is not there (never written, already deleted, no table yet) is not an error.
+    /// </summary>
+    /// <remarks>
+    /// Only for a transaction whose orchestration has Completed: every branch that may hold a reservation acknowledged, so no
+    /// one needs the decision any more. After it returns the row is gone; after it throws it may or may not be: call it again.
+    /// </remarks>
+    public async Task DeleteAsync(string transactionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        try
+        {
+            await table.DeleteEntityAsync(transactionId, RowKey, ETag.All, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // Already gone, or no table yet.
+        }
+    }
+
     private static TableEntity ToEntity(string transactionId, DecisionRecord record) => new(transactionId, RowKey)
     {
         ["Decision"] = record.Decision.ToString(),

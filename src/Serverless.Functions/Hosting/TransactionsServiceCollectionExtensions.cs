@@ -10,6 +10,7 @@ using Serverless.Functions.Participants;
 using Serverless.Functions.Participants.Bank;
 using Serverless.Functions.Participants.Inventory;
 using Serverless.Functions.Participants.Orders;
+using Serverless.Functions.Retention;
 using Serverless.Functions.Storage;
 
 namespace Serverless.Functions.Hosting;
@@ -38,6 +39,7 @@ public static class TransactionsServiceCollectionExtensions
         services.AddSingleton<ParticipantRegistry>();
         services.AddSingleton<ParticipantInbox>();
         services.AddSingleton<InDoubtResolver>();
+        services.AddSingleton<HistoryRetention>();
         services.AddSingleton<TransactionsApi>();
         services.AddSingleton<ApiGuard>();
         services.AddSingleton<StorageInitializer>();

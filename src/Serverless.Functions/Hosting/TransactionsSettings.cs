@@ -15,6 +15,9 @@ public sealed record TransactionsSettings
     /// <summary>The configuration key that overrides host.json's <c>extensions.durableTask.hubName</c> (Functions' <c>AzureFunctionsJobHost__…</c> rule).</summary>
     public const string TaskHubKey = "AzureFunctionsJobHost:extensions:durableTask:hubName";
 
+    /// <summary>The default of <see cref="HistoryRetention"/>: 3 days.</summary>
+    public static readonly TimeSpan DefaultHistoryRetention = TimeSpan.FromDays(3);
+
     /// <summary><c>AzureWebJobsStorage</c>: a storage connection string (default: Azurite's well-known one).</summary>
     public string? StorageConnectionString { get; init; }
 
@@ -62,6 +65,27 @@ public sealed record TransactionsSettings
     /// </summary>
     public int RequestTimeoutSeconds { get; init; } = 30;
 
+    /// <summary>
+    /// <c>TRANSACTIONS_HISTORY_RETENTION</c>: how long a finished (Completed) transaction is kept in the task hub, with its
+    /// decision record, before the <c>PurgeHistory</c> timer function (on <c>TRANSACTIONS_HISTORY_PURGE_SCHEDULE</c>) purges
+    /// it. A time span "d.hh:mm:ss" from one second to 3650 days. Default 3 days. A transaction id can be used again once
+    /// its transaction is purged: this is how long a repeated start is recognised as the same transaction.
+    /// </summary>
+    public TimeSpan HistoryRetention { get; init; } = DefaultHistoryRetention;
+
+    /// <summary>The setting the <c>PurgeHistory</c> timer function binds as its schedule (6-field NCRONTAB).</summary>
+    public const string HistoryPurgeScheduleKey = "TRANSACTIONS_HISTORY_PURGE_SCHEDULE";
+
+    /// <summary>
+    /// Settings a function binds as <c>%Setting%</c> that an app may leave out, with the value that holds then: the history
+    /// purge schedule (hourly, at minute 17). The local host reads these below every other source. On Azure the Bicep
+    /// always sets them; under Core Tools, local.settings.json from the sample does (without it that function is in error).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> BindingDefaults { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        [HistoryPurgeScheduleKey] = "0 17 * * * *",
+    };
+
     public byte[]? SigningKeyBytes => string.IsNullOrEmpty(SigningKey) ? null : Encoding.UTF8.GetBytes(SigningKey);
 
     public static TransactionsSettings From(IConfiguration configuration)
@@ -90,6 +114,7 @@ public sealed record TransactionsSettings
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
+            HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),
         };
     }
 
@@ -149,6 +174,25 @@ public sealed record TransactionsSettings
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
         {
             throw new InvalidOperationException($"{key} must be a whole number from {min} to {max}; it is '{text}'.");
+        }
+
+        return value;
+    }
+
+    // "c" is TimeSpan's invariant form, "[d.]hh:mm:ss[.fffffff]": "3.00:00:00" is three days, "72:00:00" is refused
+    // (hours above 23) rather than read as something else.
+    private static TimeSpan Span(IConfiguration configuration, string key, TimeSpan fallback, TimeSpan min, TimeSpan max)
+    {
+        var text = NullIfEmpty(configuration[key]);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!TimeSpan.TryParseExact(text, "c", CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new InvalidOperationException(
+                $"{key} must be a time span \"d.hh:mm:ss\" from {min:c} to {max.Days} days (e.g. \"3.00:00:00\" for three days); it is '{text}'.");
         }
 
         return value;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Serverless.LocalHost.Catalog;
 
 namespace Serverless.LocalHost.Tests.Catalog;
@@ -70,5 +71,25 @@ public sealed class BindingExpressionsTests
         }));
 
         Assert.Contains("'*/30 * * * *' is not a six-field NCRONTAB schedule", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Build_OfTheHostWithoutTheHistoryPurgeSchedule_ServesPurgeHistoryHourly_AndASetScheduleWins()
+    {
+        await using var defaulted = LocalFunctionsHost.Build([], new Dictionary<string, string?>
+        {
+            ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+        });
+        await using var configured = LocalFunctionsHost.Build([], new Dictionary<string, string?>
+        {
+            ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+            ["TRANSACTIONS_HISTORY_PURGE_SCHEDULE"] = "0 0 3 * * *",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+        });
+
+        Assert.Contains(defaulted.Services.GetRequiredService<IReadOnlyList<LocalFunction>>(), f => f is { Name: "PurgeHistory", Trigger: TriggerKind.Timer });
+        Assert.Equal("0 17 * * * *", BindingExpressions.Resolve("%TRANSACTIONS_HISTORY_PURGE_SCHEDULE%", defaulted.Configuration, "PurgeHistory"));
+        Assert.Equal("0 0 3 * * *", BindingExpressions.Resolve("%TRANSACTIONS_HISTORY_PURGE_SCHEDULE%", configured.Configuration, "PurgeHistory"));
     }
 }
