@@ -230,7 +230,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
         view ??= new TransactionView(nameof(TransactionStatus.Preparing), null, null, instance.CreatedAt, instance.CreatedAt, null, null, []);
         var ended = instance.RuntimeStatus == OrchestrationRuntimeStatus.Failed
-            ? $"the orchestration failed ({instance.FailureDetails?.ErrorType}: {instance.FailureDetails?.ErrorMessage})"
+            ? $"the orchestration failed ({(instance.FailureDetails is { } f ? $"{f.ErrorType}: {f.ErrorMessage}" : instance.SerializedOutput)})"
             : $"the orchestration was {instance.RuntimeStatus.ToString().ToLowerInvariant()}";
         if (await decisions.GetAsync(instance.InstanceId, cancellationToken) is { } recorded)
         {
@@ -240,7 +240,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
                 Decision = recorded.Decision.ToString(),
                 Reason = Clip(recorded.Reason?.StartsWith(TwoPhaseCommitOrchestration.FailureReasonPrefix, StringComparison.Ordinal) == true
                     ? recorded.Reason
-                    : $"{ended} after {recorded.Decision} was recorded{(recorded.Reason is { } why ? $" ({why})" : string.Empty)}; in-doubt resolution finishes the branches"),
+                    : $"{ended}; {recorded.Decision} is recorded{(recorded.Reason is { } why ? $" ({why})" : string.Empty)}; in-doubt resolution finishes the branches"),
                 DecidedAt = recorded.DecidedAt,
             };
         }

@@ -83,6 +83,10 @@ public sealed class TwoPhaseCommitOrchestration
         catch (Exception ex) when (!IsEngineControlFlow(ex))
         {
             await CompensateAsync(ex);
+
+            // DurableTask.Core ends an orchestration, failed or not, only once no durable timer is open: without this the
+            // instance would stay Running until its vote deadline or phase-2 retry fired.
+            CancelTimers();
             throw;
         }
     }
@@ -160,13 +164,20 @@ public sealed class TwoPhaseCommitOrchestration
             }
         }
 
-        // Nothing is left to wait for; a cancelled timer that still fires later is discarded by the engine. Cancel runs the
-        // timers' continuations on this (the orchestrator's) thread, as an orchestrator must.
+        CancelTimers();
+        _logger.TransactionCompleted(_state.Id, _state.Status.ToString());
+        return TransactionView.From(_state);
+    }
+
+    /// <summary>
+    /// Nothing is left to wait for; a cancelled timer that still fires later is discarded by the engine. Cancel runs the
+    /// timers' continuations on this (the orchestrator's) thread, as an orchestrator must.
+    /// </summary>
+    private void CancelTimers()
+    {
 #pragma warning disable CA1849
         _timers.Cancel();
 #pragma warning restore CA1849
-        _logger.TransactionCompleted(_state.Id, _state.Status.ToString());
-        return TransactionView.From(_state);
     }
 
     private IEnumerable<Task> Pending()
