@@ -29,6 +29,9 @@ internal static partial class Logs
     [LoggerMessage(1007, LogLevel.Information, "Transaction {TransactionId}: abort requested; Abort recorded")]
     public static partial void AbortRecorded(this ILogger logger, string transactionId);
 
+    [LoggerMessage(1008, LogLevel.Critical, "OPERATOR ALERT: transaction {TransactionId}: its orchestration failed ({Error}) and ends Failed; decision {Decision}; {Compensation}; branches: {Branches}")]
+    public static partial void OrchestrationFailed(this ILogger logger, Exception exception, string transactionId, string error, string decision, string compensation, string branches);
+
     [LoggerMessage(2000, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} {Command} -> {Result}")]
     public static partial void ParticipantHandled(this ILogger logger, string transactionId, string participant, int branch, string command, string result);
 

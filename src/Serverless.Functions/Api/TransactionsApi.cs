@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
@@ -71,7 +72,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
         if (existing is not null)
         {
-            if (existing.ReadInputAs<TransactionRequest>()?.RequestHash != parsed.RequestHash)
+            if (TryReadInput(existing)?.RequestHash != parsed.RequestHash)
             {
                 return Problems.Conflict($"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
             }
@@ -92,7 +93,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
     {
         ArgumentNullException.ThrowIfNull(client);
         var instance = Identifiers.IsValidTransactionId(id) ? await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken) : null;
-        return instance is null || ViewOf(instance) is not { } view ? Problems.NotFound(id) : TypedResults.Ok(StatusDocument.From(id, view));
+        return instance is null || await ViewOfAsync(instance, cancellationToken) is not { } view ? Problems.NotFound(id) : TypedResults.Ok(StatusDocument.From(id, view));
     }
 
     public async Task<IResult> ListAsync(HttpRequest request, DurableTaskClient client, CancellationToken cancellationToken)
@@ -136,8 +137,10 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
             Statuses = status switch
             {
                 null => null,
-                TransactionStatus.Committed or TransactionStatus.Aborted => [OrchestrationRuntimeStatus.Completed],
-                _ => [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Suspended],
+                // An instance that failed or was terminated shows its decision (ViewOfAsync): never Preparing.
+                TransactionStatus.Preparing => [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Suspended],
+                TransactionStatus.Committed or TransactionStatus.Aborted => [OrchestrationRuntimeStatus.Completed, .. EndedWithoutOutcome],
+                _ => [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Suspended, .. EndedWithoutOutcome],
             },
             FetchInputsAndOutputs = true,
         };
@@ -157,7 +160,9 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
             foreach (var instance in page?.Values ?? [])
             {
-                if (instance.Name == TwoPhaseCommitFunctions.OrchestratorName && ViewOf(instance) is { } view && (status is null || view.Status == status.ToString()))
+                if (instance.Name == TwoPhaseCommitFunctions.OrchestratorName
+                    && await ViewOfAsync(instance, cancellationToken) is { } view
+                    && (status is null || view.Status == status.ToString()))
                 {
                     items.Add(StatusDocument.From(instance.InstanceId, view));
                 }
@@ -181,7 +186,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(client);
         var instance = Identifiers.IsValidTransactionId(id) ? await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken) : null;
-        if (instance is null || ViewOf(instance) is not { } view)
+        if (instance is null || await ViewOfAsync(instance, cancellationToken) is not { } view)
         {
             return Problems.NotFound(id);
         }
@@ -207,28 +212,99 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
         return TypedResults.Accepted(Links(request, id).StatusQueryGetUri, StatusDocument.From(id, view));
     }
 
-    /// <summary>What an instance shows: its custom status, its output once ended, or its input before it first ran.</summary>
-    public static TransactionView? ViewOf(OrchestrationMetadata instance)
+    /// <summary>
+    /// What an instance shows: its custom status, its output once completed, or its input before it first ran. An instance
+    /// that failed or was terminated no longer carries its transaction (in-doubt resolution finishes it from the decision
+    /// record), so it shows the recorded decision as Committing or Aborting, or, with none recorded, Aborting without a
+    /// decision (presumed abort is the only outcome left, I4), its reason naming how the orchestration ended. Never
+    /// Preparing, and never throws on an input or status it cannot read (a poison input).
+    /// </summary>
+    public async Task<TransactionView?> ViewOfAsync(OrchestrationMetadata instance, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(instance);
-        if (instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed && instance.SerializedOutput is not null)
+        var view = ReadView(instance);
+        if (!EndedWithoutOutcome.Contains(instance.RuntimeStatus) || view is { IsTerminal: true })
         {
-            return instance.ReadOutputAs<TransactionView>();
+            return view;
         }
 
-        return instance.SerializedCustomStatus is not null
-            ? instance.ReadCustomStatusAs<TransactionView>()
-            : instance.ReadInputAs<TransactionRequest>() is { } request ? TransactionView.Pending(request) : null;
+        view ??= new TransactionView(nameof(TransactionStatus.Preparing), null, null, instance.CreatedAt, instance.CreatedAt, null, null, []);
+        var ended = instance.RuntimeStatus == OrchestrationRuntimeStatus.Failed
+            ? $"the orchestration failed ({(instance.FailureDetails is { } f ? $"{f.ErrorType}: {f.ErrorMessage}" : instance.SerializedOutput)})"
+            : $"the orchestration was {instance.RuntimeStatus.ToString().ToLowerInvariant()}";
+        if (await decisions.GetAsync(instance.InstanceId, cancellationToken) is { } recorded)
+        {
+            return view with
+            {
+                Status = recorded.Decision == Decision.Commit ? nameof(TransactionStatus.Committing) : nameof(TransactionStatus.Aborting),
+                Decision = recorded.Decision.ToString(),
+                Reason = Clip(recorded.Reason?.StartsWith(TwoPhaseCommitOrchestration.FailureReasonPrefix, StringComparison.Ordinal) == true
+                    ? recorded.Reason
+                    : $"{ended}; {recorded.Decision} is recorded{(recorded.Reason is { } why ? $" ({why})" : string.Empty)}; in-doubt resolution finishes the branches"),
+                DecidedAt = recorded.DecidedAt,
+            };
+        }
+
+        return view with
+        {
+            Status = nameof(TransactionStatus.Aborting),
+            Decision = null,
+            Reason = Clip($"{ended} before a decision was recorded; presumed abort: in-doubt resolution rolls back any prepared branch"),
+            DecidedAt = null,
+        };
     }
 
-    private static async Task<StatusDocument?> WaitForEndAsync(DurableTaskClient client, string id, TimeSpan wait, CancellationToken cancellationToken)
+    /// <summary>Runtime statuses of an instance that ended without carrying its transaction to the end.</summary>
+#pragma warning disable CS0618 // Canceled is obsolete in the SDK, but a backend may still report it.
+    private static readonly OrchestrationRuntimeStatus[] EndedWithoutOutcome =
+        [OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled];
+#pragma warning restore CS0618
+
+    private static TransactionView? ReadView(OrchestrationMetadata instance)
+    {
+        try
+        {
+            if (instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed && instance.SerializedOutput is not null)
+            {
+                return instance.ReadOutputAs<TransactionView>();
+            }
+
+            if (instance.SerializedCustomStatus is not null)
+            {
+                return instance.ReadCustomStatusAs<TransactionView>();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not written by this version of the orchestration: fall back to the input.
+        }
+
+        return TryReadInput(instance) is { } request ? TransactionView.Pending(request) : null;
+    }
+
+    /// <summary>The instance's input, or null when it has none or it is not a request (a poison input).</summary>
+    private static TransactionRequest? TryReadInput(OrchestrationMetadata instance)
+    {
+        try
+        {
+            return instance.ReadInputAs<TransactionRequest>() is { Branches: not null } request ? request : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string Clip(string text) => text.Length > TransactionView.MaxReasonLength ? text[..TransactionView.MaxReasonLength] + "…" : text;
+
+    private async Task<StatusDocument?> WaitForEndAsync(DurableTaskClient client, string id, TimeSpan wait, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(wait);
         try
         {
             var instance = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
-            return ViewOf(instance) is { IsTerminal: true } view ? StatusDocument.From(id, view) : null;
+            return await ViewOfAsync(instance, cancellationToken) is { IsTerminal: true } view ? StatusDocument.From(id, view) : null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -3,6 +3,8 @@ using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
+using NonDeterministicOrchestrationException = DurableTask.Core.Exceptions.NonDeterministicOrchestrationException;
+using SessionAbortedException = DurableTask.Core.Exceptions.SessionAbortedException;
 
 namespace Serverless.Functions.Coordination;
 
@@ -22,6 +24,16 @@ namespace Serverless.Functions.Coordination;
 /// <para><b>I7, liveness.</b> Phase 2 is re-sent on durable timers with exponential backoff until every branch that may
 /// hold a reservation acknowledges; an activity that keeps failing is retried by the next timer, and recording the
 /// decision is retried until it succeeds.</para>
+/// <para><b>A failure is never silent.</b> Any other exception (a bug, an input or event payload it cannot handle) is
+/// caught around the whole run, except the engine's own control flow (<see cref="SessionAbortedException"/>,
+/// <see cref="NonDeterministicOrchestrationException"/>), and compensated before the instance is let fail: with no decision
+/// taken, Abort is proposed through <c>RecordDecision</c> (first writer wins, so a decision recorded meanwhile is the one
+/// carried out), and phase 2 of the recorded decision is sent once to every branch that may hold a reservation; a
+/// Critical operator alert names the exception, the decision and every branch. The exception is then rethrown, so the
+/// instance ends Failed: visible to operators and to in-doubt resolution, which finishes whatever is still prepared by
+/// the recorded decision. The compensation tries each activity only within its retry policy, so a poison input fails
+/// fast instead of looping. An input that is not a request this orchestration can run fails before anything is sent,
+/// with Abort recorded.</para>
 /// </remarks>
 public sealed class TwoPhaseCommitOrchestration
 {
@@ -29,12 +41,15 @@ public sealed class TwoPhaseCommitOrchestration
     private static readonly TaskOptions ActivityRetries = TaskOptions.FromRetryPolicy(new RetryPolicy(
         maxNumberOfAttempts: 4, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(10)));
 
+    /// <summary>Longest exception message kept in a decision's reason.</summary>
+    private const int MaxFailureLength = 300;
+
     private readonly TaskOrchestrationContext _context;
-    private readonly TransactionRequest _request;
+    private readonly TransactionRequest? _request;
     private readonly CoordinatorOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _timers = new();
-    private TransactionState _state;
+    private TransactionState _state = null!;
     private Task? _deadline;
     private Task? _retry;
     private int _retryAttempt;
@@ -42,24 +57,71 @@ public sealed class TwoPhaseCommitOrchestration
     private Task<AckEvent> _ack = null!;
     private Task<AbortEvent> _abort = null!;
 
-    public TwoPhaseCommitOrchestration(TaskOrchestrationContext context, TransactionRequest request, CoordinatorOptions options)
+    /// <param name="context">The orchestration's context.</param>
+    /// <param name="request">The orchestration's input as the engine read it; null or invalid fails the run (with an alert, Abort recorded).</param>
+    /// <param name="options">Timing of the durable timers.</param>
+    public TwoPhaseCommitOrchestration(TaskOrchestrationContext context, TransactionRequest? request, CoordinatorOptions options)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(options);
         _context = context;
         _request = request;
         _options = options;
         _logger = context.CreateReplaySafeLogger<TwoPhaseCommitOrchestration>();
-        _state = TransactionState.Create(
-            context.InstanceId,
-            request.Branches.Select(b => (b.Participant, b.Operation)),
-            request.CreatedAt,
-            TimeSpan.FromSeconds(request.TimeoutSeconds));
     }
 
     private DateTimeOffset Now => new(DateTime.SpecifyKind(_context.CurrentUtcDateTime, DateTimeKind.Utc));
 
+    /// <summary>Runs the transaction to its end; on any unexpected exception, compensates, alerts and rethrows (the instance ends Failed).</summary>
     public async Task<TransactionView> RunAsync()
+    {
+        try
+        {
+            _state = Read(_request, _context.InstanceId);
+            return await RunTransactionAsync();
+        }
+        catch (Exception ex) when (!IsEngineControlFlow(ex))
+        {
+            await CompensateAsync(ex);
+
+            // DurableTask.Core ends an orchestration, failed or not, only once no durable timer is open: without this the
+            // instance would stay Running until its vote deadline or phase-2 retry fired.
+            CancelTimers();
+            throw;
+        }
+    }
+
+    /// <summary>The engine's own exceptions, which end or abandon an episode: never caught, never compensated.</summary>
+    public static bool IsEngineControlFlow(Exception exception) =>
+        exception is SessionAbortedException or NonDeterministicOrchestrationException;
+
+    /// <summary>The state of a new transaction from the orchestration's input, or <see cref="InvalidDataException"/> when the input is not one it can run.</summary>
+    private static TransactionState Read(TransactionRequest? request, string instanceId)
+    {
+        var problem = request switch
+        {
+            null => "the input is empty",
+            _ when request.Id != instanceId => $"the input is the request of transaction '{request.Id}', not of this instance",
+            { TimeoutSeconds: < 1 or > 3600 } => $"timeoutSeconds {request.TimeoutSeconds} is not 1-3600",
+            { Branches: null or { Count: 0 } } => "the input has no branches",
+            { Branches.Count: > Identifiers.MaxBranches } => $"the input has {request.Branches.Count} branches, more than {Identifiers.MaxBranches}",
+            _ when request.Branches.Any(b => b is null || string.IsNullOrEmpty(b.Participant) || string.IsNullOrEmpty(b.Operation)) =>
+                "a branch has no participant or no operation",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            throw new InvalidDataException($"The orchestration input is not a transaction request it can run: {problem}.");
+        }
+
+        return TransactionState.Create(
+            instanceId,
+            request!.Branches!.Select(b => (b.Participant, b.Operation)),
+            request.CreatedAt,
+            TimeSpan.FromSeconds(request.TimeoutSeconds));
+    }
+
+    private async Task<TransactionView> RunTransactionAsync()
     {
         _logger.TransactionStarted(_state.Id, _state.Branches.Length, _state.Deadline);
         Publish();
@@ -102,13 +164,20 @@ public sealed class TwoPhaseCommitOrchestration
             }
         }
 
-        // Nothing is left to wait for; a cancelled timer that still fires later is discarded by the engine. Cancel runs the
-        // timers' continuations on this (the orchestrator's) thread, as an orchestrator must.
+        CancelTimers();
+        _logger.TransactionCompleted(_state.Id, _state.Status.ToString());
+        return TransactionView.From(_state);
+    }
+
+    /// <summary>
+    /// Nothing is left to wait for; a cancelled timer that still fires later is discarded by the engine. Cancel runs the
+    /// timers' continuations on this (the orchestrator's) thread, as an orchestrator must.
+    /// </summary>
+    private void CancelTimers()
+    {
 #pragma warning disable CA1849
         _timers.Cancel();
 #pragma warning restore CA1849
-        _logger.TransactionCompleted(_state.Id, _state.Status.ToString());
-        return TransactionView.From(_state);
     }
 
     private IEnumerable<Task> Pending()
@@ -208,6 +277,106 @@ public sealed class TwoPhaseCommitOrchestration
                 await _context.CreateTimer(Now.UtcDateTime + _options.Phase2RetryDelay(attempt), CancellationToken.None);
             }
         }
+    }
+
+    /// <summary>
+    /// The compensating path of a failed run, taken once: makes sure a decision is recorded (Abort proposed, first writer
+    /// wins) and that phase 2 of the recorded decision has been sent to every branch that may hold a reservation, then
+    /// raises the operator alert. Never throws but the engine's own exceptions: whatever it cannot do is in the alert, and
+    /// in-doubt resolution finishes the rest from the decision record once the instance has ended.
+    /// </summary>
+    private async Task CompensateAsync(Exception failure)
+    {
+        var id = _context.InstanceId;
+        var reason = FailureReason(failure);
+        TransactionState? state = _state;
+        DecisionRecord? recorded = null;
+        var sent = 0;
+        string compensation;
+        try
+        {
+            if (state is null)
+            {
+                // The input could not be run: nothing was sent, so no branch can hold anything of this run. Abort is recorded
+                // so that an inquiry or the in-doubt resolver answers from the record.
+                recorded = await RecordOnceAsync(new DecisionRecord(Decision.Abort, reason, Now, []), []);
+            }
+            else if (state.Decision is null)
+            {
+                var aborting = Coordinator.Apply(state, new AbortRequested(), Now, _options);
+                var decided = aborting.State with { Reason = reason };
+                var rollbacks = Phase2(aborting.Commands, skipBranch: null);
+                recorded = await RecordOnceAsync(DecisionRecord.Of(decided), rollbacks);
+                state = decided;
+                if (recorded.Decision == Decision.Abort)
+                {
+                    sent = rollbacks.Count;
+                }
+                else
+                {
+                    // Decided meanwhile (this run's own record before it failed, a one-phase branch): carry that out.
+                    var adopted = Coordinator.Adopt(decided, recorded, Now, _options);
+                    state = adopted.State;
+                    sent = await SendOnceAsync(Phase2(adopted.Commands, skipBranch: null));
+                }
+            }
+            else
+            {
+                // The state's decision is the recorded one (adopted before it was acted on): send what is still owed.
+                recorded = DecisionRecord.Of(state);
+                sent = await SendOnceAsync(Phase2(Coordinator.Resume(state, _options), skipBranch: null));
+            }
+
+            compensation = $"{recorded.Decision} recorded; phase 2 sent to {sent} branch(es)";
+            if (state is not null)
+            {
+                _state = state;
+                Publish();
+            }
+        }
+        catch (Exception ex) when (!IsEngineControlFlow(ex))
+        {
+            compensation = $"compensation failed ({Describe(ex)}); in-doubt resolution must finish the branches";
+        }
+
+        _logger.OrchestrationFailed(
+            failure,
+            id,
+            Describe(failure),
+            recorded?.Decision.ToString() ?? "none",
+            compensation,
+            state is null ? "unknown (the input could not be read)" : string.Join("; ", state.Branches.Select(b =>
+                $"{b.Index} {b.Participant}: vote {b.Vote?.ToString() ?? "none"}, outcome {b.Outcome?.ToString() ?? "none"}")));
+    }
+
+    /// <summary>RecordDecision within its retry policy only: a failed run is compensated once, not retried forever.</summary>
+    private Task<DecisionRecord> RecordOnceAsync(DecisionRecord proposed, IReadOnlyList<BranchCommand> phase2) =>
+        _context.CallActivityAsync<DecisionRecord>(
+            nameof(TwoPhaseCommitFunctions.RecordDecision), new RecordDecisionInput(_context.InstanceId, proposed, phase2), ActivityRetries);
+
+    private async Task<int> SendOnceAsync(IReadOnlyList<BranchCommand> commands)
+    {
+        if (commands.Count > 0)
+        {
+            await _context.CallActivityAsync<int>(
+                nameof(TwoPhaseCommitFunctions.SendCommands), new SendCommandsInput(_context.InstanceId, commands), ActivityRetries);
+        }
+
+        return commands.Count;
+    }
+
+    /// <summary>The reason recorded with the Abort a failed run proposes: "orchestration failed: InvalidDataException: …".</summary>
+    public static string FailureReason(Exception failure) => $"{FailureReasonPrefix}{Describe(failure)}";
+
+    /// <summary>How the reason of an Abort proposed by a failed run begins.</summary>
+    public const string FailureReasonPrefix = "orchestration failed: ";
+
+    private static string Describe(Exception exception)
+    {
+        var text = exception is TaskFailedException task
+            ? $"activity {task.TaskName} failed: {task.FailureDetails.ErrorType}: {task.FailureDetails.ErrorMessage}"
+            : $"{exception.GetType().Name}: {exception.Message}";
+        return text.Length > MaxFailureLength ? text[..MaxFailureLength] + "…" : text;
     }
 
     private async Task ExecuteAsync(ImmutableArray<CoordinatorCommand> commands, int? skipBranch)

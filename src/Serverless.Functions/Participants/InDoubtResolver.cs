@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Participants;
@@ -40,7 +41,7 @@ public sealed class InDoubtResolver(DecisionStore decisions, TransactionsSetting
         {
             presumed = $"presumed abort: the orchestration ended {instance.RuntimeStatus} without a decision";
         }
-        else if (instance.ReadInputAs<TransactionRequest>() is { } request
+        else if (ReadInput(instance) is { } request
             && time.GetUtcNow() > request.Deadline.AddSeconds(settings.InDoubtSeconds))
         {
             presumed = $"presumed abort: the vote deadline passed at {request.Deadline:o} and no decision followed";
@@ -53,5 +54,22 @@ public sealed class InDoubtResolver(DecisionStore decisions, TransactionsSetting
 
         logger.PresumedAbort(branch.TransactionId, participant, branch.Branch, presumed);
         return await decisions.RecordAsync(branch.TransactionId, new DecisionRecord(Decision.Abort, presumed, time.GetUtcNow(), []), cancellationToken);
+    }
+
+    /// <summary>
+    /// The running instance's request, or null when its input cannot be read (a poison input): then the branch waits, the
+    /// orchestration fails on that input at once, and the next pass finds it ended. One unreadable input must not fail the
+    /// whole pass of a participant.
+    /// </summary>
+    private static TransactionRequest? ReadInput(OrchestrationMetadata instance)
+    {
+        try
+        {
+            return instance.ReadInputAs<TransactionRequest>();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }
