@@ -7,6 +7,8 @@ using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.Configuration.Memory;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
+using OpenTelemetry.Metrics;
+using Serverless.Functions.Telemetry;
 using Serverless.LocalHost.Catalog;
 using Serverless.LocalHost.Configuration;
 using Serverless.LocalHost.Durable;
@@ -24,6 +26,9 @@ namespace Serverless.LocalHost;
 /// </summary>
 public static class LocalFunctionsHost
 {
+    /// <summary>The local host's Prometheus scrape endpoint.</summary>
+    public const string PrometheusPath = "/metrics";
+
     /// <param name="args">Command-line arguments (they override settings).</param>
     /// <param name="overrides">Settings that override everything else (tests).</param>
     /// <exception cref="NotSupportedException">A function uses a binding this host cannot serve.</exception>
@@ -68,12 +73,16 @@ public static class LocalFunctionsHost
 
         builder.Services.AddProblemDetails();
         builder.Services.AddTransactions(configuration);
+        builder.Services.AddTransactionsTelemetry(configuration, metrics => metrics.AddPrometheusExporter());
         AddFunctionsHost(builder.Services, configuration, functions);
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapHttpFunctions(functions, app.Services.GetRequiredService<TransactionsSettings>().ApiKey);
+
+        // Prometheus scrapes the transaction and storage metrics here (local host only; on Azure they go over OTLP).
+        app.MapPrometheusScrapingEndpoint(PrometheusPath);
 
         // This process's own sends wake its listener at once instead of at the next poll.
         var queueTriggers = app.Services.GetRequiredService<QueueTriggers>();

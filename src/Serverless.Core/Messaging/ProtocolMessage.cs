@@ -62,6 +62,12 @@ public sealed record ProtocolMessage(MessageKind Kind, string TransactionId)
     /// <summary>On a <see cref="MessageKind.Vote"/> of a one-phase branch: the recorded decision the branch was finished by.</summary>
     public Decision? Decision { get; init; }
 
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the span that sent the message (<c>00-{trace id}-{span id}-{flags}</c>), so that the
+    /// receiver's work joins the transaction's trace. Covered by the signature like every other field; optional.
+    /// </summary>
+    public string? TraceParent { get; init; }
+
     public static ProtocolMessage Command(MessageKind kind, string transactionId, BranchState branch)
     {
         ArgumentNullException.ThrowIfNull(branch);

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Telemetry;
 using Serverless.Functions.Hosting;
 
 namespace Serverless.Functions.Api;
@@ -51,6 +52,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
             parsed = result;
         }
 
+        using var span = TransactionTelemetry.StartTransaction(parsed.Id, parsed.Branches.Count);
         var existing = await client.GetInstanceAsync(parsed.Id, getInputsAndOutputs: true, cancellationToken);
         if (existing is null)
         {
@@ -58,6 +60,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
             {
                 await client.ScheduleNewOrchestrationInstanceAsync(
                     TwoPhaseCommitFunctions.OrchestratorName, parsed, new StartOrchestrationOptions(parsed.Id) { DedupeStatuses = AnyStatus }, cancellationToken);
+                TransactionTelemetry.TransactionStarted();
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -3,6 +3,7 @@ using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Telemetry;
 using NonDeterministicOrchestrationException = DurableTask.Core.Exceptions.NonDeterministicOrchestrationException;
 using SessionAbortedException = DurableTask.Core.Exceptions.SessionAbortedException;
 
@@ -166,6 +167,11 @@ public sealed class TwoPhaseCommitOrchestration
 
         CancelTimers();
         _logger.TransactionCompleted(_state.Id, _state.Status.ToString());
+        if (!_context.IsReplaying)
+        {
+            TransactionTelemetry.TransactionEnded(_state.Status == TransactionStatus.Committed, Now - _state.CreatedAt);
+        }
+
         return TransactionView.From(_state);
     }
 
@@ -250,6 +256,11 @@ public sealed class TwoPhaseCommitOrchestration
             }
 
             _logger.TransactionDecided(_state.Id, recorded.Decision.ToString(), step.State.Reason);
+            if (!_context.IsReplaying)
+            {
+                TransactionTelemetry.TransactionDecided(Now - _state.CreatedAt);
+            }
+
         }
 
         var changed = step.Changed;

@@ -5,6 +5,7 @@ using Serverless.Core.Messaging;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Faults;
 using Serverless.Functions.Storage;
+using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Messaging;
 
@@ -37,7 +38,8 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
     public Task SendAsync(ProtocolMessage command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        return SendAsync(StorageNames.ParticipantQueue(command.Participant!), codec.Encode(command), cancellationToken);
+        var traced = command.TraceParent is null ? command with { TraceParent = TransactionTelemetry.CurrentTraceParent } : command;
+        return SendAsync(StorageNames.ParticipantQueue(command.Participant!), codec.Encode(traced), cancellationToken);
     }
 
     /// <summary>Sends a participant's reply to the coordinator's inbox (what a participant hosted outside this app does).</summary>

@@ -3,6 +3,7 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Participants;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Participants;
 
@@ -53,6 +54,7 @@ public sealed class InDoubtFunctions(
         {
             var branch = prepared.Branch;
             logger.InDoubt(branch.TransactionId, participant, branch.Branch, prepared.PreparedAt);
+            TransactionTelemetry.BranchInDoubt(participant);
             if (prepared.Operation is null)
             {
                 logger.InDoubtWithoutOperation(branch.TransactionId, participant, branch.Branch);

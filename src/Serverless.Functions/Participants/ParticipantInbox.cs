@@ -7,6 +7,7 @@ using Serverless.Functions.Coordination;
 using Serverless.Functions.Faults;
 using Serverless.Functions.Messaging;
 using Serverless.Functions.Storage;
+using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Participants;
 
@@ -48,6 +49,7 @@ public sealed class ParticipantInbox(
             return;
         }
 
+        using var span = TransactionTelemetry.StartParticipant(command, participant);
         ProtocolMessage reply;
         try
         {
@@ -55,11 +57,13 @@ public sealed class ParticipantInbox(
         }
         catch (ProtocolViolationException ex)
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
             logger.ProtocolViolation(command.TransactionId, participant, command.Branch, command.Kind.ToString(), ex.Message);
             await queues.PoisonAsync(queue, message, ex.Message, cancellationToken);
             return;
         }
 
+        span?.SetTag("transaction.reply", reply.Vote?.ToString() ?? reply.Outcome?.ToString());
         await DeliverAsync(reply, participant, client, cancellationToken);
     }
 

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Globalization;
 using DurableTask.AzureStorage;
 using DurableTask.Core;
 using DurableTask.Core.Exceptions;
 using DurableTask.Core.History;
 using DurableTask.Core.Query;
+using DurableTask.Core.Tracing;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using CoreQuery = DurableTask.Core.Query.OrchestrationQuery;
@@ -48,6 +50,12 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
                 OrchestrationInstance = instance,
                 ScheduledStartTime = options?.StartAt?.UtcDateTime,
                 Tags = options?.Tags?.ToDictionary(t => t.Key, t => t.Value) ?? [],
+
+                // The caller's span becomes the parent of the orchestration's spans (DurableTask.Core's tracing), as the
+                // Durable Functions client does: one trace from the start request to the last activity.
+                ParentTraceContext = Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { } traceParent } current
+                    ? new DistributedTraceContext(traceParent, current.TraceStateString)
+                    : null,
             },
         };
         CoreStatus[]? dedupe = options?.DedupeStatuses is { Count: > 0 } statuses

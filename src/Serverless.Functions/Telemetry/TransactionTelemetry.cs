@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Serverless.Core.Messaging;
+
+namespace Serverless.Functions.Telemetry;
+
+/// <summary>
+/// The app's traces and metrics (OpenTelemetry through <see cref="System.Diagnostics"/>): one trace per transaction, from
+/// the start request through the orchestration (Durable Task's own spans, source <c>DurableTask.Core</c>), its activities,
+/// and every participant's handling of a command (the sender's trace context travels in the signed command), and the
+/// transaction counters and latency histograms of the <c>Serverless.Transactions</c> meter.
+/// </summary>
+/// <remarks>
+/// Metrics recorded by the orchestration are recorded only when it is not replaying; an episode that runs again after a
+/// crash may count twice (metrics are at-least-once, like everything Durable runs).
+/// </remarks>
+public static class TransactionTelemetry
+{
+    /// <summary>The name of the app's activity source and meter.</summary>
+    public const string Name = "Serverless.Transactions";
+
+    /// <summary>The activity source of Durable Task's orchestration and activity spans (DurableTask.Core).</summary>
+    public const string DurableTaskSourceName = "DurableTask.Core";
+
+    /// <summary>The tag naming the transaction on every span of ours.</summary>
+    public const string TransactionIdTag = "transaction.id";
+
+    /// <summary>The tag naming the participant on a participant's span.</summary>
+    public const string ParticipantTag = "transaction.participant";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    private static readonly Meter Meter = new(Name);
+
+    private static readonly Counter<long> Started = Meter.CreateCounter<long>("transactions.started", "{transaction}", "Transactions started (a repeated start of the same one is not counted).");
+    private static readonly Counter<long> Committed = Meter.CreateCounter<long>("transactions.committed", "{transaction}", "Transactions that ended Committed.");
+    private static readonly Counter<long> Aborted = Meter.CreateCounter<long>("transactions.aborted", "{transaction}", "Transactions that ended Aborted.");
+    private static readonly Counter<long> InDoubt = Meter.CreateCounter<long>("transactions.in_doubt", "{branch}", "Prepared branches in-doubt resolution looked at, by participant.");
+    private static readonly Histogram<double> DecisionLatency = Meter.CreateHistogram<double>("transactions.decision.duration", "s", "From the start request to the recorded decision.");
+    private static readonly Histogram<double> EndToEndLatency = Meter.CreateHistogram<double>("transactions.duration", "s", "From the start request to the end of the transaction.");
+
+    /// <summary>The span of a start request; the transaction's trace begins here (or under the HTTP request's span).</summary>
+    public static Activity? StartTransaction(string transactionId, int branches)
+    {
+        var activity = Source.StartActivity("transaction start", ActivityKind.Internal);
+        activity?.SetTag(TransactionIdTag, transactionId);
+        activity?.SetTag("transaction.branches", branches);
+        return activity;
+    }
+
+    /// <summary>The span of a participant handling <paramref name="command"/>, a child of the span that sent it.</summary>
+    public static Activity? StartParticipant(ProtocolMessage command, string participant)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ActivityContext.TryParse(command.TraceParent, null, isRemote: true, out var parent);
+        var activity = Source.StartActivity($"{command.Kind.ToString().ToLowerInvariant()} {participant}", ActivityKind.Consumer, parent);
+        activity?.SetTag(TransactionIdTag, command.TransactionId);
+        activity?.SetTag(ParticipantTag, participant);
+        activity?.SetTag("transaction.branch", command.Branch);
+        return activity;
+    }
+
+    /// <summary>The current span's W3C trace context, to put in a message; null outside a span.</summary>
+    public static string? CurrentTraceParent =>
+        Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && MessageCodec.IsTraceParent(current.Id) ? current.Id : null;
+
+    public static void TransactionStarted() => Started.Add(1);
+
+    public static void TransactionDecided(TimeSpan sinceStart) => DecisionLatency.Record(Math.Max(0, sinceStart.TotalSeconds));
+
+    public static void TransactionEnded(bool committed, TimeSpan sinceStart)
+    {
+        (committed ? Committed : Aborted).Add(1);
+        EndToEndLatency.Record(Math.Max(0, sinceStart.TotalSeconds));
+    }
+
+    public static void BranchInDoubt(string participant) => InDoubt.Add(1, new KeyValuePair<string, object?>(ParticipantTag, participant));
+}
