@@ -170,6 +170,65 @@ public sealed partial class DashboardTests(KeyedHostFixture hostFixture, Browser
     }
 
     [Fact]
+    public async Task Dashboard_PagesWithTheContinuationToken_AndSendsTheKeyAsAHeaderOnly()
+    {
+        static string Page(string id, string? token) => JsonSerializer.Serialize(
+            new
+            {
+                items = new[]
+                {
+                    new
+                    {
+                        id, status = "Committed", decision = "Commit", reason = (string?)null, createdAt = DateTimeOffset.UtcNow,
+                        decidedAt = DateTimeOffset.UtcNow, completedAt = DateTimeOffset.UtcNow, deadline = DateTimeOffset.UtcNow,
+                        participants = new[] { new { participant = "bank", vote = "Yes", reason = (string?)null, outcome = "Committed" } },
+                    },
+                },
+                continuationToken = token,
+            },
+            new JsonSerializerOptions(JsonSerializerDefaults.Web));
+        var requests = new List<(string Url, string? Key)>();
+        var page = await NewPageAsync();
+        await page.RouteAsync(ListRoute(), async route =>
+        {
+            lock (requests)
+            {
+                requests.Add((route.Request.Url, route.Request.Headers.GetValueOrDefault("x-functions-key")));
+            }
+
+            var second = route.Request.Url.Contains("continuationToken=token%2F2", StringComparison.Ordinal);
+            await route.FulfillAsync(new() { Status = 200, ContentType = "application/json", Body = second ? Page("on-page-2", null) : Page("on-page-1", "token/2") });
+        });
+        await page.GotoAsync($"{Host.Client.BaseAddress}api/dashboard?code={KeyedHostFixture.ApiKey}");
+        await page.UncheckAsync("#auto-refresh");
+
+        await Expect(Row(page, "on-page-1")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#previous-page")).ToBeDisabledAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
+        await Expect(Row(page, "on-page-2")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#page-number")).ToHaveTextAsync("Page 2");
+        await Expect(page.Locator("#next-page")).ToBeDisabledAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).ClickAsync();
+        await Expect(Row(page, "on-page-1")).ToHaveCountAsync(1);
+        await page.SelectOptionAsync("#page-size", "10");
+        await Expect(Row(page, "on-page-1")).ToHaveCountAsync(1);
+
+        List<(string Url, string? Key)> seen;
+        lock (requests)
+        {
+            seen = [.. requests];
+        }
+
+        Assert.True(seen.Count >= 4, $"only {seen.Count} list requests");
+        Assert.All(seen, r => Assert.Equal(KeyedHostFixture.ApiKey, r.Key));
+        Assert.All(seen, r => Assert.DoesNotContain("code=", r.Url, StringComparison.Ordinal));
+        Assert.Contains(seen, r => r.Url.Contains("top=25&continuationToken=token%2F2", StringComparison.Ordinal));
+        Assert.EndsWith("top=10", seen[^1].Url, StringComparison.Ordinal);
+        Assert.Equal(0, await page.EvaluateAsync<int>("localStorage.length + sessionStorage.length"));
+        Assert.Empty(await page.Context.CookiesAsync());
+    }
+
+    [Fact]
     public async Task Dashboard_WithoutTheKey_Is401_AndWithIt_IsHtmlUnderAStrictContentSecurityPolicy()
     {
         using var anonymous = new HttpClient { BaseAddress = Host.Client.BaseAddress };

@@ -129,6 +129,7 @@
       : null;
     abort?.addEventListener('click', () => abortTransaction(tx.id, abort));
     const times = h('div', { className: 'times' },
+      h('span', { text: `created ${time(tx.createdAt)}` }),
       tx.status === 'Preparing' && tx.deadline ? h('span', { text: `deadline ${time(tx.deadline)}` }) : null,
       tx.decidedAt ? h('span', { text: `decided ${time(tx.decidedAt)}` }) : null,
       tx.completedAt ? h('span', { text: `completed ${time(tx.completedAt)}` }) : null);
@@ -138,7 +139,6 @@
         flags.length > 0 ? h('ul', { className: 'flags', 'aria-label': 'Problems' }, flags.map(f => h('li', { text: f }))) : null),
       h('td', {}, badge('s', tx.status)),
       h('td', { text: tx.decision ?? '—' }),
-      h('td', { className: 'times', text: time(tx.createdAt) ?? '' }),
       h('td', {}, times),
       h('td', {}, branchTable(tx, branches)),
       h('td', { className: 'reason', text: tx.reason ?? '' }),
@@ -149,7 +149,7 @@
     const now = Date.now();
     const rows = items.map(tx => row(tx, now));
     if (rows.length === 0) {
-      rows.push(h('tr', {}, h('td', { className: 'empty', colspan: '8', text: 'No transactions on this page.' })));
+      rows.push(h('tr', {}, h('td', { className: 'empty', colspan: '7', text: 'No transactions on this page.' })));
     }
     ui.rows.replaceChildren(...rows);
     const stuck = items.filter(tx => assess(tx, now).flags.length > 0).length;
