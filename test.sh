@@ -10,6 +10,8 @@
 # Environment:
 #   TEST_POSTGRES_CONNECTION  use this PostgreSQL (Npgsql form) instead of starting one
 #   TEST_HANG_TIMEOUT         a single test running longer than this is a hang (default 10m)
+#   CHROMIUM_PATH             the Chromium the dashboard tests drive (default: chromium on PATH,
+#                             installed with apt-get when missing, by scripts/chromium.sh)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -57,6 +59,12 @@ if [[ ! -x node_modules/.bin/azurite || package-lock.json -nt node_modules/.pack
   npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed; Azurite is required by the tests."
 fi
 [[ -x node_modules/.bin/azurite ]] || die "node_modules/.bin/azurite is still missing after npm ci."
+
+# --- Chromium for the dashboard tests (Debian's package; Playwright never downloads one) -------
+section "Chromium"
+chromium_out=$(bash scripts/chromium.sh) || die "scripts/chromium.sh failed; the dashboard tests need a headless Chromium."
+CHROMIUM_PATH=$(tail -n 1 <<< "$chromium_out")
+export CHROMIUM_PATH
 
 # --- PostgreSQL for the orders participant ---------------------------------------------------
 postgres_dir=""

@@ -2,7 +2,10 @@ using Serverless.Functions.Coordination;
 
 namespace Serverless.Functions.Api;
 
-/// <summary>The status document of DESIGN.md.</summary>
+/// <summary>
+/// The status document of DESIGN.md, plus <see cref="Deadline"/> (the vote deadline: <c>createdAt</c> + the request's
+/// <c>timeoutSeconds</c>), an addition that lets a reader such as the dashboard tell a transaction stuck past it.
+/// </summary>
 public sealed record StatusDocument(
     string Id,
     string Status,
@@ -11,7 +14,8 @@ public sealed record StatusDocument(
     DateTimeOffset CreatedAt,
     DateTimeOffset? DecidedAt,
     DateTimeOffset? CompletedAt,
-    IReadOnlyList<ParticipantStatus> Participants)
+    IReadOnlyList<ParticipantStatus> Participants,
+    DateTimeOffset Deadline)
 {
     public static StatusDocument From(string id, TransactionView view)
     {
@@ -24,7 +28,8 @@ public sealed record StatusDocument(
             view.CreatedAt,
             view.DecidedAt,
             view.CompletedAt,
-            [.. view.Participants.Select(b => new ParticipantStatus(b.Participant, b.Vote, b.Reason, b.Outcome))]);
+            [.. view.Participants.Select(b => new ParticipantStatus(b.Participant, b.Vote, b.Reason, b.Outcome))],
+            view.Deadline);
     }
 }
 
