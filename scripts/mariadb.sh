@@ -161,7 +161,10 @@ cmd_start() {
   command -v mariadb-install-db >/dev/null 2>&1 || die "mariadb-install-db not found (install mariadb-server)"
   mkdir -p "$DIR"
   chmod 700 "$DIR"
-  if [[ $EUID -eq 0 ]]; then chown mysql: "$DIR"; fi
+  if [[ $EUID -eq 0 ]]; then
+    chown mysql: "$DIR"
+    runuser -u mysql -- test -w "$DIR" || die "$DIR is not writable by the mysql user: every parent directory must be traversable by it (use a directory under /tmp instead)"
+  fi
 
   # Serialize concurrent starts on the same directory.
   exec 9>>"$DIR/.lock"
