@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Functions app on the local Functions host on http://127.0.0.1:7071 (the port in local.settings.json), with
 # the coordinator and the sample participants, against Azurite (started here unless something already listens on its
-# ports) and a local PostgreSQL for the orders participant (started here unless local.settings.json names another).
+# ports), a local PostgreSQL for the orders participant and a local MariaDB for the ledger participant (each started here
+# unless local.settings.json names another).
 # With Azure Functions Core Tools installed you can instead run: cd src/Serverless.Functions && func start
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +29,7 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pids=()
 stop_postgres=0
+stop_mariadb=0
 cleanup() {
   # The host first, while Azurite still answers, so that it can release its task hub partitions; then Azurite.
   local i
@@ -37,6 +39,7 @@ cleanup() {
   done
   pids=()
   if [[ "$stop_postgres" == 1 ]]; then scripts/postgres.sh stop "$root/.postgres" >/dev/null 2>&1 || true; fi
+  if [[ "$stop_mariadb" == 1 ]]; then bash scripts/mariadb.sh stop "$root/.mariadb" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT INT TERM
 
@@ -62,6 +65,17 @@ if [[ -z "$configured" || ( -f .postgres/connection && "$configured" == "$(cat .
   echo "$conn" > .postgres/connection
   node -e 'const fs=require("fs");const p=process.argv[1];const s=JSON.parse(fs.readFileSync(p));s.Values=s.Values||{};s.Values.ORDERS_POSTGRES_CONNECTION=process.argv[2];fs.writeFileSync(p,JSON.stringify(s,null,2)+"\n")' "$settings" "$conn"
   stop_postgres=1
+fi
+
+# The ledger participant needs MySQL: likewise, a local MariaDB in .mariadb/ unless local.settings.json names another.
+configured="${LEDGER_MYSQL_CONNECTION:-$(setting LEDGER_MYSQL_CONNECTION)}"
+if [[ -z "$configured" || ( -f .mariadb/connection && "$configured" == "$(cat .mariadb/connection)" ) ]]; then
+  echo "run.sh: starting a local MariaDB for the ledger participant (data in .mariadb/)"
+  conn="$(bash scripts/mariadb.sh start "$root/.mariadb" | tail -n 1)"
+  [[ "$conn" == Server=* ]] || { echo "run.sh: scripts/mariadb.sh start printed no connection string" >&2; exit 1; }
+  echo "$conn" > .mariadb/connection
+  node -e 'const fs=require("fs");const p=process.argv[1];const s=JSON.parse(fs.readFileSync(p));s.Values=s.Values||{};s.Values.LEDGER_MYSQL_CONNECTION=process.argv[2];fs.writeFileSync(p,JSON.stringify(s,null,2)+"\n")' "$settings" "$conn"
+  stop_mariadb=1
 fi
 
 dotnet build src/Serverless.LocalHost -c Release --nologo -v quiet

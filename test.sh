@@ -9,6 +9,7 @@
 # Usage: ./test.sh [--filter EXPRESSION]   (EXPRESSION is passed to `dotnet test --filter`)
 # Environment:
 #   TEST_POSTGRES_CONNECTION  use this PostgreSQL (Npgsql form) instead of starting one
+#   TEST_MYSQL_CONNECTION     use this MySQL/MariaDB (MySqlConnector form) instead of starting a MariaDB
 #   TEST_HANG_TIMEOUT         a single test running longer than this is a hang (default 10m)
 #   CHROMIUM_PATH             the Chromium the dashboard tests drive (default: chromium on PATH,
 #                             installed with apt-get when missing, by scripts/chromium.sh)
@@ -76,7 +77,16 @@ stop_postgres() {
     rm -rf "$dir"
   fi
 }
-trap stop_postgres EXIT
+mariadb_dir=""
+stop_mariadb() {
+  if [[ -n "$mariadb_dir" ]]; then
+    local dir=$mariadb_dir
+    mariadb_dir=""
+    bash scripts/mariadb.sh stop "$dir" > /dev/null 2>&1 || echo "test.sh: could not stop MariaDB in $dir" >&2
+    rm -rf "$dir"
+  fi
+}
+trap 'stop_postgres; stop_mariadb' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -89,6 +99,18 @@ if [[ -z "${TEST_POSTGRES_CONNECTION:-}" && -f scripts/postgres.sh ]]; then
   [[ -n "$TEST_POSTGRES_CONNECTION" ]] || die "scripts/postgres.sh start printed no connection string."
   export TEST_POSTGRES_CONNECTION
   echo "started a throwaway PostgreSQL in $postgres_dir"
+fi
+
+# --- MariaDB for the ledger participant (MySQL XA) -------------------------------------------
+if [[ -z "${TEST_MYSQL_CONNECTION:-}" && -f scripts/mariadb.sh ]]; then
+  section "MariaDB"
+  mariadb_dir=$(mktemp -d "${TMPDIR:-/tmp}/serverless-test-mdb.XXXXXX")
+  mariadb_out=$(bash scripts/mariadb.sh start "$mariadb_dir") ||
+    die "scripts/mariadb.sh start failed; set TEST_MYSQL_CONNECTION to use an existing server."
+  TEST_MYSQL_CONNECTION=$(tail -n 1 <<< "$mariadb_out")
+  [[ -n "$TEST_MYSQL_CONNECTION" ]] || die "scripts/mariadb.sh start printed no connection string."
+  export TEST_MYSQL_CONNECTION
+  echo "started a throwaway MariaDB in $mariadb_dir"
 fi
 
 # --- Build -----------------------------------------------------------------------------------
@@ -130,6 +152,7 @@ for project in "${projects[@]}"; do
 done
 
 stop_postgres
+stop_mariadb
 
 # --- Totals ----------------------------------------------------------------------------------
 counter() { grep -o "<Counters [^>]*>" "$1" | grep -o " $2=\"[0-9]*\"" | grep -o '[0-9]\+' || echo 0; }

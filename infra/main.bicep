@@ -14,12 +14,13 @@ param namePrefix string
 @description('Azure region of every resource. It must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations). Default: the resource group\'s region.')
 param location string = resourceGroup().location
 
-@description('Participants the coordinator knows, as in TRANSACTIONS_PARTICIPANTS: each gets its inbox queue tx-participant-{name} (lower-case letters, digits, inner hyphens; at most 40 characters). Default: the three sample participants.')
+@description('Participants the coordinator knows, as in TRANSACTIONS_PARTICIPANTS: each gets its inbox queue tx-participant-{name} (lower-case letters, digits, inner hyphens; at most 40 characters). Default: the four sample participants.')
 @minLength(1)
 param participants string[] = [
   'bank'
   'inventory'
   'orders'
+  'ledger'
 ]
 
 @description('TRANSACTIONS_API_KEY: the API key clients send (x-functions-key header or code query parameter) on every route but /api/health. On Azure the Functions host checks function keys, so after the first code deployment this value is also set as the host\'s function key (infra/README.md, "Deploy"). The app is public on the internet, so it is required here; use at least 32 random characters.')
@@ -35,6 +36,10 @@ param transactionsSigningKey string
 @description('ORDERS_POSTGRES_CONNECTION: the orders participant\'s PostgreSQL database in Npgsql form (Host=...;Port=5432;Username=...;Password=...;Database=...;SSL Mode=Require), with max_prepared_transactions > 0. Default empty: the orders participant is not hosted.')
 @secure()
 param ordersPostgresConnection string = ''
+
+@description('LEDGER_MYSQL_CONNECTION: the ledger participant\'s MySQL database (for example TencentDB for MySQL, Azure Database for MySQL, MariaDB) in MySqlConnector form (Server=...;Port=3306;User ID=...;Password=...;Database=...;SslMode=Required); InnoDB with XA, and a login that may run XA RECOVER. Default empty: the ledger participant is not hosted.')
+@secure()
+param ledgerMySqlConnection string = ''
 
 @description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS: the vote deadline of a transaction whose request gives none. Default 30.')
 @minValue(1)
@@ -164,6 +169,7 @@ module functionApp 'modules/function-app.bicep' = {
     transactionsApiKey: transactionsApiKey
     transactionsSigningKey: transactionsSigningKey
     ordersPostgresConnection: ordersPostgresConnection
+    ledgerMySqlConnection: ledgerMySqlConnection
     defaultTimeoutSeconds: defaultTimeoutSeconds
     inDoubtSchedule: inDoubtSchedule
     inDoubtSeconds: inDoubtSeconds

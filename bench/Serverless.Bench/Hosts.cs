@@ -42,6 +42,7 @@ public static class HostSettings
         ["TRANSACTIONS_SIGNING_KEY"] = "",
         ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
         ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
+        ["AzureWebJobs.LedgerParticipant.Disabled"] = "true",
 
         // One log line per protocol step would make the console, not the coordinator, the thing measured. Warnings still
         // reach the in-process LogCounter (the table names them): among them Durable's "Discarding ... Instance is

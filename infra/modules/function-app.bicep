@@ -41,6 +41,10 @@ param transactionsSigningKey string
 @secure()
 param ordersPostgresConnection string
 
+@description('LEDGER_MYSQL_CONNECTION (may be empty).')
+@secure()
+param ledgerMySqlConnection string
+
 @description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS.')
 param defaultTimeoutSeconds int
 
@@ -127,6 +131,10 @@ var appSettings = [
   {
     name: 'ORDERS_POSTGRES_CONNECTION'
     value: ordersPostgresConnection
+  }
+  {
+    name: 'LEDGER_MYSQL_CONNECTION'
+    value: ledgerMySqlConnection
   }
 ]
 

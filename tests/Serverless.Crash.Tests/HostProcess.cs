@@ -175,6 +175,7 @@ public sealed class HostProcess : IAsyncDisposable
             ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/5 * * * * *",
             ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
+            ["AzureWebJobs.LedgerParticipant.Disabled"] = "true",
             [CrashPoints.PointVariable] = crashPoint?.ToString(),
             [CrashPoints.AfterVariable] = crashPoint is null ? null : crashAfter.ToString(CultureInfo.InvariantCulture),
 
@@ -183,6 +184,7 @@ public sealed class HostProcess : IAsyncDisposable
             ["TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS"] = null,
             ["TRANSACTIONS_IN_DOUBT_SECONDS"] = null,
             ["ORDERS_POSTGRES_CONNECTION"] = null,
+            ["LEDGER_MYSQL_CONNECTION"] = null,
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = null,
         };

@@ -85,6 +85,7 @@ public sealed class TestHost : IAsyncDisposable
                 ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "1",
                 ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
                 ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
+                ["AzureWebJobs.LedgerParticipant.Disabled"] = "true",
                 ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:maxQueuePollingInterval"] = "00:00:00.5",
                 ["AzureFunctionsJobHost:extensions:queues:maxPollingInterval"] = "00:00:00.5",
                 ["Logging:LogLevel:Default"] = "Warning",

@@ -70,6 +70,7 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
     [InlineData("TRANSACTIONS_API_KEY")]
     [InlineData("TRANSACTIONS_SIGNING_KEY")]
     [InlineData("ORDERS_POSTGRES_CONNECTION")]
+    [InlineData("LEDGER_MYSQL_CONNECTION")]
     public void AppSettings_TakeSecretsOnlyFromSecureParameters(string settingName)
     {
         var parameter = ArmScope.ParameterReference(fixture.Setting(settingName).Value);
@@ -105,10 +106,12 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
         Assert.Equal(6, schedule.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
-    [Fact]
-    public void AppSettings_OrdersConnectionDefaultsToEmpty()
+    [Theory]
+    [InlineData("ordersPostgresConnection")]
+    [InlineData("ledgerMySqlConnection")]
+    public void AppSettings_DatabaseConnectionsDefaultToEmpty(string parameter)
     {
-        var declaration = fixture.Template.Root.Parameter("ordersPostgresConnection");
+        var declaration = fixture.Template.Root.Parameter(parameter);
         Assert.NotNull(declaration);
         Assert.Equal(string.Empty, ArmScope.AsString(declaration["defaultValue"]));
     }

@@ -165,6 +165,7 @@ public sealed class StorageOutageTests(ITestOutputHelper output)
             ["TRANSACTIONS_REQUEST_TIMEOUT_SECONDS"] = "2",
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
             ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
+            ["AzureWebJobs.LedgerParticipant.Disabled"] = "true",
             ["Host:LocalHttpPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
         });

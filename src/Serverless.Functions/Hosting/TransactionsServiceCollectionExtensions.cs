@@ -9,6 +9,7 @@ using Serverless.Functions.Messaging;
 using Serverless.Functions.Participants;
 using Serverless.Functions.Participants.Bank;
 using Serverless.Functions.Participants.Inventory;
+using Serverless.Functions.Participants.Ledger;
 using Serverless.Functions.Participants.Orders;
 using Serverless.Functions.Retention;
 using Serverless.Functions.Storage;
@@ -49,6 +50,7 @@ public static class TransactionsServiceCollectionExtensions
         BankParticipant.Register(services);
         InventoryParticipant.Register(services);
         OrdersParticipant.Register(services, settings);
+        LedgerParticipant.Register(services, settings);
         return services;
     }
 }

@@ -40,14 +40,17 @@ public sealed record TransactionsSettings
     /// <summary><c>TRANSACTIONS_SIGNING_KEY</c>: HMAC key for protocol messages. Default: none (unsigned).</summary>
     public string? SigningKey { get; init; }
 
-    /// <summary><c>TRANSACTIONS_PARTICIPANTS</c>: the participants a transaction may name. Default "bank,inventory,orders".</summary>
-    public IReadOnlyList<string> Participants { get; init; } = ["bank", "inventory", "orders"];
+    /// <summary><c>TRANSACTIONS_PARTICIPANTS</c>: the participants a transaction may name. Default "bank,inventory,orders,ledger".</summary>
+    public IReadOnlyList<string> Participants { get; init; } = ["bank", "inventory", "orders", "ledger"];
 
     /// <summary><c>TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS</c>: the vote deadline when a request gives none. Default 30.</summary>
     public int DefaultTimeoutSeconds { get; init; } = 30;
 
     /// <summary><c>ORDERS_POSTGRES_CONNECTION</c>: the orders participant's database (Npgsql form). Without it the app does not run orders.</summary>
     public string? OrdersConnectionString { get; init; }
+
+    /// <summary><c>LEDGER_MYSQL_CONNECTION</c>: the ledger participant's MySQL database (MySqlConnector form). Without it the app does not run the ledger.</summary>
+    public string? LedgerConnectionString { get; init; }
 
     /// <summary><c>TRANSACTIONS_PHASE2_RETRY_SECONDS</c>: first phase-2 retry delay (a durable timer; doubles up to 5 minutes). Default 10.</summary>
     public double Phase2RetrySeconds { get; init; } = 10;
@@ -91,7 +94,7 @@ public sealed record TransactionsSettings
     public static TransactionsSettings From(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var participants = List(configuration["TRANSACTIONS_PARTICIPANTS"]) ?? ["bank", "inventory", "orders"];
+        var participants = List(configuration["TRANSACTIONS_PARTICIPANTS"]) ?? ["bank", "inventory", "orders", "ledger"];
         foreach (var p in participants)
         {
             if (!Identifiers.IsValidParticipantName(p))
@@ -111,6 +114,7 @@ public sealed record TransactionsSettings
             Participants = participants,
             DefaultTimeoutSeconds = Int(configuration, "TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS", 30, 1, 3600),
             OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
+            LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
