@@ -121,6 +121,9 @@ public sealed class TelemetryTests(HostFixture fixture, ITestOutputHelper output
         {
             Assert.Contains(name, scrape, StringComparison.Ordinal);
         }
+
+        // Latency buckets in seconds that tell a fast transaction from a slow one (not the SDK's millisecond defaults).
+        Assert.Contains("le=\"0.25\"", scrape, StringComparison.Ordinal);
     }
 
     public void Dispose() => _listener.Dispose();

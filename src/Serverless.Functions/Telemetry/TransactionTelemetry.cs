@@ -36,8 +36,14 @@ public static class TransactionTelemetry
     private static readonly Counter<long> Committed = Meter.CreateCounter<long>("transactions.committed", "{transaction}", "Transactions that ended Committed.");
     private static readonly Counter<long> Aborted = Meter.CreateCounter<long>("transactions.aborted", "{transaction}", "Transactions that ended Aborted.");
     private static readonly Counter<long> InDoubt = Meter.CreateCounter<long>("transactions.in_doubt", "{branch}", "Prepared branches in-doubt resolution looked at, by participant.");
-    private static readonly Histogram<double> DecisionLatency = Meter.CreateHistogram<double>("transactions.decision.duration", "s", "From the start request to the recorded decision.");
-    private static readonly Histogram<double> EndToEndLatency = Meter.CreateHistogram<double>("transactions.duration", "s", "From the start request to the end of the transaction.");
+    /// <summary>Bucket bounds in seconds, from a fast local transaction to a deadline's worth of waiting.</summary>
+    private static readonly InstrumentAdvice<double> Seconds = new()
+    {
+        HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    };
+
+    private static readonly Histogram<double> DecisionLatency = Meter.CreateHistogram("transactions.decision.duration", "s", "From the start request to the recorded decision.", tags: null, advice: Seconds);
+    private static readonly Histogram<double> EndToEndLatency = Meter.CreateHistogram("transactions.duration", "s", "From the start request to the end of the transaction.", tags: null, advice: Seconds);
 
     /// <summary>The span of a start request; the transaction's trace begins here (or under the HTTP request's span).</summary>
     public static Activity? StartTransaction(string transactionId, int branches)
