@@ -113,6 +113,12 @@ public sealed class KeyRotationTests
             ["AzureWebJobs.BankParticipant.Disabled"] = "true",
             ["AzureWebJobs.InventoryParticipant.Disabled"] = "true",
             ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "600",
+
+            // Each step stops a host with Durable's own messages possibly mid-flight; their lease (5 minutes by default)
+            // would hold the next step's host back that long. A short one hands them over at once (Durable tolerates the
+            // redelivery of a message whose lease ran out, as after any crash).
+            ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:controlQueueVisibilityTimeout"] = "00:00:05",
+            ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:workItemQueueVisibilityTimeout"] = "00:00:05",
         },
         azurite,
         logs);
