@@ -25,6 +25,10 @@ if [[ ! -f "$settings" ]]; then
   echo "run.sh: created src/Serverless.Functions/local.settings.json from local.settings.sample.json"
 fi
 
+# Protocol messages are always signed and the host refuses to start without a key: the first run gives this clone a
+# random one of its own in local.settings.json, never printed.
+scripts/signing-key.sh "$settings"
+
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pids=()

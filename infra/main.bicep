@@ -28,10 +28,14 @@ param participants string[] = [
 @minLength(32)
 param transactionsApiKey string
 
-@description('TRANSACTIONS_SIGNING_KEY: the HMAC key that signs protocol messages on the queues, so a message nobody of ours wrote is never acted on. Use at least 32 random characters.')
+@description('TRANSACTIONS_SIGNING_KEY: the HMAC key that signs protocol messages on the queues, so a message nobody of ours wrote is never acted on. Use at least 32 random characters (openssl rand -base64 48). It goes into Key Vault; the app setting is a Key Vault reference.')
 @secure()
 @minLength(32)
 param transactionsSigningKey string
+
+@description('TRANSACTIONS_SIGNING_KEYS_PREVIOUS: older signing keys still accepted during a rotation (docs/security.md), comma-separated, each at least 32 characters. Kept in Key Vault like the current key. Default empty: none.')
+@secure()
+param transactionsSigningKeysPrevious string = ''
 
 @description('ORDERS_POSTGRES_CONNECTION: the orders participant\'s PostgreSQL database in Npgsql form (Host=...;Port=5432;Username=...;Password=...;Database=...;SSL Mode=Require), with max_prepared_transactions > 0. Default empty: the orders participant is not hosted.')
 @secure()
@@ -101,6 +105,7 @@ param tags object = {}
 var suffix = uniqueString(resourceGroup().id, namePrefix)
 var storageAccountName = take('st${toLower(replace(namePrefix, '-', ''))}${suffix}', 24)
 var functionAppName = '${namePrefix}-func-${suffix}'
+var keyVaultName = take('kv${toLower(replace(namePrefix, '-', ''))}${suffix}', 24)
 var deploymentContainerName = 'app-package'
 
 // The names the app uses (DESIGN.md, "Queues, task hub and tables"). Poison queues are pre-created too, so that
@@ -154,6 +159,19 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'key-vault'
+  params: {
+    name: keyVaultName
+    location: location
+    tags: tags
+    signingKey: transactionsSigningKey
+    previousSigningKeys: transactionsSigningKeysPrevious
+    hasPreviousSigningKeys: !empty(transactionsSigningKeysPrevious)
+    readerPrincipalId: identity.properties.principalId
+  }
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   params: {
@@ -167,7 +185,8 @@ module functionApp 'modules/function-app.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     participants: participants
     transactionsApiKey: transactionsApiKey
-    transactionsSigningKey: transactionsSigningKey
+    signingKeySecretUri: keyVault.outputs.signingKeySecretUri
+    previousSigningKeysSecretUri: keyVault.outputs.previousSigningKeysSecretUri
     ordersPostgresConnection: ordersPostgresConnection
     ledgerMySqlConnection: ledgerMySqlConnection
     defaultTimeoutSeconds: defaultTimeoutSeconds
@@ -190,6 +209,9 @@ output defaultHostName string = functionApp.outputs.defaultHostName
 
 @description('Name of the storage account holding the queues, the tables, the task hub and the deployment package.')
 output storageAccountName string = storage.outputs.name
+
+@description('Name of the Key Vault holding the signing keys (rotation: docs/security.md).')
+output keyVaultName string = keyVault.outputs.name
 
 @description('Client id of the user-assigned identity the app runs as.')
 output identityClientId string = identity.properties.clientId

@@ -29,6 +29,9 @@ public interface IBenchHost : IAsyncDisposable
 /// <summary>Settings shared by every host the benchmark starts.</summary>
 public static class HostSettings
 {
+    /// <summary>One random signing key per benchmark run, shared by every host process of the run: messages are always signed.</summary>
+    private static readonly string SigningKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
+
     /// <param name="connectionString">The benchmark's Azurite.</param>
     /// <param name="taskHub">The task hub of this host run (3-45 letters and digits); host processes of one run share it.</param>
     /// <param name="port">The host's HTTP port.</param>
@@ -39,7 +42,7 @@ public static class HostSettings
         [TransactionsSettings.TaskHubKey] = taskHub,
         ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory",
         ["TRANSACTIONS_API_KEY"] = "",
-        ["TRANSACTIONS_SIGNING_KEY"] = "",
+        ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
         ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
         ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",
         ["AzureWebJobs.LedgerParticipant.Disabled"] = "true",

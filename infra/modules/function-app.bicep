@@ -33,9 +33,11 @@ param participants string[]
 @secure()
 param transactionsApiKey string
 
-@description('TRANSACTIONS_SIGNING_KEY.')
-@secure()
-param transactionsSigningKey string
+@description('Versionless URI of the Key Vault secret holding TRANSACTIONS_SIGNING_KEY.')
+param signingKeySecretUri string
+
+@description('Versionless URI of the Key Vault secret holding TRANSACTIONS_SIGNING_KEYS_PREVIOUS, or empty for none.')
+param previousSigningKeysSecretUri string
 
 @description('ORDERS_POSTGRES_CONNECTION (may be empty).')
 @secure()
@@ -103,8 +105,14 @@ var appSettings = [
     value: transactionsApiKey
   }
   {
+    // A Key Vault reference, resolved by the platform with the identity named by keyVaultReferenceIdentity: the key
+    // itself is in no app setting, deployment or template.
     name: 'TRANSACTIONS_SIGNING_KEY'
-    value: transactionsSigningKey
+    value: '@Microsoft.KeyVault(SecretUri=${signingKeySecretUri})'
+  }
+  {
+    name: 'TRANSACTIONS_SIGNING_KEYS_PREVIOUS'
+    value: empty(previousSigningKeysSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${previousSigningKeysSecretUri})'
   }
   {
     name: 'TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS'
@@ -166,6 +174,8 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    // Key Vault references are resolved with the user-assigned identity (the default would be a system-assigned one).
+    keyVaultReferenceIdentity: identityId
     httpsOnly: true
     clientAffinityEnabled: false
     siteConfig: {

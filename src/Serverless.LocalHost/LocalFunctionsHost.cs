@@ -79,9 +79,12 @@ public static class LocalFunctionsHost
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapHttpFunctions(functions, app.Services.GetRequiredService<TransactionsSettings>().ApiKey);
+        var apiKey = app.Services.GetRequiredService<TransactionsSettings>().ApiKey;
+        app.MapHttpFunctions(functions, apiKey);
 
-        // Prometheus scrapes the transaction and storage metrics here (local host only; on Azure they go over OTLP).
+        // Prometheus scrapes the transaction and storage metrics here (local host only; on Azure they go over OTLP), with
+        // the API key when one is set (a scrape config's params: code).
+        app.RequireApiKey(PrometheusPath, apiKey);
         app.MapPrometheusScrapingEndpoint(PrometheusPath);
 
         // This process's own sends wake its listener at once instead of at the next poll.

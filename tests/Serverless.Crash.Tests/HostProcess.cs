@@ -42,7 +42,7 @@ public sealed class HostProcess : IAsyncDisposable
     /// <summary>The task hub of every host of these tests.</summary>
     public const string TaskHub = "CrashTests";
 
-    private const string SigningKey = "crash-tests-signing-key";
+    private const string SigningKey = "crash-tests-signing-key-0123456789abcdef";
     private const int MaxOutputLines = 200_000;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly Lazy<string> HostDll = new(FindHostDll);

@@ -212,6 +212,7 @@ public sealed class HttpApiTests(HostFixture fixture) : IClassFixture<HostFixtur
             ["AzureWebJobsStorage"] = dead,
             ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
             ["TRANSACTIONS_REQUEST_TIMEOUT_SECONDS"] = "2",
+            ["TRANSACTIONS_SIGNING_KEY"] = TestHost.SigningKey,
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "0 0 * * * *",
             ["Logging:LogLevel:Default"] = "None",
         });

@@ -163,8 +163,8 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
         var commit = prepare with { Kind = MessageKind.Commit, OnePhase = false };
         string[] hostile =
         [
-            new MessageCodec("not-the-key"u8.ToArray()).Encode(prepare),
-            new MessageCodec().Encode(commit),
+            TestHost.ForgingCodec.Encode(prepare),
+            TestHost.WithoutSignature(commit),
             Host.Codec.Encode(prepare with { Participant = "inventory" }),
             "not json at all",
         ];
@@ -197,8 +197,8 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
         var vote = new ProtocolMessage(MessageKind.Vote, id) { Branch = 0, Vote = Vote.Yes, Participant = "ghost" };
         var text = kind switch
         {
-            "unsigned" => new MessageCodec().Encode(vote),
-            "forged" => new MessageCodec("not-the-key"u8.ToArray()).Encode(vote),
+            "unsigned" => TestHost.WithoutSignature(vote),
+            "forged" => TestHost.ForgingCodec.Encode(vote),
             _ => kind,
         };
 

@@ -24,6 +24,21 @@ public sealed class TestHost : IAsyncDisposable
     /// <summary>The signing key every test host uses unless told otherwise.</summary>
     public const string SigningKey = "test-signing-key-0123456789abcdef";
 
+    /// <summary>A key of the right length that no test host accepts.</summary>
+    public const string WrongKey = "not-the-key-of-any-test-host-0123456789";
+
+    /// <summary>A codec that signs with <see cref="WrongKey"/>: its messages are forgeries to every test host.</summary>
+    public static MessageCodec ForgingCodec { get; } = new(System.Text.Encoding.UTF8.GetBytes(WrongKey));
+
+    /// <summary>The wire form of <paramref name="message"/> with no signature at all, as an attacker without a key writes it.</summary>
+    public static string WithoutSignature(ProtocolMessage message)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(ForgingCodec.Encode(message))!.AsObject();
+        root.Remove("kid");
+        root.Remove("sig");
+        return root.ToJsonString();
+    }
+
     private readonly bool _ownsAzurite;
 
     private TestHost(WebApplication app, HttpClient client, AzuriteInstance azurite, bool ownsAzurite, string taskHub)

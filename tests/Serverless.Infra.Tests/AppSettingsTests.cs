@@ -68,7 +68,6 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
 
     [Theory]
     [InlineData("TRANSACTIONS_API_KEY")]
-    [InlineData("TRANSACTIONS_SIGNING_KEY")]
     [InlineData("ORDERS_POSTGRES_CONNECTION")]
     [InlineData("LEDGER_MYSQL_CONNECTION")]
     public void AppSettings_TakeSecretsOnlyFromSecureParameters(string settingName)
@@ -81,6 +80,22 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
         var chain = fixture.FunctionApp.Scope.ParameterChain(parameter).ToList();
         Assert.True(chain.Count >= 2, $"{settingName} should come from a parameter of main.bicep.");
         Assert.All(chain, declaration => Assert.Equal("securestring", ArmScope.AsString(declaration["type"]), ignoreCase: true));
+    }
+
+    // The signing keys are the one secret the app's own security rests on: they live in Key Vault (KeyVaultTests), and the
+    // settings only point there.
+    [Theory]
+    [InlineData("TRANSACTIONS_SIGNING_KEY")]
+    [InlineData("TRANSACTIONS_SIGNING_KEYS_PREVIOUS")]
+    public void AppSettings_TakeTheSigningKeysOnlyFromKeyVaultReferences(string settingName)
+    {
+        var text = fixture.Setting(settingName).Text ?? string.Empty;
+        Assert.Contains("@Microsoft.KeyVault(SecretUri=", text, StringComparison.Ordinal);
+        var parameter = Assert.Single(ArmScope.ParameterReferences(text).Distinct(), p => p.Contains("SecretUri", StringComparison.Ordinal));
+        var argument = ArmScope.AsString(fixture.FunctionApp.Scope.ArgumentOf(parameter)) ?? string.Empty;
+        Assert.Contains("reference('keyVault')", argument, StringComparison.Ordinal);
+        Assert.Contains("outputs", argument, StringComparison.Ordinal);
+        Assert.DoesNotContain("parameters('transactionsSigningKey", text, StringComparison.Ordinal);
     }
 
     // A deployment without overrides behaves as the app does locally with the sample's values.

@@ -61,7 +61,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         ["a correctly signed prepare whose version is a string"] = (Bank, t => Signed(Prepare(t).Replace("\"v\":1", "\"v\":\"1\"", StringComparison.Ordinal))),
         ["a correctly signed prepare whose version is 1e400"] = (Bank, t => Signed(Prepare(t).Replace("\"v\":1", "\"v\":1e400", StringComparison.Ordinal))),
         ["a signed prepare altered after signing"] = (Bank, t => Signed(Prepare(t)).Replace("\"amount\":50", "\"amount\":5", StringComparison.Ordinal)),
-        ["a prepare signed with another key"] = (Bank, t => Signed(Prepare(t), "another-key")),
+        ["a prepare signed with another key"] = (Bank, t => Signed(Prepare(t), TestHost.WrongKey)),
         ["an unsigned prepare"] = (Bank, t => $$"""{"body":{{Prepare(t)}}}"""),
         ["a prepare with a signature that is not base64"] = (Bank, t => $$"""{"body":{{Prepare(t)}},"sig":"!!!"}"""),
         ["a prepare with a signature of the wrong length"] = (Bank, t => $$"""{"body":{{Prepare(t)}},"sig":"AAAA"}"""),
@@ -193,7 +193,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         var target = new Target(TestHost.Id("inquired"), TestHost.Id("acct"));
         await host.PutAccountOrFailAsync(target.Account, 100);
         await host.Bank().PrepareAsync(new BranchKey(target.Tx, 0), Debit(target));
-        var forged = new MessageCodec("another-key"u8.ToArray()).Encode(
+        var forged = TestHost.ForgingCodec.Encode(
             new ProtocolMessage(MessageKind.Inquiry, target.Tx) { Branch = 0, Participant = "bank", Operation = Debit(target) });
         await host.ClearAsync(StorageNames.PoisonQueue(Coordinator));
 
@@ -263,7 +263,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
 
     /// <summary>The wire form with a correct HMAC of exactly <paramref name="body"/>, whatever it says.</summary>
     private static string Signed(string body, string key = TestHost.SigningKey) =>
-        $$"""{"body":{{body}},"sig":"{{Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(body)))}}"}""";
+        $$"""{"body":{{body}},"kid":"{{MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(key))}}","sig":"{{Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(body)))}}"}""";
 
     /// <summary>The transaction a hostile message names, and the account it would debit.</summary>
     private sealed record Target(string Tx, string Account);

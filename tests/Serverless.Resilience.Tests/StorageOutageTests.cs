@@ -162,6 +162,7 @@ public sealed class StorageOutageTests(ITestOutputHelper output)
         {
             ["AzureWebJobsStorage"] = storage,
             ["TRANSACTIONS_PARTICIPANTS"] = "bank,inventory",
+            ["TRANSACTIONS_SIGNING_KEY"] = TestHost.SigningKey,
             ["TRANSACTIONS_REQUEST_TIMEOUT_SECONDS"] = "2",
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
             ["AzureWebJobs.OrdersParticipant.Disabled"] = "true",

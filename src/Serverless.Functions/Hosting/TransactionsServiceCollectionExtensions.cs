@@ -32,7 +32,7 @@ public static class TransactionsServiceCollectionExtensions
             settings.StorageAccountName,
             settings.StorageClientId,
             sp.GetRequiredService<StorageMetrics>()));
-        services.AddSingleton(new MessageCodec(settings.SigningKeyBytes));
+        services.AddSingleton(settings.CreateCodec());
         services.AddSingleton(new CoordinatorOptions { Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds) });
         services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
         services.AddSingleton(sp => new ProtocolQueues(

@@ -37,8 +37,24 @@ public sealed record TransactionsSettings
     /// <summary><c>TRANSACTIONS_API_KEY</c>: when set, required on every route but health by the local host. Default: none.</summary>
     public string? ApiKey { get; init; }
 
-    /// <summary><c>TRANSACTIONS_SIGNING_KEY</c>: HMAC key for protocol messages. Default: none (unsigned).</summary>
-    public string? SigningKey { get; init; }
+    /// <summary>The setting that holds the current signing key.</summary>
+    public const string SigningKeyKey = "TRANSACTIONS_SIGNING_KEY";
+
+    /// <summary>The setting that holds the previous signing keys, still accepted during a rotation.</summary>
+    public const string PreviousSigningKeysKey = "TRANSACTIONS_SIGNING_KEYS_PREVIOUS";
+
+    /// <summary>
+    /// <c>TRANSACTIONS_SIGNING_KEY</c>: the HMAC key that signs every protocol message, at least
+    /// <see cref="MessageCodec.MinimumKeyLength"/> bytes (UTF-8), the same in every process of the app. Required: there is no
+    /// unsigned mode, and the app does not start without it.
+    /// </summary>
+    public string SigningKey { get; init; } = string.Empty;
+
+    /// <summary>
+    /// <c>TRANSACTIONS_SIGNING_KEYS_PREVIOUS</c>: comma-separated older keys still accepted (never used to sign), so that
+    /// messages in flight survive a rotation (docs/security.md). Default: none.
+    /// </summary>
+    public IReadOnlyList<string> PreviousSigningKeys { get; init; } = [];
 
     /// <summary><c>TRANSACTIONS_PARTICIPANTS</c>: the participants a transaction may name. Default "bank,inventory,orders,ledger".</summary>
     public IReadOnlyList<string> Participants { get; init; } = ["bank", "inventory", "orders", "ledger"];
@@ -89,7 +105,9 @@ public sealed record TransactionsSettings
         [HistoryPurgeScheduleKey] = "0 17 * * * *",
     };
 
-    public byte[]? SigningKeyBytes => string.IsNullOrEmpty(SigningKey) ? null : Encoding.UTF8.GetBytes(SigningKey);
+    /// <summary>The codec for these keys: signs with <see cref="SigningKey"/>, accepts it and <see cref="PreviousSigningKeys"/>.</summary>
+    public MessageCodec CreateCodec() =>
+        new(Encoding.UTF8.GetBytes(SigningKey), PreviousSigningKeys.Select(k => Encoding.UTF8.GetBytes(k)));
 
     public static TransactionsSettings From(IConfiguration configuration)
     {
@@ -110,7 +128,8 @@ public sealed record TransactionsSettings
             StorageClientId = NullIfEmpty(configuration["AzureWebJobsStorage:clientId"]),
             TaskHub = TaskHubName(configuration),
             ApiKey = NullIfEmpty(configuration["TRANSACTIONS_API_KEY"]),
-            SigningKey = NullIfEmpty(configuration["TRANSACTIONS_SIGNING_KEY"]),
+            SigningKey = SigningKeyFrom(configuration),
+            PreviousSigningKeys = PreviousSigningKeysFrom(configuration),
             Participants = participants,
             DefaultTimeoutSeconds = Int(configuration, "TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS", 30, 1, 3600),
             OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
@@ -142,6 +161,36 @@ public sealed record TransactionsSettings
         }
 
         return name;
+    }
+
+    private const string HowToMakeAKey =
+        "Generate one with `openssl rand -base64 48` and give every process of the app the same value (./run.sh writes one into local.settings.json; on Azure it comes from Key Vault).";
+
+    private static string SigningKeyFrom(IConfiguration configuration)
+    {
+        var key = NullIfEmpty(configuration[SigningKeyKey])
+            ?? throw new InvalidOperationException(
+                $"{SigningKeyKey} is not set. Protocol messages are always signed, so the app does not start without a signing key of at least {MessageCodec.MinimumKeyLength} bytes. {HowToMakeAKey}");
+        return Encoding.UTF8.GetByteCount(key) >= MessageCodec.MinimumKeyLength
+            ? key
+            : throw new InvalidOperationException(
+                $"{SigningKeyKey} is too short: {Encoding.UTF8.GetByteCount(key)} bytes, at least {MessageCodec.MinimumKeyLength} are required. {HowToMakeAKey}");
+    }
+
+    private static List<string> PreviousSigningKeysFrom(IConfiguration configuration)
+    {
+        var keys = List(configuration[PreviousSigningKeysKey]) ?? [];
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (Encoding.UTF8.GetByteCount(keys[i]) < MessageCodec.MinimumKeyLength)
+            {
+                // Never the key itself in the message: it is a secret, and this message goes to the log.
+                throw new InvalidOperationException(
+                    $"{PreviousSigningKeysKey}: key {i + 1} of {keys.Count} is too short ({Encoding.UTF8.GetByteCount(keys[i])} bytes, at least {MessageCodec.MinimumKeyLength}). It holds comma-separated keys, each as long as {SigningKeyKey} must be.");
+            }
+        }
+
+        return keys;
     }
 
     private static string? HostJsonHubName(string directory)

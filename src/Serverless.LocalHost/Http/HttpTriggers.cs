@@ -25,9 +25,7 @@ public static class HttpTriggers
             {
                 if (requiresKey && !HasKey(context.Request, apiKey!))
                 {
-                    await TypedResults.Problem(
-                        "a valid API key is required in the x-functions-key header or the code query parameter",
-                        statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized.").ExecuteAsync(context);
+                    await Unauthorized().ExecuteAsync(context);
                     return;
                 }
 
@@ -46,6 +44,34 @@ public static class HttpTriggers
             endpoint.WithDisplayName(function.Name);
         }
     }
+
+    /// <summary>
+    /// Requires <paramref name="apiKey"/>, when set, on a path the host serves that is not a function (Prometheus' scraping
+    /// endpoint), the same way as on the functions: only health is open.
+    /// </summary>
+    public static void RequireApiKey(this WebApplication app, PathString path, string? apiKey)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (apiKey is null)
+        {
+            return;
+        }
+
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments(path, StringComparison.OrdinalIgnoreCase) && !HasKey(context.Request, apiKey))
+            {
+                await Unauthorized().ExecuteAsync(context);
+                return;
+            }
+
+            await next(context);
+        });
+    }
+
+    private static IResult Unauthorized() => TypedResults.Problem(
+        "a valid API key is required in the x-functions-key header or the code query parameter",
+        statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized.");
 
     private static bool HasKey(HttpRequest request, string apiKey)
     {

@@ -38,7 +38,7 @@ public sealed class TraceParentFieldTests
         root["body"]!["traceParent"] = TraceParent.Replace("b7ad", "c7ad", StringComparison.Ordinal);
 
         Assert.False(Signed.TryDecode(root.ToJsonString(), out _, out var error));
-        Assert.Contains("missing or invalid signature", error, StringComparison.Ordinal);
+        Assert.Contains("invalid signature", error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -56,7 +56,7 @@ public sealed class TraceParentFieldTests
         var body = JsonNode.Parse(Signed.Encode(MessageCodecTests.Sample(MessageKind.Commit)))!["body"]!.DeepClone();
         body["traceParent"] = JsonNode.Parse(value);
         var text = body.ToJsonString();
-        var signed = $"{{\"body\":{text},\"sig\":\"{Convert.ToBase64String(HMACSHA256.HashData(Key, Encoding.UTF8.GetBytes(text)))}\"}}";
+        var signed = TestKeys.Sign(text, Key);
 
         Assert.False(Signed.TryDecode(signed, out var message, out var error), $"accepted: {signed}");
         Assert.Null(message);

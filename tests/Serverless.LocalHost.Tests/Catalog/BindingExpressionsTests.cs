@@ -6,6 +6,8 @@ namespace Serverless.LocalHost.Tests.Catalog;
 
 public sealed class BindingExpressionsTests
 {
+    private const string SigningKey = "binding-expressions-tests-signing-key-0123";
+
     private static readonly IConfiguration Settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
     {
         ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
@@ -62,6 +64,19 @@ public sealed class BindingExpressionsTests
     }
 
     [Fact]
+    public void Build_OfTheHostWithoutASigningKey_RefusesToStartNamingTheSetting()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => LocalFunctionsHost.Build([], new Dictionary<string, string?>
+        {
+            ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+            ["TRANSACTIONS_SIGNING_KEY"] = "",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+        }));
+
+        Assert.StartsWith("TRANSACTIONS_SIGNING_KEY is not set.", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Build_OfTheHostWithABadInDoubtSchedule_FailsNamingTheSchedule()
     {
         var error = Assert.Throws<FormatException>(() => LocalFunctionsHost.Build([], new Dictionary<string, string?>
@@ -79,12 +94,14 @@ public sealed class BindingExpressionsTests
         await using var defaulted = LocalFunctionsHost.Build([], new Dictionary<string, string?>
         {
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+            ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
             ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
         });
         await using var configured = LocalFunctionsHost.Build([], new Dictionary<string, string?>
         {
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
             ["TRANSACTIONS_HISTORY_PURGE_SCHEDULE"] = "0 0 3 * * *",
+            ["TRANSACTIONS_SIGNING_KEY"] = SigningKey,
             ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
         });
 

@@ -1,9 +1,11 @@
+using System.Text;
 using Microsoft.Extensions.Configuration;
+using Serverless.Core.Messaging;
 using Serverless.Functions.Hosting;
 
 namespace Serverless.LocalHost.Tests.Configuration;
 
-/// <summary>The app's own settings (<see cref="TransactionsSettings.From"/>): defaults, and a clear error on a bad value.</summary>
+/// <summary>The app's own settings (<see cref="TransactionsSettings.From"/>): defaults, and a clear error on a bad or missing value.</summary>
 public sealed class TransactionsSettingsTests
 {
     [Fact]
@@ -40,6 +42,65 @@ public sealed class TransactionsSettingsTests
             error.Message);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("   ")]
+    public void SigningKey_WhenNotSet_RefusesToStartNamingTheSettingAndHowToMakeOne(string? key)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Keys(key));
+
+        Assert.StartsWith("TRANSACTIONS_SIGNING_KEY is not set.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("openssl rand -base64 48", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("s3cr3t")]
+    [InlineData("0123456789012345678901234567890")]
+    public void SigningKey_ShorterThanThirtyTwoBytes_RefusesToStartWithoutShowingTheKey(string key)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Keys(key));
+
+        Assert.StartsWith($"TRANSACTIONS_SIGNING_KEY is too short: {key.Length} bytes, at least 32 are required.", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PreviousSigningKeys_AreCommaSeparatedAndEachMustBeLongEnough()
+    {
+        var settings = Keys(Current, $" {Previous} , {Current} ,, ");
+        Assert.Equal([Previous, Current], settings.PreviousSigningKeys);
+        Assert.Empty(Keys(Current).PreviousSigningKeys);
+
+        var error = Assert.Throws<InvalidOperationException>(() => Keys(Current, $"{Previous},too-short-a-key"));
+        Assert.StartsWith("TRANSACTIONS_SIGNING_KEYS_PREVIOUS: key 2 of 2 is too short", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("too-short-a-key", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CreateCodec_SignsWithTheCurrentKeyAndAcceptsThePreviousOnes()
+    {
+        var codec = Keys(Current, Previous).CreateCodec();
+
+        Assert.Equal(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(Current)), codec.KeyId);
+        Assert.Contains(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(Previous)), codec.AcceptedKeyIds);
+        Assert.Equal(2, codec.AcceptedKeyIds.Count);
+    }
+
+    private const string Current = "the-current-signing-key-0123456789abcdef";
+    private const string Previous = "the-previous-signing-key-0123456789abcdef";
+
+    private static TransactionsSettings Keys(string? key, string? previous = null) => TransactionsSettings.From(
+        new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["TRANSACTIONS_SIGNING_KEY"] = key,
+            ["TRANSACTIONS_SIGNING_KEYS_PREVIOUS"] = previous,
+        }).Build());
+
     private static TransactionsSettings From(string? retention) => TransactionsSettings.From(
-        new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["TRANSACTIONS_HISTORY_RETENTION"] = retention }).Build());
+        new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["TRANSACTIONS_HISTORY_RETENTION"] = retention,
+            ["TRANSACTIONS_SIGNING_KEY"] = Current,
+        }).Build());
 }

@@ -34,6 +34,7 @@ public sealed class LocalHostFixture : IAsyncLifetime
             ["AzureWebJobsStorage"] = _azurite.ConnectionString,
             ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/30 * * * * *",
+            ["TRANSACTIONS_SIGNING_KEY"] = "local-host-tests-signing-key-0123456789",
             ["Logging:LogLevel:Default"] = "Warning",
         });
 
