@@ -135,6 +135,15 @@ public sealed class TwoPhaseCommitOrchestration
         while (!_state.Status.IsTerminal())
         {
             var fired = await Task.WhenAny(Pending());
+            if (fired != _deadline && _deadline is not null && _state.Decision is null && Now >= _state.Deadline)
+            {
+                // The deadline is passed by the orchestration's own clock, but its timer event is not here yet: the engine
+                // delivers events in no set order (after a crash, a redelivered timer can come after votes sent later).
+                // The deadline goes first, so a transaction still preparing at its deadline is aborted (I4), whatever the order.
+                _deadline = null;
+                await ApplyAsync(new VoteDeadlinePassed());
+            }
+
             if (fired == _vote)
             {
                 var vote = await _vote;
