@@ -20,6 +20,9 @@ internal static partial class Logs
     [LoggerMessage(1004, LogLevel.Warning, "Transaction {TransactionId}: {Event} rejected: {Detail}")]
     public static partial void EventRejected(this ILogger logger, string transactionId, string @event, string? detail);
 
+    [LoggerMessage(1009, LogLevel.Debug, "Transaction {TransactionId}: branch {Branch} acknowledged {Outcome} before this run knew the decision; kept until it does")]
+    public static partial void AcknowledgementKept(this ILogger logger, string transactionId, int branch, string outcome);
+
     [LoggerMessage(1005, LogLevel.Warning, "Transaction {TransactionId}: activity {Activity} failed (attempt {Attempt}): {Error}; retrying on a durable timer")]
     public static partial void ActivityFailed(this ILogger logger, string transactionId, string activity, int attempt, string error);
 

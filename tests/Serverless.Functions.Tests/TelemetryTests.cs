@@ -46,17 +46,25 @@ public sealed class TelemetryTests(HostFixture fixture, ITestOutputHelper output
             "the start request's span");
         var trace = start.TraceId;
         List<Activity> spans = [];
-        await Eventually.WaitAsync(
-            () =>
-            {
-                spans = [.. _spans.Where(s => s.TraceId == trace)];
-                return Task.FromResult(Participant(spans, "commit bank").Count == 2 && spans.Any(IsOrchestration));
-            },
-            Wait,
-            "both branches' commit spans and the orchestration's span in the transaction's trace");
-        foreach (var span in spans.OrderBy(s => s.StartTimeUtc))
+        try
         {
-            output.WriteLine($"{span.Source.Name,-24} {span.DisplayName,-40} {span.SpanId} <- {span.ParentSpanId}");
+            // Both branches committed (a phase-2 command delivered twice, as at-least-once allows, adds a span of the same
+            // branch), and the orchestration's own span, which the engine ends when the instance completes.
+            await Eventually.WaitAsync(
+                () =>
+                {
+                    spans = [.. _spans.Where(s => s.TraceId == trace)];
+                    return Task.FromResult(Participant(spans, "commit bank").Select(Branch).Distinct().Count() == 2 && spans.Any(IsOrchestration));
+                },
+                Wait,
+                "both branches' commit spans and the orchestration's span in the transaction's trace");
+        }
+        finally
+        {
+            foreach (var span in spans.OrderBy(s => s.StartTimeUtc))
+            {
+                output.WriteLine($"{span.Source.Name,-24} {span.DisplayName,-40} {span.Kind,-8} {span.SpanId} <- {span.ParentSpanId}");
+            }
         }
 
         // Durable's spans: the orchestration right under the start, and the activities that sent the commands.
@@ -66,8 +74,8 @@ public sealed class TelemetryTests(HostFixture fixture, ITestOutputHelper output
         Assert.Contains(spans, s => s.Source.Name == TransactionTelemetry.DurableTaskSourceName && s.DisplayName.Contains("RecordDecision", StringComparison.Ordinal));
 
         // Every branch's prepare and commit, each under the span that sent its command, with what it answered.
-        Assert.Equal([0, 1], Participant(spans, "prepare bank").Select(Branch).Order());
-        Assert.Equal([0, 1], Participant(spans, "commit bank").Select(Branch).Order());
+        Assert.Equal([0, 1], Participant(spans, "prepare bank").Select(Branch).Distinct().Order());
+        Assert.Equal([0, 1], Participant(spans, "commit bank").Select(Branch).Distinct().Order());
         Assert.All(Participant(spans, "prepare bank"), s => Assert.Equal("Yes", s.GetTagItem("transaction.reply")));
         Assert.All(Participant(spans, "commit bank"), s => Assert.Equal("Committed", s.GetTagItem("transaction.reply")));
 

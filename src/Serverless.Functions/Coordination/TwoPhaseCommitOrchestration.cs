@@ -58,6 +58,9 @@ public sealed class TwoPhaseCommitOrchestration
     private Task<AckEvent> _ack = null!;
     private Task<AbortEvent> _abort = null!;
 
+    /// <summary>Acknowledgements that arrived before this run knew the decision, applied once it does.</summary>
+    private readonly List<AckEvent> _earlyAcks = [];
+
     /// <param name="context">The orchestration's context.</param>
     /// <param name="request">The orchestration's input as the engine read it; null or invalid fails the run (with an alert, Abort recorded).</param>
     /// <param name="options">Timing of the durable timers.</param>
@@ -154,7 +157,7 @@ public sealed class TwoPhaseCommitOrchestration
             {
                 var ack = await _ack;
                 _ack = _context.WaitForExternalEvent<AckEvent>(TransactionEvents.Ack);
-                await ApplyAsync(new BranchAcknowledged(ack.Branch, ack.Outcome));
+                await OnAckAsync(ack);
             }
             else if (fired == _abort)
             {
@@ -223,6 +226,23 @@ public sealed class TwoPhaseCommitOrchestration
     }
 
     /// <summary>
+    /// An acknowledgement. <c>RecordDecision</c> sends phase 2 before it returns, so a participant's acknowledgement can reach
+    /// the orchestration before the activity's result does: it is kept until the decision is known, then applied, instead
+    /// of being rejected and costing a phase-2 retry.
+    /// </summary>
+    private async Task OnAckAsync(AckEvent ack)
+    {
+        if (_state.Decision is null)
+        {
+            _logger.AcknowledgementKept(_state.Id, ack.Branch, ack.Outcome.ToString());
+            _earlyAcks.Add(ack);
+            return;
+        }
+
+        await ApplyAsync(new BranchAcknowledged(ack.Branch, ack.Outcome));
+    }
+
+    /// <summary>
     /// Applies one event. A step that decides is recorded before any of its phase-2 commands leaves (I2), and the recorded
     /// decision is the one carried out. <paramref name="finishedBranch"/> is a branch that finished its own phase 2, under
     /// <paramref name="recordedByBranch"/>, the decision it found recorded.
@@ -278,6 +298,16 @@ public sealed class TwoPhaseCommitOrchestration
         if (changed)
         {
             Publish();
+        }
+
+        if (_state.Decision is not null && _earlyAcks.Count > 0)
+        {
+            AckEvent[] kept = [.. _earlyAcks];
+            _earlyAcks.Clear();
+            foreach (var ack in kept)
+            {
+                await ApplyAsync(new BranchAcknowledged(ack.Branch, ack.Outcome));
+            }
         }
     }
 
