@@ -53,6 +53,9 @@ internal static partial class Logs
     [LoggerMessage(2005, LogLevel.Warning, "In-doubt resolution for participant {Participant} failed; retrying at the next run")]
     public static partial void InDoubtPassFailed(this ILogger logger, Exception exception, string participant);
 
+    [LoggerMessage(2007, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} completed the votes and recorded Commit; phase 2 sent to {Others} other branch(es)")]
+    public static partial void DecidedAtLastVote(this ILogger logger, string transactionId, string participant, int branch, int others);
+
     [LoggerMessage(2006, LogLevel.Warning, "Transaction {TransactionId}: the reply of participant {Participant} branch {Branch} could not be delivered to its orchestration: {Error}")]
     public static partial void ReplyNotDelivered(this ILogger logger, string transactionId, string participant, int branch, string error);
 

@@ -25,7 +25,8 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
 
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
 
-    private static readonly Dictionary<string, string?> BankPaused = new() { ["AzureWebJobs.BankParticipant.Disabled"] = "true" };
+    // The classic path: the orchestration sends every command and records every decision, the mechanism these tests race.
+    private static readonly Dictionary<string, string?> BankPaused = new() { ["AzureWebJobs.BankParticipant.Disabled"] = "true", ["TRANSACTIONS_FAST_PATH"] = "false" };
 
     [Fact]
     public async Task CommitRecordedFirst_WhenTheDeadlineThenProposesAbort_CommitIsCarriedOut_AndOnlyCommitsReachTheBank()
@@ -81,7 +82,7 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
             Step("host with the bank paused stopped");
 
             // The coordinator's process is gone; another one, with the bank running, comes up on the same storage.
-            await using var recovered = await TestHost.StartAsync(azurite: azurite, logs: logs);
+            await using var recovered = await TestHost.StartAsync(new Dictionary<string, string?> { ["TRANSACTIONS_FAST_PATH"] = "false" }, azurite, logs);
             Step("second host started");
             var end = await recovered.WaitForStatusAsync(id, Wait, "Committed", "Aborted");
             Step("ended");

@@ -155,6 +155,8 @@ public sealed class RetargetedCommandTests(RetargetedCommandTests.Fixture fixtur
             new Dictionary<string, string?>
             {
                 ["AzureWebJobs.BankParticipant.Disabled"] = "true",
+                // The classic path: the orchestration sends every command and records every decision (what this test takes apart).
+                ["TRANSACTIONS_FAST_PATH"] = "false",
                 ["AzureWebJobs.InventoryParticipant.Disabled"] = "true",
                 ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "600",
             },

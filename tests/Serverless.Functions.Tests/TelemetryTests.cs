@@ -67,11 +67,11 @@ public sealed class TelemetryTests(HostFixture fixture, ITestOutputHelper output
             }
         }
 
-        // Durable's spans: the orchestration right under the start, and the activities that sent the commands.
+        // Durable's span: the orchestration right under the start. (On the fast path the start request sends the prepares and
+        // the last voter the commits, so a committing transfer runs no activity; the classic path's activities are spans of
+        // the orchestration's trace too, checked below by the tree.)
         var orchestration = Assert.Single(spans, IsOrchestration);
         Assert.Equal(start.SpanId, orchestration.ParentSpanId);
-        Assert.Contains(spans, s => s.Source.Name == TransactionTelemetry.DurableTaskSourceName && s.DisplayName.Contains("SendCommands", StringComparison.Ordinal));
-        Assert.Contains(spans, s => s.Source.Name == TransactionTelemetry.DurableTaskSourceName && s.DisplayName.Contains("RecordDecision", StringComparison.Ordinal));
 
         // Every branch's prepare and commit, each under the span that sent its command, with what it answered.
         Assert.Equal([0, 1], Participant(spans, "prepare bank").Select(Branch).Distinct().Order());

@@ -8,6 +8,8 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Faults;
+using Serverless.Functions.Messaging;
 using Serverless.Functions.Telemetry;
 using Serverless.Functions.Hosting;
 
@@ -17,7 +19,7 @@ namespace Serverless.Functions.Api;
 /// The transactions API of DESIGN.md over the Durable client: a transaction is a <c>TwoPhaseCommit</c> instance whose id is
 /// the transaction id; its custom status is the status document's content.
 /// </summary>
-public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore decisions, TimeProvider time, ILogger<TransactionsApi> logger)
+public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore decisions, ProtocolQueues queues, TimeProvider time, ILogger<TransactionsApi> logger)
 {
     /// <summary>Every runtime status: an id is never reused, whatever became of its instance.</summary>
     private static readonly IReadOnlyList<string> AnyStatus = [.. Enum.GetNames<OrchestrationRuntimeStatus>()];
@@ -49,11 +51,12 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
                 return Problems.Validation(errors);
             }
 
-            parsed = result;
+            parsed = result with { PreparesSent = settings.FastPath };
         }
 
         using var span = TransactionTelemetry.StartTransaction(parsed.Id, parsed.Branches.Count);
         var existing = await client.GetInstanceAsync(parsed.Id, getInputsAndOutputs: true, cancellationToken);
+        var scheduled = false;
         if (existing is null)
         {
             try
@@ -61,6 +64,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
                 await client.ScheduleNewOrchestrationInstanceAsync(
                     TwoPhaseCommitFunctions.OrchestratorName, parsed, new StartOrchestrationOptions(parsed.Id) { DedupeStatuses = AnyStatus }, cancellationToken);
                 TransactionTelemetry.TransactionStarted();
+                scheduled = true;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -73,6 +77,11 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
             }
         }
 
+        if (scheduled && parsed.PreparesSent)
+        {
+            await SendPreparesAsync(parsed, cancellationToken);
+        }
+
         if (existing is not null)
         {
             if (TryReadInput(existing)?.RequestHash != parsed.RequestHash)
@@ -81,6 +90,14 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
             }
 
             logger.StartRepeated(parsed.Id);
+            if (TryReadInput(existing) is { PreparesSent: true } first && time.GetUtcNow() < first.Deadline
+                && await decisions.GetAsync(parsed.Id, cancellationToken) is null)
+            {
+                // Undecided before its deadline: the first start may have stopped before all its prepares left. Sent again
+                // (duplicates are harmless, I5), they let a client's retry finish what a crash interrupted instead of waiting
+                // for the deadline's abort.
+                await SendPreparesAsync(first, cancellationToken);
+            }
         }
 
         if (wait > TimeSpan.Zero && await WaitForEndAsync(client, parsed.Id, wait, cancellationToken) is { } finished)
@@ -90,6 +107,17 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
         var started = Links(request, parsed.Id);
         return TypedResults.Accepted(started.StatusQueryGetUri, started);
+    }
+
+    /// <summary>
+    /// The fast path's prepares, sent by the start request once the orchestration is scheduled (so that every vote finds its
+    /// instance): one round trip through the orchestration and an activity less before the participants start. A crash
+    /// before they all leave leaves the transaction to its deadline (I4), or to the client's retry, which sends them again.
+    /// </summary>
+    private async Task SendPreparesAsync(TransactionRequest request, CancellationToken cancellationToken)
+    {
+        CrashPoints.Reached(CrashPoint.BeforePrepareSends, request.Id);
+        await queues.SendAsync(request.Id, request.Prepares(lastVoteDecides: true), cancellationToken);
     }
 
     public async Task<IResult> GetAsync(string id, DurableTaskClient client, CancellationToken cancellationToken)

@@ -14,6 +14,17 @@ public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnly
 {
     [JsonIgnore]
     public DateTimeOffset Deadline => CreatedAt.AddSeconds(TimeoutSeconds);
+
+    /// <summary>The start request sends the prepares (the fast path), not the orchestration.</summary>
+    public bool PreparesSent { get; init; }
+
+    /// <summary>
+    /// The prepare of every branch. On the fast path, a transaction of several branches tells each how many there are and
+    /// its deadline, so that the branch whose Yes completes the votes can decide; a single branch commits in one phase.
+    /// </summary>
+    public IReadOnlyList<BranchCommand> Prepares(bool lastVoteDecides) => [.. Branches.Select((b, i) => Branches.Count == 1
+        ? new BranchCommand(MessageKind.Prepare, i, b.Participant, b.Operation, OnePhase: true)
+        : new BranchCommand(MessageKind.Prepare, i, b.Participant, b.Operation, Branches: lastVoteDecides ? Branches.Count : null, Deadline: lastVoteDecides ? Deadline : null))];
 }
 
 /// <summary>One branch of a start request: the participant and its opaque operation as compact JSON.</summary>
@@ -32,7 +43,11 @@ public static class TransactionEvents
     public const string Abort = "Abort";
 }
 
-/// <summary>A vote. A one-phase branch also reports the recorded <paramref name="Decision"/> and, for a Yes, the <paramref name="Outcome"/> it finished with.</summary>
+/// <summary>
+/// A vote. A branch that recorded the decision itself (a one-phase branch, or the branch whose Yes completed the votes on
+/// the fast path) also reports the <paramref name="Decision"/> and, for a Yes, the <paramref name="Outcome"/> it finished
+/// with; it has sent the phase-2 commands of every other branch.
+/// </summary>
 public sealed record VoteEvent(int Branch, Vote Vote, string? Reason = null, Decision? Decision = null, BranchOutcome? Outcome = null)
 {
     public static VoteEvent From(ProtocolMessage reply)
@@ -48,8 +63,9 @@ public sealed record AckEvent(int Branch, BranchOutcome Outcome);
 /// <summary>A client asked to abort.</summary>
 public sealed record AbortEvent(string? Reason = null);
 
-/// <summary>A command for one branch, as an activity sends it.</summary>
-public sealed record BranchCommand(MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false)
+/// <summary>A command for one branch, as an activity sends it (<paramref name="Branches"/> and <paramref name="Deadline"/>: see <see cref="ProtocolMessage.Branches"/>).</summary>
+public sealed record BranchCommand(
+    MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false, int? Branches = null, DateTimeOffset? Deadline = null)
 {
     public ProtocolMessage ToMessage(string transactionId) => new(Kind, transactionId)
     {
@@ -57,6 +73,8 @@ public sealed record BranchCommand(MessageKind Kind, int Branch, string Particip
         Participant = Participant,
         Operation = Operation,
         OnePhase = OnePhase,
+        Branches = Branches,
+        Deadline = Deadline,
     };
 }
 

@@ -6,7 +6,8 @@ using Serverless.Core.Protocol;
 namespace Serverless.Functions.Coordination;
 
 /// <summary>
-/// The durable decision records of one task hub (table <c>{hub}Decisions</c>, one row per transaction): written once,
+/// The durable decision records of one task hub (table <c>{hub}Decisions</c>, one partition per transaction: the decision
+/// row, and the vote board of <see cref="VoteAsync"/>): the decision written once,
 /// first writer wins, never changed. This is what holds I2: the orchestration's phase 2, a one-phase participant, an
 /// abort request and in-doubt resolution all record what they propose and then act on what is recorded.
 /// </summary>
@@ -18,13 +19,21 @@ namespace Serverless.Functions.Coordination;
 public sealed class DecisionStore(TableClient table)
 {
     private const string RowKey = "decision";
+    private const string VotePrefix = "vote-";
 
     public TableClient Table => table;
 
     public Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default) => table.CreateIfNotExistsAsync(cancellationToken);
 
     /// <summary>Records <paramref name="proposed"/> unless a decision is already recorded; returns the decision that holds.</summary>
-    public async Task<DecisionRecord> RecordAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken = default)
+    public async Task<DecisionRecord> RecordAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken = default) =>
+        (await RecordFirstAsync(transactionId, proposed, cancellationToken)).Recorded;
+
+    /// <summary>
+    /// As <see cref="RecordAsync"/>, and says whether this call's insert is the one that recorded it (false: an earlier
+    /// record was found, even one equal to the proposal). Only the writer of a record may act as the one who took it.
+    /// </summary>
+    public async Task<(DecisionRecord Recorded, bool Inserted)> RecordFirstAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         ArgumentNullException.ThrowIfNull(proposed);
@@ -33,13 +42,13 @@ public sealed class DecisionStore(TableClient table)
             try
             {
                 await table.AddEntityAsync(ToEntity(transactionId, proposed), cancellationToken);
-                return proposed;
+                return (proposed, true);
             }
             catch (RequestFailedException ex) when (ex.Status == 409)
             {
                 if (await GetAsync(transactionId, cancellationToken) is { } recorded)
                 {
-                    return recorded;
+                    return (recorded, false);
                 }
 
                 // Deleted between the insert and the read (retention): try again, a bounded number of times.
@@ -73,8 +82,59 @@ public sealed class DecisionStore(TableClient table)
     }
 
     /// <summary>
-    /// Deletes the transaction's decision record, whatever it holds (no ETag condition: retention removes the row as it is).
-    /// A record that is not there (never written, already deleted, no table yet) is not an error.
+    /// Puts a branch's Yes or ReadOnly vote on the transaction's vote board (rows of the decision record's partition), then
+    /// reads the board: the decision if one is recorded, and every vote on it. A branch writes its vote only once its
+    /// reservation is durable (I3), so a board holding a Yes or ReadOnly vote of every branch, and no decision, is a
+    /// transaction whose votes are all in: Commit, by the coordinator's rule, unless the deadline has passed.
+    /// </summary>
+    /// <remarks>Idempotent: a vote written again replaces itself. A branch that votes No writes nothing (its No decides Abort, which only the coordinator records).</remarks>
+    public async Task<VoteBoard> VoteAsync(string transactionId, BoardVote vote, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        ArgumentNullException.ThrowIfNull(vote);
+        if (vote.Vote == Vote.No)
+        {
+            throw new ArgumentException("a No vote is not put on the board", nameof(vote));
+        }
+
+        var row = new TableEntity(transactionId, VoteRowKey(vote.Branch))
+        {
+            ["Vote"] = vote.Vote.ToString(),
+            ["Participant"] = vote.Participant,
+            ["Operation"] = vote.Operation,
+        };
+        try
+        {
+            await table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            await table.CreateIfNotExistsAsync(cancellationToken);
+            await table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
+        }
+
+        DecisionRecord? decision = null;
+        var votes = new List<BoardVote>();
+        await foreach (var entity in table.QueryAsync<TableEntity>(e => e.PartitionKey == transactionId, cancellationToken: cancellationToken))
+        {
+            if (entity.RowKey == RowKey)
+            {
+                decision = FromEntity(entity);
+            }
+            else if (entity.RowKey.StartsWith(VotePrefix, StringComparison.Ordinal)
+                && int.TryParse(entity.RowKey.AsSpan(VotePrefix.Length), System.Globalization.CultureInfo.InvariantCulture, out var branch)
+                && Enum.TryParse<Vote>(entity.GetString("Vote"), out var cast))
+            {
+                votes.Add(new BoardVote(branch, cast, entity.GetString("Participant") ?? string.Empty, entity.GetString("Operation") ?? string.Empty));
+            }
+        }
+
+        return new VoteBoard(decision, votes);
+    }
+
+    /// <summary>
+    /// Deletes the transaction's decision record and its vote board, whatever they hold (no ETag condition: retention
+    /// removes the rows as they are). Rows that are not there (never written, already deleted, no table yet) are not an error.
     /// </summary>
     /// <remarks>
     /// Only for a transaction whose orchestration has Completed: every branch that may hold a reservation acknowledged, so no
@@ -85,13 +145,25 @@ public sealed class DecisionStore(TableClient table)
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         try
         {
-            await table.DeleteEntityAsync(transactionId, RowKey, ETag.All, cancellationToken);
+            var rows = new List<TableTransactionAction>();
+            await foreach (var entity in table.QueryAsync<TableEntity>(e => e.PartitionKey == transactionId, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+            {
+                rows.Add(new TableTransactionAction(TableTransactionActionType.Delete, entity, ETag.All));
+            }
+
+            // One batch (one request) per hundred rows of the partition: the record and at most 64 votes.
+            foreach (var chunk in rows.Chunk(100))
+            {
+                await table.SubmitTransactionAsync(chunk, cancellationToken);
+            }
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
-            // Already gone, or no table yet.
+            // Already gone (a concurrent delete), or no table yet: what is left, if anything, goes at the next call.
         }
     }
+
+    private static string VoteRowKey(int branch) => $"{VotePrefix}{branch:D2}";
 
     private static TableEntity ToEntity(string transactionId, DecisionRecord record) => new(transactionId, RowKey)
     {
@@ -109,3 +181,13 @@ public sealed class DecisionStore(TableClient table)
             ? [.. votes.Split(',').Select(v => v.Length == 0 ? (Vote?)null : Enum.Parse<Vote>(v))]
             : ImmutableArray<Vote?>.Empty);
 }
+
+/// <summary>A branch's vote on the board, with what is needed to send it phase 2: its participant and operation.</summary>
+public sealed record BoardVote(int Branch, Vote Vote, string Participant, string Operation)
+{
+    /// <summary>Longest operation a board row holds (a table string property holds 64 KiB); a longer one's branch leaves the decision to the coordinator.</summary>
+    public const int MaxOperationLength = 30_000;
+}
+
+/// <summary>What the board of a transaction holds: the recorded decision, if any, and the votes put on it.</summary>
+public sealed record VoteBoard(DecisionRecord? Decision, IReadOnlyList<BoardVote> Votes);

@@ -61,6 +61,9 @@ public sealed class TwoPhaseCommitOrchestration
     /// <summary>Acknowledgements that arrived before this run knew the decision, applied once it does.</summary>
     private readonly List<AckEvent> _earlyAcks = [];
 
+    /// <summary>The decision a branch recorded itself and carried out (phase 2 of every other branch sent), from its vote.</summary>
+    private Decision? _recordedByBranch;
+
     /// <param name="context">The orchestration's context.</param>
     /// <param name="request">The orchestration's input as the engine read it; null or invalid fails the run (with an alert, Abort recorded).</param>
     /// <param name="options">Timing of the durable timers.</param>
@@ -218,7 +221,8 @@ public sealed class TwoPhaseCommitOrchestration
     private async Task OnVoteAsync(VoteEvent vote)
     {
         var finished = vote.Decision is not null;
-        await ApplyAsync(new VoteCast(vote.Branch, vote.Vote, vote.Reason), finished ? vote.Branch : null, vote.Decision);
+        _recordedByBranch ??= vote.Decision;
+        await ApplyAsync(new VoteCast(vote.Branch, vote.Vote, vote.Reason), finished ? vote.Branch : null);
         if (vote.Outcome is { } outcome)
         {
             await ApplyAsync(new BranchAcknowledged(vote.Branch, outcome));
@@ -244,10 +248,9 @@ public sealed class TwoPhaseCommitOrchestration
 
     /// <summary>
     /// Applies one event. A step that decides is recorded before any of its phase-2 commands leaves (I2), and the recorded
-    /// decision is the one carried out. <paramref name="finishedBranch"/> is a branch that finished its own phase 2, under
-    /// <paramref name="recordedByBranch"/>, the decision it found recorded.
+    /// decision is the one carried out. <paramref name="finishedBranch"/> is a branch that finished its own phase 2.
     /// </summary>
-    private async Task ApplyAsync(CoordinatorEvent evt, int? finishedBranch = null, Decision? recordedByBranch = null)
+    private async Task ApplyAsync(CoordinatorEvent evt, int? finishedBranch = null)
     {
         var step = Coordinator.Apply(_state, evt, Now, _options);
         if (step.Kind == StepKind.Rejected)
@@ -261,11 +264,12 @@ public sealed class TwoPhaseCommitOrchestration
         {
             var proposed = DecisionRecord.Of(step.State);
             DecisionRecord recorded;
-            if (recordedByBranch == proposed.Decision)
+            if (_recordedByBranch == proposed.Decision)
             {
-                // A one-phase branch recorded this decision before finishing; the other commands (none, for a single
-                // branch) go out below, after that record.
+                // A branch recorded this decision (a one-phase branch, or the last voter on the fast path), finished its own
+                // branch and sent every other branch its phase 2: nothing is left to record or send.
                 recorded = proposed;
+                commands = commands.RemoveAll(IsPhase2);
             }
             else
             {
@@ -436,6 +440,9 @@ public sealed class TwoPhaseCommitOrchestration
         {
             switch (command)
             {
+                case SendPrepare when _request?.PreparesSent == true:
+                    // The start request sent them (the fast path).
+                    break;
                 case SendPrepare p:
                     sends.Add(Command(MessageKind.Prepare, p.Branch, onePhase: _state.Branches.Length == 1));
                     break;

@@ -72,6 +72,14 @@ public sealed record TransactionsSettings
     public double Phase2RetrySeconds { get; init; } = 10;
 
     /// <summary>
+    /// <c>TRANSACTIONS_FAST_PATH</c> (<c>true</c> or <c>false</c>): the start request sends the prepares itself, and the
+    /// branch whose Yes completes the votes records Commit and sends phase 2 (the decision rule on the decision record's
+    /// vote board), so that the orchestration is off the path of a committing transaction but for its end. <c>false</c>:
+    /// the orchestration's activities send the prepares and record every decision. Default true; the benchmark measures both.
+    /// </summary>
+    public bool FastPath { get; init; } = true;
+
+    /// <summary>
     /// <c>TRANSACTIONS_IN_DOUBT_SECONDS</c>: how long a participant holds a prepared branch without a decision before in-doubt
     /// resolution asks about it (the <c>ResolveInDoubt</c> timer function, on <c>TRANSACTIONS_IN_DOUBT_SCHEDULE</c>).
     /// Also the grace after the vote deadline past which an undecided transaction is presumed aborted. Default 60.
@@ -135,6 +143,7 @@ public sealed record TransactionsSettings
             OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
             LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
+            FastPath = Bool(configuration, "TRANSACTIONS_FAST_PATH", fallback: true),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
             HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),
@@ -215,6 +224,13 @@ public sealed record TransactionsSettings
     private static List<string>? List(string? value) => NullIfEmpty(value) is { } v
         ? [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal)]
         : null;
+
+    private static bool Bool(IConfiguration configuration, string key, bool fallback) => NullIfEmpty(configuration[key]) switch
+    {
+        null => fallback,
+        var text when bool.TryParse(text, out var value) => value,
+        var text => throw new InvalidOperationException($"{key} must be true or false; it is '{text}'."),
+    };
 
     private static int Int(IConfiguration configuration, string key, int fallback, int min, int max)
     {

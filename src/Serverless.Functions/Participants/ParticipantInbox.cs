@@ -88,6 +88,10 @@ public sealed class ParticipantInbox(
                 {
                     reply = await FinishOnePhaseAsync(participant, resourceManager, command, reply, cancellationToken);
                 }
+                else if (command is { Branches: not null, Deadline: not null } && vote.Vote != Vote.No && command.Operation!.Length <= BoardVote.MaxOperationLength)
+                {
+                    reply = await DecideAtLastVoteAsync(participant, resourceManager, command, reply, cancellationToken);
+                }
 
                 break;
             case MessageKind.Commit or MessageKind.Rollback:
@@ -150,6 +154,56 @@ public sealed class ParticipantInbox(
             // No such orchestration (a hand-made command, or history purged): the branch is done; nobody waits for the reply.
             logger.ReplyNotDelivered(reply.TransactionId, participant, reply.Branch, ex.Message);
         }
+    }
+
+    /// <summary>
+    /// Puts this branch's vote on the transaction's board (<see cref="DecisionStore.VoteAsync"/>). If that completes the
+    /// votes, all Yes or ReadOnly, no decision is recorded yet and the deadline has not passed, this branch takes the
+    /// coordinator's decision itself: it records Commit (first writer wins: the deadline's or an abort's Abort, or another
+    /// branch's Commit, recorded first, leaves it a plain vote), sends the commit of every other Yes branch, and commits its
+    /// own; its vote then carries the decision and its outcome, and the orchestration needs no round trip to decide.
+    /// </summary>
+    /// <remarks>
+    /// I2: Commit is durable before any commit leaves. A crash after the record and before the vote is raised redelivers
+    /// the prepare: the board then shows the decision, the vote goes out plain, and the orchestration's <c>RecordDecision</c>
+    /// finds Commit recorded and sends phase 2 again (duplicates are harmless, I5).
+    /// </remarks>
+    private async Task<ProtocolMessage> DecideAtLastVoteAsync(
+        string participant, IResourceManager resourceManager, ProtocolMessage command, ProtocolMessage vote, CancellationToken cancellationToken)
+    {
+        var branches = command.Branches!.Value;
+        var board = await decisions.VoteAsync(command.TransactionId, new BoardVote(command.Branch, vote.Vote!.Value, participant, command.Operation!), cancellationToken);
+        var votes = board.Votes.Where(v => v.Branch < branches).DistinctBy(v => v.Branch).OrderBy(v => v.Branch).ToList();
+        var now = time.GetUtcNow();
+        if (board.Decision is not null || votes.Count < branches || now >= command.Deadline!.Value)
+        {
+            return vote;
+        }
+
+        var (_, inserted) = await decisions.RecordFirstAsync(
+            command.TransactionId, new DecisionRecord(Decision.Commit, null, now, [.. votes.Select(v => (Vote?)v.Vote)]), cancellationToken);
+        if (!inserted)
+        {
+            return vote;
+        }
+
+        CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, command.TransactionId);
+        var others = votes.Where(v => v.Vote == Vote.Yes && v.Branch != command.Branch)
+            .Select(v => new BranchCommand(MessageKind.Commit, v.Branch, v.Participant, v.Operation))
+            .ToList();
+        await queues.SendAsync(command.TransactionId, others, cancellationToken);
+        logger.DecidedAtLastVote(command.TransactionId, participant, command.Branch, others.Count);
+        BranchOutcome? outcome = null;
+        if (vote.Vote == Vote.Yes)
+        {
+            // The branch's own commit, as a span of its own (under its prepare), as if its command had come.
+            using var span = TransactionTelemetry.StartParticipant(command with { Kind = MessageKind.Commit, TraceParent = TransactionTelemetry.CurrentTraceParent }, participant);
+            outcome = (await FinishAsync(resourceManager, new BranchKey(command.TransactionId, command.Branch), command.Operation!, Decision.Commit, cancellationToken)).Outcome;
+            span?.SetTag("transaction.reply", outcome?.ToString());
+            CrashPoints.Reached(CrashPoint.AfterCommitApplied, command.TransactionId);
+        }
+
+        return vote with { Decision = Decision.Commit, Outcome = outcome };
     }
 
     private async Task<ProtocolMessage> FinishOnePhaseAsync(
