@@ -36,12 +36,13 @@ public sealed class AzuriteCapacity(string connectionString)
     /// <param name="concurrency">How many workers, each one request at a time.</param>
     /// <param name="duration">How long to measure.</param>
     /// <param name="reads">Tables and partition keys to query, as the app does; taken round-robin.</param>
-    /// <param name="tag">Makes the scratch names unique.</param>
+    /// <param name="tag">Makes the scratch names unique (its letters and digits: a table name has no hyphen).</param>
     /// <param name="cancellationToken">Ends the probe early.</param>
     public async Task<CapacityResult> MeasureAsync(OpCounts mix, int concurrency, TimeSpan duration, IReadOnlyList<(TableClient Table, string PartitionKey)> reads, string tag, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(mix);
         ArgumentNullException.ThrowIfNull(reads);
+        ArgumentNullException.ThrowIfNull(tag);
         double[] weights = [mix.QueueSends, mix.QueueReceives, mix.QueueDeletes, mix.TableReads, mix.TableWrites];
         var sum = weights.Sum();
         if (sum <= 0)
@@ -51,6 +52,7 @@ public sealed class AzuriteCapacity(string connectionString)
 
         var queueService = new QueueServiceClient(connectionString);
         var tableService = new TableServiceClient(connectionString);
+        tag = new string([.. tag.Where(char.IsAsciiLetterOrDigit)]).ToLowerInvariant();
 
         // One queue per worker, so that what a worker receives is what it sent: the queues stay as short as the
         // app's, which matters because Azurite's receive scans every message of the account.

@@ -12,8 +12,10 @@ public sealed record BenchOptions
           --no-scale-out        skip the one-versus-two host processes comparison
           --capacity-seconds N  how long each Azurite capacity probe runs (default 3)
           --timeout-seconds N   the vote deadline each transaction asks for (default 10; the timers are drained per phase)
-          --only NAMES          run only these phases (comma-separated: c1,c8,c32,c128,abort20,five,one)
-        No phase starts after 10 minutes: the rest are reported as skipped.
+          --only NAMES          run only these phases (comma-separated: c1,textbook-c1,c8,textbook-c8,c32,textbook-c32,c128,abort20,five,one)
+        The textbook-* phases run the same transfers against the textbook Durable 2PC kept in bench/ (same host, Azurite and
+        settings), each right after the product's phase of the same concurrency; the report compares the pairs.
+        No phase starts after 13 minutes: the rest are reported as skipped.
         """;
 
     /// <summary>Where to write the JSON; null: not written.</summary>
@@ -39,18 +41,24 @@ public sealed record BenchOptions
 
     /// <summary>
     /// No phase or scale-out configuration starts after the run has lasted this long (the rest are reported as skipped),
-    /// so that a slow or busy machine still gets its table. Default 10 minutes.
+    /// so that a slow or busy machine still gets its table. Default 13 minutes (10 before the three textbook phases).
     /// </summary>
-    public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(13);
 
-    /// <summary>The phases, in order: the 2-branch concurrency ladder, the abort mix, the 5-branch case, the one-phase case.</summary>
+    /// <summary>
+    /// The phases, in order: the 2-branch concurrency ladder (at c=1, 8 and 32 each followed by the same load on the
+    /// textbook orchestration), the abort mix, the 5-branch case, the one-phase case.
+    /// </summary>
     public IReadOnlyList<Scenario> Phases => [.. AllPhases.Where(p => Only is null || Only.Contains(p.Name))];
 
     private IReadOnlyList<Scenario> AllPhases =>
     [
         new("c1", 2, 1, Count(100)),
+        new("textbook-c1", 2, 1, Count(100), Orchestration: Orchestration.Textbook),
         new("c8", 2, 8, Count(300)),
+        new("textbook-c8", 2, 8, Count(300), Orchestration: Orchestration.Textbook),
         new("c32", 2, 32, Count(500)),
+        new("textbook-c32", 2, 32, Count(500), Orchestration: Orchestration.Textbook),
         new("c128", 2, 128, Count(600)),
         new("abort20", 2, 32, Count(300), AbortShare: 0.2),
         new("five", 5, 32, Count(200)),
@@ -74,12 +82,22 @@ public sealed record BenchOptions
                 "--no-scale-out" => options with { ScaleOut = false },
                 "--capacity-seconds" => options with { CapacityDuration = TimeSpan.FromSeconds(Number(Value(), 1, 60)) },
                 "--timeout-seconds" => options with { TimeoutSeconds = Number(Value(), 2, 3600) },
-                "--only" => options with { Only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal) },
+                "--only" => options with { Only = Names(Value()) },
                 _ => throw new ArgumentException($"unknown argument '{args[i]}'\n{Usage}"),
             };
         }
 
         return options;
+    }
+
+    /// <summary>The phase names of <c>--only</c>; an unknown one is refused, so that a typo does not silently run nothing.</summary>
+    private static HashSet<string> Names(string text)
+    {
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var known = new BenchOptions().AllPhases.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        return names.FirstOrDefault(n => !known.Contains(n)) is { } unknown
+            ? throw new ArgumentException($"--only: no phase is named '{unknown}' (known: {string.Join(',', known)})")
+            : names;
     }
 
     private int Count(int n) => Math.Max(10, (int)Math.Round(n * Scale));

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Azure.Data.Tables;
 using Azure.Storage.Queues;
+using Serverless.Bench.Textbook;
 using Serverless.Functions.Storage;
 using Serverless.Testing;
 
@@ -69,11 +70,19 @@ public static class BenchRun
         var phases = new List<PhaseResult>();
         var workload = new Workload();
         var capacity = new AzuriteCapacity(azurite.ConnectionString);
-        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "benchphases", cancellationToken))
+        // The textbook orchestration is served by the same in-process host (same engine, task hub, settings and counting)
+        // when a textbook phase is to run; otherwise the host serves the app alone, as before the comparison existed.
+        var textbook = options.Phases.Any(p => p.Orchestration == Orchestration.Textbook);
+        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "benchphases", textbook, cancellationToken))
         {
-            Log("seeding accounts and items; warming up");
+            Log("seeding accounts and items; warming up" + (textbook ? " (the product, then the textbook orchestration)" : ""));
             await workload.SeedAsync(host.Clients[0], cancellationToken);
-            await WarmUpAsync(host, workload, azurite.ConnectionString, cancellationToken);
+            await WarmUpAsync(host, workload, azurite.ConnectionString, Orchestration.Product, cancellationToken);
+            if (textbook)
+            {
+                await WarmUpAsync(host, workload, azurite.ConnectionString, Orchestration.Textbook, cancellationToken);
+            }
+
             var seed = 1;
             foreach (var scenario in options.Phases.Where(p => WithinBudget(p.Name)))
             {
@@ -114,14 +123,16 @@ public static class BenchRun
         var drain = await DrainAsync(azurite.ConnectionString, host.TaskHub, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
         var total = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
         var perTx = total.Per(load.Finished);
-        Log($"  drained in {drain:0.0} s; {perTx.Total:0.0} storage requests per transaction ({answered.Per(load.Finished).Total:0.0} until the last answer); probing Azurite at c={scenario.Concurrency}");
+        var bank = await BankCheck.ReadAsync(azurite.ConnectionString, scenario.Name, cancellationToken);
+        Log($"  drained in {drain:0.0} s; {perTx.Total:0.0} storage requests per transaction ({answered.Per(load.Finished).Total:0.0} until the last answer); {bank}");
+        Log($"  probing Azurite at c={scenario.Concurrency}");
         var reads = ReadTargets(azurite.ConnectionString, host.TaskHub, scenario, workload);
         var probe = await capacity.MeasureAsync(perTx, scenario.Concurrency, options.CapacityDuration, reads, scenario.Name, cancellationToken);
         var eventsDuring = (events?.Snapshot() ?? new Dictionary<string, long>())
             .Select(e => (e.Key, Count: e.Value - eventsBefore.GetValueOrDefault(e.Key)))
             .Where(e => e.Count > 0)
             .ToDictionary(e => e.Key, e => e.Count, StringComparer.Ordinal);
-        var result = new PhaseResult(scenario, load, answered.Per(load.Finished), perTx, drain, probe, eventsDuring, azuriteCores, benchCores);
+        var result = new PhaseResult(scenario, load, answered.Per(load.Finished), perTx, drain, probe, eventsDuring, azuriteCores, benchCores, bank);
         Log($"  Azurite: {probe.OperationsPerSecond:0} ops/s -> bound {result.Bound:0.0} tx/s; achieved {result.Achieved:P0}");
         return result;
     }
@@ -132,7 +143,7 @@ public static class BenchRun
         Log($"scale-out: {hosts} host process(es), {scenario.Transactions} x {scenario.Description}");
         await using var processes = await HostProcesses.StartAsync(azurite.ConnectionString, $"benchscale{hosts}", hosts, cancellationToken);
         // The accounts and items the in-process host seeded are still there: the participants' tables have fixed names.
-        await WarmUpAsync(processes, workload, azurite.ConnectionString, cancellationToken);
+        await WarmUpAsync(processes, workload, azurite.ConnectionString, Orchestration.Product, cancellationToken);
         Log($"  partitions: {await processes.DescribePartitionsAsync(azurite.ConnectionString, cancellationToken)}");
         var before = await processes.ReadOpsAsync(cancellationToken);
         var azuriteCpu = CpuMeter.Start(CpuMeter.AzuritePids(azurite.QueuePort));
@@ -159,11 +170,13 @@ public static class BenchRun
 
     /// <summary>
     /// Some transactions first, so that JIT compilation and connection set-up are not in the first phase's figures:
-    /// single refused debits, which leave only a 1-second deadline timer behind, drained before the first phase.
+    /// single refused debits, which leave only 1-second timers behind, drained before the first phase. Once per
+    /// <paramref name="orchestration"/> that will be measured.
     /// </summary>
-    private static async Task WarmUpAsync(IBenchHost host, Workload workload, string connectionString, CancellationToken cancellationToken)
+    private static async Task WarmUpAsync(IBenchHost host, Workload workload, string connectionString, Orchestration orchestration, CancellationToken cancellationToken)
     {
-        var warmUp = new Scenario("warm", 1, 4 * host.Clients.Count, 40 * host.Clients.Count, AbortShare: 1);
+        var name = orchestration == Orchestration.Textbook ? "warm-textbook" : "warm";
+        var warmUp = new Scenario(name, 1, 4 * host.Clients.Count, 40 * host.Clients.Count, AbortShare: 1, Orchestration: orchestration);
         var result = await LoadRunner.RunAsync(host.Clients, warmUp, workload, WarmUpTimeoutSeconds, 0, TimeSpan.FromSeconds(30), cancellationToken);
         if (result.Aborted == 0)
         {
@@ -174,7 +187,7 @@ public static class BenchRun
     }
 
     /// <summary>
-    /// Waits until the participants' queues, the coordinator's queue and the task hub's own queues (<c>{hub}-control-NN</c>,
+    /// Waits until the participants' queues (the textbook's too), the coordinator's queue and the task hub's own queues (<c>{hub}-control-NN</c>,
     /// <c>{hub}-workitems</c>) are empty: every durable timer has fired and been handled (a cancelled one too: it still
     /// fires and is discarded), so the storage requests they cost are in the count. Returns how long that took.
     /// </summary>
@@ -187,7 +200,7 @@ public static class BenchRun
         }
 
         var service = new QueueServiceClient(connectionString);
-        var names = new List<string> { StorageNames.CoordinatorQueue, StorageNames.ParticipantQueue("bank"), StorageNames.ParticipantQueue("inventory") };
+        var names = new List<string> { StorageNames.CoordinatorQueue, StorageNames.ParticipantQueue("bank"), StorageNames.ParticipantQueue("inventory"), TextbookNames.BankQueue };
 
         // Durable names its queues by the task hub in lower case: {hub}-control-00.. (one per partition) and {hub}-workitems.
         await foreach (var queue in service.GetQueuesAsync(prefix: taskHub.ToLowerInvariant() + "-", cancellationToken: cancellationToken))

@@ -6,6 +6,7 @@ using Azure.Data.Tables;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Serverless.Bench.Textbook;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
 using Serverless.LocalHost;
@@ -109,10 +110,19 @@ public sealed class InProcessHost : IBenchHost
 
     public string TaskHub { get; }
 
-    public static async Task<InProcessHost> StartAsync(string connectionString, string taskHub, CancellationToken cancellationToken = default)
+    /// <param name="connectionString">The benchmark's Azurite.</param>
+    /// <param name="taskHub">The task hub of this host run.</param>
+    /// <param name="textbook">
+    /// Whether to serve the textbook orchestration (<see cref="TextbookTwoPhaseCommitFunctions"/>, this assembly's functions)
+    /// beside the app's, through the local host's extra function assemblies.
+    /// </param>
+    /// <param name="cancellationToken">Stops waiting for the host to be healthy.</param>
+    public static async Task<InProcessHost> StartAsync(string connectionString, string taskHub, bool textbook = false, CancellationToken cancellationToken = default)
     {
         var port = FreePort.Get();
-        var app = LocalFunctionsHost.Build([], HostSettings.For(connectionString, taskHub, port));
+        var app = textbook
+            ? LocalFunctionsHost.Build([], HostSettings.For(connectionString, taskHub, port), [typeof(TextbookTwoPhaseCommitFunctions).Assembly], TextbookInbox.Register)
+            : LocalFunctionsHost.Build([], HostSettings.For(connectionString, taskHub, port));
         var log = new LogCounter();
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(log);
         await app.StartAsync(cancellationToken);

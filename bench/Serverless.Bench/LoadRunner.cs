@@ -13,8 +13,8 @@ namespace Serverless.Bench;
 /// <param name="Errors">Failed requests (a non-success status, a broken connection).</param>
 /// <param name="Elapsed">From the first start request to the last final status.</param>
 /// <param name="LatenciesMs">Client-observed latency of each finished transaction, sorted.</param>
-/// <param name="DecideMs">Server-side time from the record's creation to the decision, sorted.</param>
-/// <param name="Phase2Ms">Server-side time from the decision to the last acknowledgement, sorted.</param>
+/// <param name="DecideMs">Server-side time from the record's creation to the decision, sorted (empty for the textbook: its answer has no times).</param>
+/// <param name="Phase2Ms">Server-side time from the decision to the last acknowledgement, sorted (empty for the textbook).</param>
 /// <param name="FirstError">The first failure, for the report.</param>
 public sealed record LoadResult(int Started, int Committed, int Aborted, int Unfinished, int Errors, TimeSpan Elapsed, double[] LatenciesMs, double[] DecideMs, double[] Phase2Ms, string? FirstError)
 {
@@ -43,7 +43,10 @@ public sealed record LoadResult(int Started, int Committed, int Aborted, int Unf
 /// <summary>
 /// Runs a <see cref="Scenario"/> over real HTTP: <see cref="Scenario.Concurrency"/> clients, each starting a
 /// transaction with <c>waitSeconds</c> and, when it is answered 202 (not ended in time), polling its status. The
-/// latency is the client-observed time from sending the start request to seeing the final status.
+/// latency is the client-observed time from sending the start request to seeing the final status. The scenario's
+/// <see cref="Scenario.Orchestration"/> picks the routes (<c>/api/transactions</c> or <c>/api/textbook/transactions</c>,
+/// each with <c>/{id}</c> for the status); both answer a document with <c>status</c>, and the product's also has the
+/// server-side times (<c>createdAt</c>, <c>decidedAt</c>, <c>completedAt</c>), read when present.
 /// </summary>
 public static class LoadRunner
 {
@@ -73,6 +76,8 @@ public static class LoadRunner
         var decide = new double[scenario.Transactions];
         var phase2 = new double[scenario.Transactions];
         var finished = new bool[scenario.Transactions];
+        var timed = new bool[scenario.Transactions];
+        var route = Route(scenario.Orchestration);
         var started = Stopwatch.StartNew();
 
         async Task WorkerAsync(int worker)
@@ -97,17 +102,21 @@ public static class LoadRunner
                 var t0 = Stopwatch.GetTimestamp();
                 try
                 {
-                    var document = await StartAndWaitAsync(client, id, body, cancellationToken);
+                    var document = await StartAndWaitAsync(client, route, id, body, cancellationToken);
                     var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     var status = document.GetProperty("status").GetString();
                     if (status is "Committed" or "Aborted")
                     {
                         Interlocked.Increment(ref status == "Committed" ? ref committed : ref aborted);
                         (latencies[index], finished[index]) = (ms, true);
-                        var created = document.GetProperty("createdAt").GetDateTimeOffset();
-                        var decided = document.GetProperty("decidedAt").GetDateTimeOffset();
-                        decide[index] = (decided - created).TotalMilliseconds;
-                        phase2[index] = (document.GetProperty("completedAt").GetDateTimeOffset() - decided).TotalMilliseconds;
+                        if (document.TryGetProperty("decidedAt", out var decidedAt) && decidedAt.ValueKind == JsonValueKind.String)
+                        {
+                            var created = document.GetProperty("createdAt").GetDateTimeOffset();
+                            var decided = decidedAt.GetDateTimeOffset();
+                            decide[index] = (decided - created).TotalMilliseconds;
+                            phase2[index] = (document.GetProperty("completedAt").GetDateTimeOffset() - decided).TotalMilliseconds;
+                            timed[index] = true;
+                        }
                     }
                     else
                     {
@@ -124,15 +133,23 @@ public static class LoadRunner
 
         await Task.WhenAll(Enumerable.Range(0, scenario.Concurrency).Select(w => Task.Run(() => WorkerAsync(w), cancellationToken)));
         var elapsed = started.Elapsed;
-        double[] Finished(double[] values) => [.. values.Where((_, i) => finished[i]).Order()];
+        static double[] Where(double[] values, bool[] which) => [.. values.Where((_, i) => which[i]).Order()];
         return new LoadResult(Math.Min(next + 1, scenario.Transactions), committed, aborted, unfinished, errors, elapsed,
-            Finished(latencies), Finished(decide), Finished(phase2), firstError);
+            Where(latencies, finished), Where(decide, timed), Where(phase2, timed), firstError);
     }
 
-    /// <summary>Starts the transaction and returns its final status document (or the last one seen when it did not end in time).</summary>
-    private static async Task<JsonElement> StartAndWaitAsync(HttpClient client, string id, object body, CancellationToken cancellationToken)
+    /// <summary>The transactions route of <paramref name="orchestration"/>: POST to start, GET <c>{route}/{id}</c> for the status.</summary>
+    public static string Route(Orchestration orchestration) => orchestration switch
     {
-        using (var response = await client.PostAsJsonAsync($"/api/transactions?waitSeconds={WaitSeconds}", body, cancellationToken))
+        Orchestration.Product => "/api/transactions",
+        Orchestration.Textbook => "/api/" + Textbook.TextbookNames.Route,
+        _ => throw new ArgumentOutOfRangeException(nameof(orchestration), orchestration, null),
+    };
+
+    /// <summary>Starts the transaction and returns its final status document (or the last one seen when it did not end in time).</summary>
+    private static async Task<JsonElement> StartAndWaitAsync(HttpClient client, string route, string id, object body, CancellationToken cancellationToken)
+    {
+        using (var response = await client.PostAsJsonAsync($"{route}?waitSeconds={WaitSeconds}", body, cancellationToken))
         {
             if (response.StatusCode == HttpStatusCode.OK)
             {
@@ -150,7 +167,7 @@ public static class LoadRunner
         do
         {
             await Task.Delay(PollEvery, cancellationToken);
-            using var response = await client.GetAsync($"/api/transactions/{id}", cancellationToken);
+            using var response = await client.GetAsync($"{route}/{id}", cancellationToken);
             response.EnsureSuccessStatusCode();
             document = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
         }

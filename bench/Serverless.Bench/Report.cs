@@ -15,9 +15,10 @@ namespace Serverless.Bench;
 /// <param name="Events">The host's warnings and errors during the phase, counted by event.</param>
 /// <param name="AzuriteCores">Cores Azurite used on average during the load (it is single-threaded: 1.0 is its ceiling).</param>
 /// <param name="BenchCores">Cores this process (the in-process host and the clients) used on average during the load.</param>
+/// <param name="Bank">What the phase left at the bank, once drained.</param>
 public sealed record PhaseResult(
     Scenario Scenario, LoadResult Load, OpCounts UntilLastAnswer, OpCounts Total, double DrainSeconds, CapacityResult? Capacity,
-    IReadOnlyDictionary<string, long> Events, double? AzuriteCores, double? BenchCores)
+    IReadOnlyDictionary<string, long> Events, double? AzuriteCores, double? BenchCores, BankCheck Bank)
 {
     /// <summary>Transactions per second Azurite's rate allows at this many requests per transaction.</summary>
     public double? Bound => Capacity is null || Total.Total <= 0 ? null : Capacity.OperationsPerSecond / Total.Total;
@@ -69,15 +70,21 @@ public static class Report
             }
         }
 
+        if (Comparison.Table(Comparison.Pairs(phases)) is { Length: > 0 } comparison)
+        {
+            s.AppendLine();
+            s.Append(comparison);
+        }
+
         s.AppendLine();
-        s.AppendLine("where the time goes (server-side, from the status documents)");
-        s.AppendLine("phase                                 | start->decision p50/p99 ms | decision->end p50/p99 ms | CPU cores: Azurite  host+clients | host warnings and errors");
+        s.AppendLine("where the time goes (server-side, from the status documents; the textbook's answer has no times)");
+        s.AppendLine("phase                                 | start->decision p50/p99 ms | decision->end p50/p99 ms | CPU cores: Azurite  host+clients | bank branches: committed/rolled back/prepared, accounts holding | host warnings and errors");
         foreach (var p in phases)
         {
             var l = p.Load;
             var warnings = string.Join(", ", p.Events.Select(e => $"{e.Key} x{e.Value}"));
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"{p.Scenario.Description,-38}| {LoadResult.Percentile(l.DecideMs, 50),12:0} {LoadResult.Percentile(l.DecideMs, 99),12:0} | {LoadResult.Percentile(l.Phase2Ms, 50),11:0} {LoadResult.Percentile(l.Phase2Ms, 99),12:0} | {Cores(p.AzuriteCores),18} {Cores(p.BenchCores),13} | {(warnings.Length == 0 ? "none" : warnings)}");
+                $"{p.Scenario.Description,-38}| {Ms(LoadResult.Percentile(l.DecideMs, 50)),12} {Ms(LoadResult.Percentile(l.DecideMs, 99)),12} | {Ms(LoadResult.Percentile(l.Phase2Ms, 50)),11} {Ms(LoadResult.Percentile(l.Phase2Ms, 99)),12} | {Cores(p.AzuriteCores),18} {Cores(p.BenchCores),13} | {$"{p.Bank.Committed}/{p.Bank.RolledBack}/{p.Bank.Prepared}, {p.Bank.AccountsHolding}",-64} | {(warnings.Length == 0 ? "none" : warnings)}");
         }
 
         if (scaleOut.Count > 0)
@@ -123,11 +130,14 @@ public static class Report
                 "operations: storage requests counted by the app's StorageMetrics pipeline policy (on the app's clients and the Durable engine's blob, queue and table clients), per finished (committed or aborted) transaction",
                 "operations.total includes the durable timers (vote deadline, also when cancelled; phase-2 retry), drained after each phase from the participant, coordinator and task hub queues; untilLastAnswer stops counting when the last client is answered",
                 "azurite: the same per-transaction mix issued directly with the SDK at the phase's concurrency; bound = opsPerSecond / operations.total.total",
+                "textbook-*: the same load against the textbook Durable 2PC kept in bench/ (POST /api/textbook/transactions), on the same host; comparison: product phase cN against textbook-cN, storage requests per committed transaction",
             },
+            comparison = Comparison.Pairs(phases).Select(c => c.ToJson()),
             phases = phases.Select(p => new
             {
                 name = p.Scenario.Name,
                 description = p.Scenario.Description,
+                orchestration = p.Scenario.Orchestration.ToString(),
                 branches = p.Scenario.Branches,
                 concurrency = p.Scenario.Concurrency,
                 abortShare = p.Scenario.AbortShare,
@@ -135,6 +145,7 @@ public static class Report
                 operations = new { total = Ops(p.Total), untilLastAnswer = Ops(p.UntilLastAnswer), drainSeconds = Math.Round(p.DrainSeconds, 1) },
                 cpuCores = new { azurite = RoundOrNull(p.AzuriteCores), hostAndClients = RoundOrNull(p.BenchCores) },
                 hostEvents = p.Events,
+                bank = p.Bank,
                 azurite = p.Capacity is null ? null : new
                 {
                     concurrency = p.Capacity.Concurrency,
@@ -190,6 +201,8 @@ public static class Report
         other = Round(o.Other, 2),
         total = Round(o.Total, 2),
     };
+
+    private static string Ms(double ms) => double.IsNaN(ms) ? "-" : ms.ToString("0", CultureInfo.InvariantCulture);
 
     private static string Cores(double? cores) => cores is { } c ? c.ToString("0.00", CultureInfo.InvariantCulture) : "n/a";
 

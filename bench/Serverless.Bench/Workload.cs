@@ -3,15 +3,28 @@ using System.Net.Http.Json;
 
 namespace Serverless.Bench;
 
-/// <summary>What one phase runs: how many transactions, how many at a time, of which shape.</summary>
+/// <summary>Which coordinator a phase's transactions go to.</summary>
+public enum Orchestration
+{
+    /// <summary>The product: <c>POST /api/transactions</c>, the <c>TwoPhaseCommit</c> orchestration.</summary>
+    Product,
+
+    /// <summary>The textbook 2PC kept in the benchmark (<see cref="Textbook.TextbookTwoPhaseCommitFunctions"/>): <c>POST /api/textbook/transactions</c>, bank branches only.</summary>
+    Textbook,
+}
+
+/// <summary>What one phase runs: how many transactions, how many at a time, of which shape, against which coordinator.</summary>
 /// <param name="Name">Short name, also the start of every transaction id of the phase.</param>
 /// <param name="Branches">2 (a bank transfer), 5 (a debit, two credits, two stock reservations) or 1 (a debit: the one-phase case).</param>
 /// <param name="Concurrency">Transactions in flight at once (client-side, each a POST with waitSeconds).</param>
 /// <param name="Transactions">How many the phase starts.</param>
 /// <param name="AbortShare">Share of transfers that debit an empty account, so the bank votes No and they abort.</param>
-public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0)
+/// <param name="Orchestration">The coordinator under test. Default the product.</param>
+public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0, Orchestration Orchestration = Orchestration.Product)
 {
-    public string Description => Branches == 5
+    public string Description => Orchestration == Orchestration.Textbook ? $"{Shape} (textbook)" : Shape;
+
+    private string Shape => Branches == 5
         ? $"5-branch (bank x3, inventory x2), c={Concurrency}"
         : Branches == 1
             ? $"1-branch debit (one-phase), c={Concurrency}"

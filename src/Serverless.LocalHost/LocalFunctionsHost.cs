@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Reflection;
 using DurableTask.AzureStorage;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -31,8 +32,21 @@ public static class LocalFunctionsHost
 
     /// <param name="args">Command-line arguments (they override settings).</param>
     /// <param name="overrides">Settings that override everything else (tests).</param>
-    /// <exception cref="NotSupportedException">A function uses a binding this host cannot serve.</exception>
-    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    /// <param name="extraFunctionAssemblies">
+    /// Assemblies whose <c>[Function]</c> methods are served beside the app's, in the same host, on the same task hub and
+    /// storage (the benchmark's textbook orchestration); null: the app's functions only, as <c>./run.sh</c> and the tests
+    /// run it. A function name taken twice across them is refused (<see cref="FunctionCatalog.Load"/>).
+    /// </param>
+    /// <param name="configureServices">
+    /// Registers what the extra functions need beyond the app's services (called after the app's registrations, so it may
+    /// use them); null: nothing.
+    /// </param>
+    /// <exception cref="NotSupportedException">A function uses a binding this host cannot serve, or two have one name.</exception>
+    public static WebApplication Build(
+        string[] args,
+        IReadOnlyDictionary<string, string?>? overrides = null,
+        IEnumerable<Assembly>? extraFunctionAssemblies = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         var root = FunctionsConfiguration.FindAppRoot();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = root });
@@ -46,7 +60,7 @@ public static class LocalFunctionsHost
         }
 
         var configuration = builder.Configuration;
-        var functions = FunctionCatalog.Load(typeof(TransactionsSettings).Assembly)
+        var functions = FunctionCatalog.Load(typeof(TransactionsSettings).Assembly, extraFunctionAssemblies ?? [])
             .Where(f => !string.Equals(configuration[$"AzureWebJobs.{f.Name}.Disabled"], "true", StringComparison.OrdinalIgnoreCase))
             .ToList();
         foreach (var function in functions.Where(f => f.Trigger is TriggerKind.Queue or TriggerKind.Timer))
@@ -74,6 +88,7 @@ public static class LocalFunctionsHost
         builder.Services.AddProblemDetails();
         builder.Services.AddTransactions(configuration);
         builder.Services.AddTransactionsTelemetry(configuration, metrics => metrics.AddPrometheusExporter());
+        configureServices?.Invoke(builder.Services);
         AddFunctionsHost(builder.Services, configuration, functions);
 
         var app = builder.Build();

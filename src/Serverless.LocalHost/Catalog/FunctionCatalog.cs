@@ -54,13 +54,21 @@ public sealed record LocalFunction(
 /// </summary>
 public static class FunctionCatalog
 {
-    /// <summary>Every function of <paramref name="assembly"/>, ordered by name.</summary>
-    /// <exception cref="NotSupportedException">A function uses a trigger, binding or parameter this host does not serve.</exception>
-    public static IReadOnlyList<LocalFunction> Load(Assembly assembly)
+    /// <summary>Every function of <paramref name="assembly"/> and of <paramref name="more"/> (none by default), ordered by name.</summary>
+    /// <remarks>
+    /// The app is one assembly; <paramref name="more"/> is for functions served beside it in the same host (the benchmark's
+    /// textbook orchestration). Function names are one namespace across all of them, as in one Functions app.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">
+    /// A function uses a trigger, binding or parameter this host does not serve, or two functions (in one assembly or in two)
+    /// have the same name, ignoring case.
+    /// </exception>
+    public static IReadOnlyList<LocalFunction> Load(Assembly assembly, params IEnumerable<Assembly> more)
     {
         ArgumentNullException.ThrowIfNull(assembly);
+        ArgumentNullException.ThrowIfNull(more);
         var functions = new List<LocalFunction>();
-        foreach (var type in assembly.GetExportedTypes())
+        foreach (var type in new[] { assembly }.Concat(more).Distinct().SelectMany(a => a.GetExportedTypes()))
         {
             foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
             {
@@ -74,7 +82,8 @@ public static class FunctionCatalog
         var duplicate = functions.GroupBy(f => f.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
-            throw new NotSupportedException($"Two functions are named '{duplicate.Key}'.");
+            var where = string.Join(", ", duplicate.Select(f => $"{f.Method.DeclaringType!.FullName}.{f.Method.Name} in {f.Method.DeclaringType.Assembly.GetName().Name}"));
+            throw new NotSupportedException($"Two functions are named '{duplicate.Key}' ({where}).");
         }
 
         return [.. functions.OrderBy(f => f.Name, StringComparer.Ordinal)];

@@ -165,3 +165,10 @@ public sealed class SecondOfTwoNamedAlike
     {
     }
 }
+
+/// <summary>A function another assembly would serve beside the app's under a name the app already uses.</summary>
+public sealed class NamedLikeTheAppsOrchestrator
+{
+    [Function("TwoPhaseCommit")]
+    public Task<int> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) => Task.FromResult(0);
+}

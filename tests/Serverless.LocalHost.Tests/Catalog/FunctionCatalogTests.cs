@@ -113,6 +113,22 @@ public sealed class FunctionCatalogTests
     }
 
     [Fact]
+    public void Load_OfTheAppAndAnotherAssembly_ServesBothAndRefusesANameTheyShare()
+    {
+        var app = typeof(Serverless.Functions.Hosting.TransactionsSettings).Assembly;
+
+        var functions = FunctionCatalog.Load(app, new FixtureAssembly(typeof(ServableFunctions)));
+
+        Assert.Contains(functions, f => f is { Name: "TwoPhaseCommit", Trigger: TriggerKind.Orchestration });
+        Assert.Contains(functions, f => f is { Name: "Act", Trigger: TriggerKind.Activity });
+        Assert.Equal(functions.Select(f => f.Name).Order(StringComparer.Ordinal), functions.Select(f => f.Name));
+
+        var error = Assert.Throws<NotSupportedException>(() => FunctionCatalog.Load(app, new FixtureAssembly(typeof(NamedLikeTheAppsOrchestrator))));
+        Assert.Contains("Two functions are named 'TwoPhaseCommit'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(NamedLikeTheAppsOrchestrator), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_WithNull_Throws()
     {
         Assert.Throws<ArgumentNullException>(() => FunctionCatalog.Load(null!));
