@@ -133,7 +133,7 @@ public static class LocalFunctionsHost
         services.AddSingleton(sp =>
         {
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost.Queues");
-            return new QueueTransport(connection, sp.GetRequiredService<QueueListenerOptions>().Base64, queue => logger.UndecodableMessage(queue));
+            return new QueueTransport(connection, sp.GetRequiredService<QueueListenerOptions>().Base64, queue => logger.UndecodableMessage(queue), sp.GetRequiredService<StorageMetrics>());
         });
         services.AddSingleton<QueueTriggers>();
         services.AddHostedService<DurableEngine>();

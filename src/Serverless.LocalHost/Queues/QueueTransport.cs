@@ -20,9 +20,15 @@ public sealed class QueueTransport
     /// <param name="connectionString">The storage connection string.</param>
     /// <param name="base64">Whether messages are base64 (host.json <c>messageEncoding</c>, default base64).</param>
     /// <param name="undecodable">Called with the queue name of a message that is not valid base64, after it was poisoned.</param>
-    public QueueTransport(string connectionString, bool base64, Action<string>? undecodable = null)
+    /// <param name="metrics">Counts the listeners' requests (receives, deletes, poison moves) with the app's own, when given.</param>
+    public QueueTransport(string connectionString, bool base64, Action<string>? undecodable = null, StorageMetrics? metrics = null)
     {
         var options = new QueueClientOptions { MessageEncoding = base64 ? QueueMessageEncoding.Base64 : QueueMessageEncoding.None };
+        if (metrics is not null)
+        {
+            options.AddPolicy(metrics.Policy(StorageService.Queue), Azure.Core.HttpPipelinePosition.PerRetry);
+        }
+
         options.Retry.MaxRetries = 3;
         options.Retry.Delay = TimeSpan.FromMilliseconds(200);
         options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
