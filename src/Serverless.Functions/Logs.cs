@@ -53,8 +53,11 @@ internal static partial class Logs
     [LoggerMessage(2005, LogLevel.Warning, "In-doubt resolution for participant {Participant} failed; retrying at the next run")]
     public static partial void InDoubtPassFailed(this ILogger logger, Exception exception, string participant);
 
-    [LoggerMessage(2007, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} completed the votes and recorded Commit; phase 2 sent to {Others} other branch(es)")]
-    public static partial void DecidedAtLastVote(this ILogger logger, string transactionId, string participant, int branch, int others);
+    [LoggerMessage(2007, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} completed the votes and recorded Commit; {Here} branch(es) committed here, {Sent} commit(s) sent")]
+    public static partial void DecidedAtLastVote(this ILogger logger, string transactionId, string participant, int branch, int here, int sent);
+
+    [LoggerMessage(2008, LogLevel.Warning, "Transaction {TransactionId}: committing participant {Participant} branch {Branch} in-process failed; its commit command is sent instead")]
+    public static partial void CommitHereFailed(this ILogger logger, Exception exception, string transactionId, string participant, int branch);
 
     [LoggerMessage(2006, LogLevel.Warning, "Transaction {TransactionId}: the reply of participant {Participant} branch {Branch} could not be delivered to its orchestration: {Error}")]
     public static partial void ReplyNotDelivered(this ILogger logger, string transactionId, string participant, int branch, string error);

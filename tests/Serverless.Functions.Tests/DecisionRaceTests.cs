@@ -26,7 +26,16 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
 
     // The classic path: the orchestration sends every command and records every decision, the mechanism these tests race.
-    private static readonly Dictionary<string, string?> BankPaused = new() { ["AzureWebJobs.BankParticipant.Disabled"] = "true", ["TRANSACTIONS_FAST_PATH"] = "false" };
+    // Short Durable queue leases: a message the stopped host had fetched but not finished (a phase-2 retry's activity result)
+    // comes back in seconds, not the default five minutes, for the host that takes over.
+    private static readonly Dictionary<string, string?> Classic = new()
+    {
+        ["TRANSACTIONS_FAST_PATH"] = "false",
+        ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:controlQueueVisibilityTimeout"] = "00:00:05",
+        ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:workItemQueueVisibilityTimeout"] = "00:00:05",
+    };
+
+    private static readonly Dictionary<string, string?> BankPaused = new(Classic) { ["AzureWebJobs.BankParticipant.Disabled"] = "true" };
 
     [Fact]
     public async Task CommitRecordedFirst_WhenTheDeadlineThenProposesAbort_CommitIsCarriedOut_AndOnlyCommitsReachTheBank()
@@ -82,7 +91,7 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
             Step("host with the bank paused stopped");
 
             // The coordinator's process is gone; another one, with the bank running, comes up on the same storage.
-            await using var recovered = await TestHost.StartAsync(new Dictionary<string, string?> { ["TRANSACTIONS_FAST_PATH"] = "false" }, azurite, logs);
+            await using var recovered = await TestHost.StartAsync(Classic, azurite, logs);
             Step("second host started");
             var end = await recovered.WaitForStatusAsync(id, Wait, "Committed", "Aborted");
             Step("ended");

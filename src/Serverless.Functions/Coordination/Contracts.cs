@@ -50,6 +50,12 @@ public static class TransactionEvents
 /// </summary>
 public sealed record VoteEvent(int Branch, Vote Vote, string? Reason = null, Decision? Decision = null, BranchOutcome? Outcome = null)
 {
+    /// <summary>On the fast path, the votes of the other branches, read from the vote board by the branch that completed it.</summary>
+    public IReadOnlyList<VoteEvent>? Others { get; init; }
+
+    /// <summary>With <see cref="Decision"/> Commit: other branches this branch committed itself (their participants run in its app).</summary>
+    public IReadOnlyList<int>? Finished { get; init; }
+
     public static VoteEvent From(ProtocolMessage reply)
     {
         ArgumentNullException.ThrowIfNull(reply);

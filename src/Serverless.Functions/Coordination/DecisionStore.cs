@@ -82,26 +82,22 @@ public sealed class DecisionStore(TableClient table)
     }
 
     /// <summary>
-    /// Puts a branch's Yes or ReadOnly vote on the transaction's vote board (rows of the decision record's partition), then
-    /// reads the board: the decision if one is recorded, and every vote on it. A branch writes its vote only once its
-    /// reservation is durable (I3), so a board holding a Yes or ReadOnly vote of every branch, and no decision, is a
-    /// transaction whose votes are all in: Commit, by the coordinator's rule, unless the deadline has passed.
+    /// Puts a branch's vote on the transaction's vote board (rows of the decision record's partition), then reads the board:
+    /// the decision if one is recorded, and every vote on it. A branch writes its vote only once its reservation is durable
+    /// (I3), so a board holding a Yes or ReadOnly vote of every branch, and no decision, is a transaction whose votes are all
+    /// in: Commit, by the coordinator's rule, unless the deadline has passed. Whoever writes last sees every vote.
     /// </summary>
-    /// <remarks>Idempotent: a vote written again replaces itself. A branch that votes No writes nothing (its No decides Abort, which only the coordinator records).</remarks>
+    /// <remarks>Idempotent: a vote written again replaces itself.</remarks>
     public async Task<VoteBoard> VoteAsync(string transactionId, BoardVote vote, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         ArgumentNullException.ThrowIfNull(vote);
-        if (vote.Vote == Vote.No)
-        {
-            throw new ArgumentException("a No vote is not put on the board", nameof(vote));
-        }
-
         var row = new TableEntity(transactionId, VoteRowKey(vote.Branch))
         {
             ["Vote"] = vote.Vote.ToString(),
             ["Participant"] = vote.Participant,
             ["Operation"] = vote.Operation,
+            ["Reason"] = vote.Reason,
         };
         try
         {
@@ -125,7 +121,7 @@ public sealed class DecisionStore(TableClient table)
                 && int.TryParse(entity.RowKey.AsSpan(VotePrefix.Length), System.Globalization.CultureInfo.InvariantCulture, out var branch)
                 && Enum.TryParse<Vote>(entity.GetString("Vote"), out var cast))
             {
-                votes.Add(new BoardVote(branch, cast, entity.GetString("Participant") ?? string.Empty, entity.GetString("Operation") ?? string.Empty));
+                votes.Add(new BoardVote(branch, cast, entity.GetString("Participant") ?? string.Empty, entity.GetString("Operation") ?? string.Empty, entity.GetString("Reason")));
             }
         }
 
@@ -182,8 +178,8 @@ public sealed class DecisionStore(TableClient table)
             : ImmutableArray<Vote?>.Empty);
 }
 
-/// <summary>A branch's vote on the board, with what is needed to send it phase 2: its participant and operation.</summary>
-public sealed record BoardVote(int Branch, Vote Vote, string Participant, string Operation)
+/// <summary>A branch's vote on the board, with what is needed to report it and to finish the branch: its participant, operation and reason.</summary>
+public sealed record BoardVote(int Branch, Vote Vote, string Participant, string Operation, string? Reason = null)
 {
     /// <summary>Longest operation a board row holds (a table string property holds 64 KiB); a longer one's branch leaves the decision to the coordinator.</summary>
     public const int MaxOperationLength = 30_000;

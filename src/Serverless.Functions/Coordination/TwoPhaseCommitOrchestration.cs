@@ -54,6 +54,9 @@ public sealed class TwoPhaseCommitOrchestration
     private Task? _deadline;
     private Task? _retry;
     private int _retryAttempt;
+
+    /// <summary>When the phase-2 retry the coordinator asked for is due; its timer is created only if acknowledgements are still owed when the run next waits.</summary>
+    private DateTime? _retryDue;
     private Task<VoteEvent> _vote = null!;
     private Task<AckEvent> _ack = null!;
     private Task<AbortEvent> _abort = null!;
@@ -140,6 +143,14 @@ public sealed class TwoPhaseCommitOrchestration
 
         while (!_state.Status.IsTerminal())
         {
+            if (_retryDue is { } due && _retry is null && _state.HasPendingPhase2)
+            {
+                // Only now: a transaction whose acknowledgements all came with the events that decided it (the fast path)
+                // never creates this timer, so none fires after it ended.
+                _retry = _context.CreateTimer(due, _timers.Token);
+                _retryDue = null;
+            }
+
             var fired = await Task.WhenAny(Pending());
             if (fired != _deadline && _deadline is not null && _state.Decision is null && Now >= _state.Deadline)
             {
@@ -222,10 +233,24 @@ public sealed class TwoPhaseCommitOrchestration
     {
         var finished = vote.Decision is not null;
         _recordedByBranch ??= vote.Decision;
+        foreach (var other in vote.Others ?? [])
+        {
+            // Read from the vote board by the branch that completed it: the votes of branches that raised none themselves.
+            if (other.Branch != vote.Branch && other.Branch < _state.Branches.Length && _state.Branches[other.Branch].Vote is null)
+            {
+                await ApplyAsync(new VoteCast(other.Branch, other.Vote, other.Reason));
+            }
+        }
+
         await ApplyAsync(new VoteCast(vote.Branch, vote.Vote, vote.Reason), finished ? vote.Branch : null);
         if (vote.Outcome is { } outcome)
         {
-            await ApplyAsync(new BranchAcknowledged(vote.Branch, outcome));
+            await OnAckAsync(new AckEvent(vote.Branch, outcome));
+        }
+
+        foreach (var branch in vote.Finished ?? [])
+        {
+            await OnAckAsync(new AckEvent(branch, BranchOutcome.Committed));
         }
     }
 
@@ -451,7 +476,7 @@ public sealed class TwoPhaseCommitOrchestration
                     break;
                 case SchedulePhase2Retry r when _retry is null:
                     _retryAttempt = r.Attempt;
-                    _retry = _context.CreateTimer(Now.UtcDateTime + r.Delay, _timers.Token);
+                    _retryDue = Now.UtcDateTime + r.Delay;
                     break;
                 case ScheduleVoteDeadline d:
                     _deadline = _context.CreateTimer(Now.UtcDateTime + d.Delay, _timers.Token);

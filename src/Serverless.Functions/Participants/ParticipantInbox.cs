@@ -53,6 +53,18 @@ public sealed class ParticipantInbox(
         ProtocolMessage reply;
         try
         {
+            if (command is { Kind: MessageKind.Prepare, Branches: not null, Deadline: not null } && command.Operation!.Length <= BoardVote.MaxOperationLength)
+            {
+                var vote = await PrepareOnBoardAsync(participant, participants.Get(participant), command, cancellationToken);
+                span?.SetTag("transaction.reply", vote.Vote.ToString());
+                if (vote.Report is { } report)
+                {
+                    await RaiseVoteAsync(command.TransactionId, report, participant, client, cancellationToken);
+                }
+
+                return;
+            }
+
             reply = await ExecuteAsync(participant, participants.Get(participant), command, cancellationToken);
         }
         catch (ProtocolViolationException ex)
@@ -87,10 +99,6 @@ public sealed class ParticipantInbox(
                 if (command.OnePhase)
                 {
                     reply = await FinishOnePhaseAsync(participant, resourceManager, command, reply, cancellationToken);
-                }
-                else if (command is { Branches: not null, Deadline: not null } && vote.Vote != Vote.No && command.Operation!.Length <= BoardVote.MaxOperationLength)
-                {
-                    reply = await DecideAtLastVoteAsync(participant, resourceManager, command, reply, cancellationToken);
                 }
 
                 break;
@@ -141,8 +149,7 @@ public sealed class ParticipantInbox(
         {
             if (reply.Kind == MessageKind.Vote)
             {
-                await client.RaiseEventAsync(reply.TransactionId, TransactionEvents.Vote, VoteEvent.From(reply), cancellationToken);
-                CrashPoints.Reached(CrashPoint.AfterVoteRaised, reply.TransactionId);
+                await RaiseVoteAsync(reply.TransactionId, VoteEvent.From(reply), client, cancellationToken);
             }
             else
             {
@@ -156,54 +163,124 @@ public sealed class ParticipantInbox(
         }
     }
 
+    /// <summary>What a fast-path prepare did: the branch's vote, and the vote event to raise (none while later voters will report it).</summary>
+    private sealed record BoardOutcome(Vote Vote, VoteEvent? Report);
+
     /// <summary>
-    /// Puts this branch's vote on the transaction's board (<see cref="DecisionStore.VoteAsync"/>). If that completes the
-    /// votes, all Yes or ReadOnly, no decision is recorded yet and the deadline has not passed, this branch takes the
-    /// coordinator's decision itself: it records Commit (first writer wins: the deadline's or an abort's Abort, or another
-    /// branch's Commit, recorded first, leaves it a plain vote), sends the commit of every other Yes branch, and commits its
-    /// own; its vote then carries the decision and its outcome, and the orchestration needs no round trip to decide.
+    /// The fast path's prepare (a prepare that names its transaction's branches and deadline): the branch prepares, puts its
+    /// vote on the transaction's vote board (<see cref="DecisionStore.VoteAsync"/>) and reads the board back.
+    /// <list type="bullet">
+    /// <item>Votes still missing: a Yes or ReadOnly raises nothing (the voter that completes the board reports it); a No is
+    /// raised at once, so that the coordinator aborts without waiting.</item>
+    /// <item>Board complete: this branch reports every vote in one event. If they are all Yes or ReadOnly, no decision is
+    /// recorded and the deadline has not passed, it takes the coordinator's decision itself: it records Commit (first writer
+    /// wins: an Abort of the deadline or of an abort request, or another voter's Commit, recorded first leaves it a plain
+    /// report), commits every Yes branch whose participant runs in this app in-process, sends the others their commit, and
+    /// reports the decision and the branches it finished. The orchestration then ends without a round trip of its own.</item>
+    /// </list>
     /// </summary>
     /// <remarks>
-    /// I2: Commit is durable before any commit leaves. A crash after the record and before the vote is raised redelivers
-    /// the prepare: the board then shows the decision, the vote goes out plain, and the orchestration's <c>RecordDecision</c>
-    /// finds Commit recorded and sends phase 2 again (duplicates are harmless, I5).
+    /// I3: a vote goes on the board only after its branch is prepared. I2: Commit is durable before any branch commits or
+    /// any command leaves. A crash anywhere redelivers the prepare: the branch's vote is repeated, the board written again and
+    /// read again; with the decision already recorded, the report is plain and the orchestration's <c>RecordDecision</c> finds
+    /// Commit and sends phase 2 to every branch (duplicates are harmless, I5).
     /// </remarks>
-    private async Task<ProtocolMessage> DecideAtLastVoteAsync(
-        string participant, IResourceManager resourceManager, ProtocolMessage command, ProtocolMessage vote, CancellationToken cancellationToken)
+    private async Task<BoardOutcome> PrepareOnBoardAsync(string participant, IResourceManager resourceManager, ProtocolMessage command, CancellationToken cancellationToken)
     {
-        var branches = command.Branches!.Value;
-        var board = await decisions.VoteAsync(command.TransactionId, new BoardVote(command.Branch, vote.Vote!.Value, participant, command.Operation!), cancellationToken);
-        var votes = board.Votes.Where(v => v.Branch < branches).DistinctBy(v => v.Branch).OrderBy(v => v.Branch).ToList();
-        var now = time.GetUtcNow();
-        if (board.Decision is not null || votes.Count < branches || now >= command.Deadline!.Value)
+        var prepared = await resourceManager.PrepareAsync(new BranchKey(command.TransactionId, command.Branch), command.Operation!, cancellationToken);
+        if (prepared.Vote == Vote.Yes)
         {
-            return vote;
+            CrashPoints.Reached(CrashPoint.AfterPrepareRecorded, command.TransactionId);
+        }
+
+        var count = command.Branches!.Value;
+        var board = await decisions.VoteAsync(
+            command.TransactionId, new BoardVote(command.Branch, prepared.Vote, participant, command.Operation!, prepared.Reason), cancellationToken);
+        logger.ParticipantHandled(command.TransactionId, participant, command.Branch, command.Kind.ToString(), prepared.Vote.ToString());
+        var own = new VoteEvent(command.Branch, prepared.Vote, prepared.Reason);
+        var votes = board.Votes.Where(v => v.Branch < count).DistinctBy(v => v.Branch).OrderBy(v => v.Branch).ToList();
+        if (votes.Count < count)
+        {
+            return new BoardOutcome(prepared.Vote, prepared.Vote == Vote.No ? own : null);
+        }
+
+        var report = own with { Others = [.. votes.Where(v => v.Branch != command.Branch).Select(v => new VoteEvent(v.Branch, v.Vote, v.Reason))] };
+        var now = time.GetUtcNow();
+        if (board.Decision is not null || votes.Any(v => v.Vote == Vote.No) || now >= command.Deadline!.Value)
+        {
+            return new BoardOutcome(prepared.Vote, report);
         }
 
         var (_, inserted) = await decisions.RecordFirstAsync(
             command.TransactionId, new DecisionRecord(Decision.Commit, null, now, [.. votes.Select(v => (Vote?)v.Vote)]), cancellationToken);
         if (!inserted)
         {
-            return vote;
+            return new BoardOutcome(prepared.Vote, report);
         }
 
         CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, command.TransactionId);
-        var others = votes.Where(v => v.Vote == Vote.Yes && v.Branch != command.Branch)
-            .Select(v => new BranchCommand(MessageKind.Commit, v.Branch, v.Participant, v.Operation))
-            .ToList();
-        await queues.SendAsync(command.TransactionId, others, cancellationToken);
-        logger.DecidedAtLastVote(command.TransactionId, participant, command.Branch, others.Count);
-        BranchOutcome? outcome = null;
-        if (vote.Vote == Vote.Yes)
+        var yes = votes.Where(v => v.Vote == Vote.Yes).ToList();
+        var here = yes.Where(v => participants.Find(v.Participant) is not null).ToList();
+        var elsewhere = yes.Except(here).Select(v => new BranchCommand(MessageKind.Commit, v.Branch, v.Participant, v.Operation)).ToList();
+        var sent = queues.SendAsync(command.TransactionId, elsewhere, cancellationToken);
+        var committed = await Task.WhenAll(here.Select(v => CommitHereAsync(command.TransactionId, v, cancellationToken)));
+        await sent;
+        CrashPoints.Reached(CrashPoint.AfterCommitApplied, command.TransactionId);
+        var finished = here.Where((_, i) => committed[i]).Select(v => v.Branch).ToList();
+        logger.DecidedAtLastVote(command.TransactionId, participant, command.Branch, finished.Count, elsewhere.Count);
+        return new BoardOutcome(prepared.Vote, report with
         {
-            // The branch's own commit, as a span of its own (under its prepare), as if its command had come.
-            using var span = TransactionTelemetry.StartParticipant(command with { Kind = MessageKind.Commit, TraceParent = TransactionTelemetry.CurrentTraceParent }, participant);
-            outcome = (await FinishAsync(resourceManager, new BranchKey(command.TransactionId, command.Branch), command.Operation!, Decision.Commit, cancellationToken)).Outcome;
-            span?.SetTag("transaction.reply", outcome?.ToString());
-            CrashPoints.Reached(CrashPoint.AfterCommitApplied, command.TransactionId);
-        }
+            Decision = Decision.Commit,
+            Outcome = finished.Contains(command.Branch) ? BranchOutcome.Committed : null,
+            Finished = [.. finished.Where(b => b != command.Branch)],
+        });
+    }
 
-        return vote with { Decision = Decision.Commit, Outcome = outcome };
+    /// <summary>
+    /// Commits a branch of a participant of this app in-process, as its queue function would on a commit command, in a span
+    /// of its own; false when that fails (its command is then sent instead, and the orchestration waits for its acknowledgement).
+    /// </summary>
+    private async Task<bool> CommitHereAsync(string transactionId, BoardVote vote, CancellationToken cancellationToken)
+    {
+        var command = new ProtocolMessage(MessageKind.Commit, transactionId)
+        {
+            Branch = vote.Branch,
+            Participant = vote.Participant,
+            Operation = vote.Operation,
+            TraceParent = TransactionTelemetry.CurrentTraceParent,
+        };
+        using var span = TransactionTelemetry.StartParticipant(command, vote.Participant);
+        try
+        {
+            var ack = await FinishAsync(participants.Get(vote.Participant), new BranchKey(transactionId, vote.Branch), vote.Operation, Decision.Commit, cancellationToken);
+            span?.SetTag("transaction.reply", ack.Outcome?.ToString());
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
+            logger.CommitHereFailed(ex, transactionId, vote.Participant, vote.Branch);
+            await queues.SendAsync(transactionId, [new BranchCommand(MessageKind.Commit, vote.Branch, vote.Participant, vote.Operation)], cancellationToken);
+            return false;
+        }
+    }
+
+    private static async Task RaiseVoteAsync(string transactionId, VoteEvent vote, DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        await client.RaiseEventAsync(transactionId, TransactionEvents.Vote, vote, cancellationToken);
+        CrashPoints.Reached(CrashPoint.AfterVoteRaised, transactionId);
+    }
+
+    private async Task RaiseVoteAsync(string transactionId, VoteEvent vote, string participant, DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RaiseVoteAsync(transactionId, vote, client, cancellationToken);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            logger.ReplyNotDelivered(transactionId, participant, vote.Branch, ex.Message);
+        }
     }
 
     private async Task<ProtocolMessage> FinishOnePhaseAsync(
