@@ -43,13 +43,16 @@ public sealed class StorageProbe(string connectionString, string taskHub = HostP
         return rows;
     }
 
-    /// <summary>Every recorded decision of the task hub (table <c>{hub}Decisions</c>, one row per transaction): "Commit" or "Abort".</summary>
+    /// <summary>
+    /// Every recorded decision of the task hub (table <c>{hub}Decisions</c>, one decision row per transaction, beside the
+    /// fast path's vote rows): "Commit" or "Abort".
+    /// </summary>
     public async Task<IReadOnlyDictionary<string, string>> DecisionsAsync()
     {
         var decisions = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            await foreach (var e in _tables.GetTableClient($"{taskHub}Decisions").QueryAsync<TableEntity>())
+            await foreach (var e in _tables.GetTableClient($"{taskHub}Decisions").QueryAsync<TableEntity>(e => e.RowKey == "decision"))
             {
                 Assert.False(decisions.ContainsKey(e.PartitionKey), $"two decision rows for {e.PartitionKey}");
                 decisions[e.PartitionKey] = e.GetString("Decision")!;

@@ -211,11 +211,14 @@ public sealed class ParticipantInbox(
             return new BoardOutcome(prepared.Vote, report);
         }
 
-        var (_, inserted) = await decisions.RecordFirstAsync(
+        var (recorded, inserted) = await decisions.RecordFirstAsync(
             command.TransactionId, new DecisionRecord(Decision.Commit, null, now, [.. votes.Select(v => (Vote?)v.Vote)]), cancellationToken);
         if (!inserted)
         {
-            return new BoardOutcome(prepared.Vote, report);
+            // Another voter read the complete board at the same time and recorded Commit first: it reports every vote (and,
+            // should it crash first, its redelivered prepare finds the decision on the board and reports). An Abort recorded
+            // first (the deadline, an abort request) is reported with the votes.
+            return new BoardOutcome(prepared.Vote, recorded.Decision == Decision.Commit ? null : report);
         }
 
         CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, command.TransactionId);

@@ -147,11 +147,26 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
             cancellation.ThrowIfCancellationRequested();
             if (completed.IsCompletedSuccessfully)
             {
-                // Finished in this process; the engine commits it a moment later.
-                delay = TimeSpan.FromMilliseconds(10);
+                // Finished in this process; the engine commits it a few milliseconds later (its history, then its instance
+                // row): read at short intervals until then, so that the answer waits for the commit and not for a poll.
+                for (var attempt = 0; attempt < CommitReads; attempt++)
+                {
+                    await Task.Delay(CommitPoll, cancellation);
+                    if (await GetInstancesAsync(instanceId, getInputsAndOutputs, cancellation) is { IsCompleted: true } committed)
+                    {
+                        return committed;
+                    }
+                }
+
+                delay = FirstPoll;
             }
         }
     }
+
+    /// <summary>How often, and how many times, an instance that finished in this process is read until its completion is committed.</summary>
+    private static readonly TimeSpan CommitPoll = TimeSpan.FromMilliseconds(4);
+
+    private const int CommitReads = 50;
 
     public override async Task<PurgeResult> PurgeInstanceAsync(string instanceId, PurgeInstanceOptions? options = null, CancellationToken cancellation = default)
     {

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Text.Json;
+using Azure.Data.Tables;
+using Serverless.Core.Messaging;
+using Serverless.Core.Protocol;
+using Serverless.Testing;
+
+namespace Serverless.Functions.Tests;
+
+/// <summary>
+/// The fast path (<c>TRANSACTIONS_FAST_PATH</c>, on by default), with the bank's commands delivered by hand: the start request
+/// sends the prepares, each voter puts its vote on the decision record's vote board, a Yes that leaves votes missing raises
+/// nothing, and the voter that completes the board reports every vote and, all Yes before the deadline, records Commit and
+/// commits the branches of this app's participants itself. A No, a passed deadline or a decision recorded first leave the
+/// decision to the orchestration.
+/// </summary>
+public sealed class FastPathTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
+
+    private readonly LogCapture _logs = new();
+    private TestHost? _host;
+
+    private TestHost Host => _host!;
+
+    private PausedInbox Bank => new(Host, "bank");
+
+    public async Task InitializeAsync() => _host = await TestHost.StartAsync(
+        new Dictionary<string, string?>
+        {
+            ["AzureWebJobs.BankParticipant.Disabled"] = "true",
+            ["Logging:LogLevel:Serverless.Functions.Participants"] = "Debug",
+        },
+        logs: _logs);
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+
+    [Fact]
+    public async Task TheVoterThatCompletesTheBoard_RecordsCommit_AndCommitsEveryBranchOfThisApp_WithNoCommandSent()
+    {
+        var (id, alice, bob) = (TestHost.Id("fast"), TestHost.Id("alice"), TestHost.Id("bob"));
+        await Host.PutAccountAsync(alice, 100);
+        await Host.PutAccountAsync(bob, 0);
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 120))).StatusCode);
+
+        // The start request sent the prepares, each naming the transaction's branches and its deadline (signed).
+        var prepares = (await Bank.TakeAsync(id, 2, Wait)).OrderBy(p => p.Branch).ToList();
+        var created = (await Host.GetStatusAsync(id)).GetProperty("createdAt").GetDateTimeOffset();
+        Assert.All(prepares, p =>
+        {
+            Assert.Equal(MessageKind.Prepare, p.Kind);
+            Assert.Equal(2, p.Message.Branches);
+            Assert.Equal(created.AddSeconds(120), p.Message.Deadline);
+        });
+
+        // The first vote goes on the board only: no decision, and no event for the orchestration.
+        await Bank.DeliverAsync(prepares[0]);
+        Assert.Null(await Host.Decisions.GetAsync(id));
+        Assert.Equal((100, 30), await Host.GetAccountAsync(alice));
+        var preparing = await Host.GetStatusAsync(id);
+        Assert.Equal("Preparing", preparing.GetProperty("status").GetString());
+        Assert.All(preparing.GetProperty("participants").EnumerateArray(), b => Assert.Equal(JsonValueKind.Null, b.GetProperty("vote").ValueKind));
+
+        // The second completes it: Commit recorded, both branches committed here, one event that ends the transaction.
+        await Bank.DeliverAsync(prepares[1]);
+        Assert.Equal(Decision.Commit, (await Host.Decisions.GetAsync(id))?.Decision);
+        Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
+        Assert.Equal((30, 0), await Host.GetAccountAsync(bob));
+        var end = await Host.WaitForStatusAsync(id, Wait, "Committed", "Aborted");
+        Assert.Equal("Committed", end.GetProperty("status").GetString());
+        Assert.All(end.GetProperty("participants").EnumerateArray(), b =>
+        {
+            Assert.Equal("Yes", b.GetProperty("vote").GetString());
+            Assert.Equal("Committed", b.GetProperty("outcome").GetString());
+        });
+        Assert.Equal(1, _logs.Count(2007, $"Transaction {id}: participant bank branch 1 completed the votes and recorded Commit; 2 branch(es) committed here, 0 commit(s) sent"));
+        Assert.Empty(await Bank.PeekAsync(id));
+
+        // Retention removes the record and the board together.
+        await Host.Decisions.DeleteAsync(id);
+        Assert.Empty(await Rows(id));
+    }
+
+    [Fact]
+    public async Task ANoThatCompletesTheBoard_ReportsEveryVote_AndTheOrchestrationAborts_ReleasingTheEarlierYes()
+    {
+        var (id, alice, bob) = (TestHost.Id("fast-no"), TestHost.Id("alice"), TestHost.Id("bob"));
+        await Host.PutAccountAsync(alice, 10);
+        await Host.PutAccountAsync(bob, 0);
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 120))).StatusCode);
+        var prepares = (await Bank.TakeAsync(id, 2, Wait)).OrderBy(p => p.Branch).ToList();
+
+        // The credit votes Yes first (silently), then the debit votes No: its report carries the credit's Yes too.
+        await Bank.DeliverAsync(prepares[1]);
+        await Bank.DeliverAsync(prepares[0]);
+        var rollbacks = await Bank.TakeAsync(id, 1, Wait);
+        Assert.Equal((MessageKind.Rollback, 1), (rollbacks[0].Kind, rollbacks[0].Branch));
+        await Bank.DeliverAsync(rollbacks[0]);
+
+        var end = await Host.WaitForStatusAsync(id, Wait, "Committed", "Aborted");
+        Assert.Equal("Aborted", end.GetProperty("status").GetString());
+        Assert.Contains("insufficient funds", end.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        var branches = end.GetProperty("participants");
+        Assert.Equal(("No", "Yes"), (branches[0].GetProperty("vote").GetString(), branches[1].GetProperty("vote").GetString()));
+        Assert.Equal("RolledBack", branches[1].GetProperty("outcome").GetString());
+        Assert.Equal(Decision.Abort, (await Host.Decisions.GetAsync(id))?.Decision);
+        Assert.Equal((10, 0), await Host.GetAccountAsync(alice));
+        Assert.Equal((0, 0), await Host.GetAccountAsync(bob));
+    }
+
+    [Fact]
+    public async Task AfterTheDeadline_TheVoterThatCompletesTheBoard_RecordsNothing_AndTheTransactionAborts()
+    {
+        var (id, alice, bob) = (TestHost.Id("fast-late"), TestHost.Id("alice"), TestHost.Id("bob"));
+        await Host.PutAccountAsync(alice, 100);
+        await Host.PutAccountAsync(bob, 0);
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 2))).StatusCode);
+        var prepares = (await Bank.TakeAsync(id, 2, Wait, c => c.Kind == MessageKind.Prepare)).OrderBy(p => p.Branch).ToList();
+        var deadline = prepares[0].Message.Deadline!.Value;
+        await Eventually.WaitAsync(() => Task.FromResult(DateTimeOffset.UtcNow > deadline.AddMilliseconds(200)), Wait, "the deadline to pass");
+
+        // Both prepare late, whatever the orchestration's timer has done meanwhile: no participant records Commit (I4).
+        foreach (var prepare in prepares)
+        {
+            await Bank.DeliverAsync(prepare);
+        }
+
+        Assert.Equal(Decision.Abort, (await Eventually.WaitAsync(() => Host.Decisions.GetAsync(id), d => d is not null, Wait, "a decision"))!.Decision);
+        Assert.Equal(0, _logs.Count(2007, $"Transaction {id}:"));
+        await PausedInbox.DeliverUntilEndAsync(Host, id, Wait, Bank);
+        var end = await Host.GetStatusAsync(id);
+        Assert.Equal("Aborted", end.GetProperty("status").GetString());
+        Assert.Contains("deadline", end.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        await Eventually.WaitAsync(async () => await Host.GetAccountAsync(alice) == (100, 0), Wait, "alice's hold released");
+        Assert.Equal((0, 0), await Host.GetAccountAsync(bob));
+    }
+
+    private async Task<List<string>> Rows(string transactionId)
+    {
+        var rows = new List<string>();
+        await foreach (var row in Host.Decisions.Table.QueryAsync<TableEntity>(e => e.PartitionKey == transactionId))
+        {
+            rows.Add(row.RowKey);
+        }
+
+        return rows;
+    }
+}
