@@ -208,7 +208,14 @@ public static class BenchRun
             names.Add(queue.Name);
         }
 
-        var queues = names.Select(service.GetQueueClient).ToArray();
+        // Only the queues that exist: the textbook's inbox exists only in a run with textbook phases.
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var queue in service.GetQueuesAsync(cancellationToken: cancellationToken))
+        {
+            existing.Add(queue.Name);
+        }
+
+        var queues = names.Where(existing.Contains).Distinct().Select(service.GetQueueClient).ToArray();
         while (stopwatch.Elapsed < limit)
         {
             var empty = true;
