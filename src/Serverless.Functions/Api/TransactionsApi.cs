@@ -119,7 +119,7 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
     private async Task SendPreparesAsync(TransactionRequest request, CancellationToken cancellationToken)
     {
         CrashPoints.Reached(CrashPoint.BeforePrepareSends, request.Id);
-        await queues.SendAsync(request.Id, request.Prepares(lastVoteDecides: true), cancellationToken);
+        await queues.SendAsync(request.Id, request.FastPathPrepares(), cancellationToken);
     }
 
     public async Task<IResult> GetAsync(string id, DurableTaskClient client, CancellationToken cancellationToken)

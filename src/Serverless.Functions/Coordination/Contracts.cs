@@ -19,12 +19,12 @@ public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnly
     public bool PreparesSent { get; init; }
 
     /// <summary>
-    /// The prepare of every branch. On the fast path, a transaction of several branches tells each how many there are and
-    /// its deadline, so that the branch whose Yes completes the votes can decide; a single branch commits in one phase.
+    /// The fast path's prepare of every branch: in a transaction of several branches each names how many there are and the
+    /// deadline, so that the voter that completes the vote board can decide; a single branch commits in one phase.
     /// </summary>
-    public IReadOnlyList<BranchCommand> Prepares(bool lastVoteDecides) => [.. Branches.Select((b, i) => Branches.Count == 1
+    public IReadOnlyList<BranchCommand> FastPathPrepares() => [.. Branches.Select((b, i) => Branches.Count == 1
         ? new BranchCommand(MessageKind.Prepare, i, b.Participant, b.Operation, OnePhase: true)
-        : new BranchCommand(MessageKind.Prepare, i, b.Participant, b.Operation, Branches: lastVoteDecides ? Branches.Count : null, Deadline: lastVoteDecides ? Deadline : null))];
+        : new BranchCommand(MessageKind.Prepare, i, b.Participant, b.Operation, Branches: Branches.Count, Deadline: Deadline))];
 }
 
 /// <summary>One branch of a start request: the participant and its opaque operation as compact JSON.</summary>
