@@ -14,26 +14,15 @@ namespace Serverless.Functions.Tests;
 /// commits the branches of this app's participants itself. A No, a passed deadline or a decision recorded first leave the
 /// decision to the orchestration.
 /// </summary>
-public sealed class FastPathTests : IAsyncLifetime
+public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture<FastPathTests.Fixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
 
-    private readonly LogCapture _logs = new();
-    private TestHost? _host;
+    private TestHost Host => fixture.Host;
 
-    private TestHost Host => _host!;
+    private LogCapture Logs => fixture.Logs;
 
     private PausedInbox Bank => new(Host, "bank");
-
-    public async Task InitializeAsync() => _host = await TestHost.StartAsync(
-        new Dictionary<string, string?>
-        {
-            ["AzureWebJobs.BankParticipant.Disabled"] = "true",
-            ["Logging:LogLevel:Serverless.Functions.Participants"] = "Debug",
-        },
-        logs: _logs);
-
-    public async Task DisposeAsync() => await Host.DisposeAsync();
 
     [Fact]
     public async Task TheVoterThatCompletesTheBoard_RecordsCommit_AndCommitsEveryBranchOfThisApp_WithNoCommandSent()
@@ -73,7 +62,7 @@ public sealed class FastPathTests : IAsyncLifetime
             Assert.Equal("Yes", b.GetProperty("vote").GetString());
             Assert.Equal("Committed", b.GetProperty("outcome").GetString());
         });
-        Assert.Equal(1, _logs.Count(2007, $"Transaction {id}: participant bank branch 1 completed the votes and recorded Commit; 2 branch(es) committed here, 0 commit(s) sent"));
+        Assert.Equal(1, Logs.Count(2007, $"Transaction {id}: participant bank branch 1 completed the votes and recorded Commit; 2 branch(es) committed here, 0 commit(s) sent"));
         Assert.Empty(await Bank.PeekAsync(id));
 
         // Retention removes the record and the board together.
@@ -126,7 +115,7 @@ public sealed class FastPathTests : IAsyncLifetime
         }
 
         Assert.Equal(Decision.Abort, (await Eventually.WaitAsync(() => Host.Decisions.GetAsync(id), d => d is not null, Wait, "a decision"))!.Decision);
-        Assert.Equal(0, _logs.Count(2007, $"Transaction {id}:"));
+        Assert.Equal(0, Logs.Count(2007, $"Transaction {id}:"));
         await PausedInbox.DeliverUntilEndAsync(Host, id, Wait, Bank);
         var end = await Host.GetStatusAsync(id);
         Assert.Equal("Aborted", end.GetProperty("status").GetString());
@@ -144,5 +133,15 @@ public sealed class FastPathTests : IAsyncLifetime
         }
 
         return rows;
+    }
+
+    /// <summary>A host whose bank function does not run (the tests deliver its commands), on the fast path, logging the participants' debug lines.</summary>
+    public sealed class Fixture : HostFixture
+    {
+        protected override IReadOnlyDictionary<string, string?>? Settings() => new Dictionary<string, string?>
+        {
+            ["AzureWebJobs.BankParticipant.Disabled"] = "true",
+            ["Logging:LogLevel:Serverless.Functions.Participants"] = "Debug",
+        };
     }
 }

@@ -258,29 +258,13 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
         await Eventually.WaitAsync(async () => await CountAsync(queue.Name) == 0, Wait, $"{queue.Name} empty");
 
     /// <summary>A host that keeps its log lines, and runs the orders function without a database (a handler that always fails).</summary>
-    public sealed class Fixture : IAsyncLifetime
+    public sealed class Fixture : HostFixture
     {
-        private TestHost? _host;
-
-        public LogCapture Logs { get; } = new();
-
-        public TestHost Host => _host ?? throw new InvalidOperationException("not started");
-
-        public async Task InitializeAsync() => _host = await TestHost.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["AzureWebJobs.OrdersParticipant.Disabled"] = "false",
-                ["AzureFunctionsJobHost:extensions:queues:maxDequeueCount"] = "2",
-                ["AzureFunctionsJobHost:extensions:queues:visibilityTimeout"] = "00:00:00.2",
-            },
-            logs: Logs);
-
-        public async Task DisposeAsync()
+        protected override IReadOnlyDictionary<string, string?>? Settings() => new Dictionary<string, string?>
         {
-            if (_host is not null)
-            {
-                await _host.DisposeAsync();
-            }
-        }
+            ["AzureWebJobs.OrdersParticipant.Disabled"] = "false",
+            ["AzureFunctionsJobHost:extensions:queues:maxDequeueCount"] = "2",
+            ["AzureFunctionsJobHost:extensions:queues:visibilityTimeout"] = "00:00:00.2",
+        };
     }
 }

@@ -143,33 +143,16 @@ public sealed class RetargetedCommandTests(RetargetedCommandTests.Fixture fixtur
     };
 
     /// <summary>A host whose bank and inventory functions do not run (their commands wait to be captured), keeping its log.</summary>
-    public sealed class Fixture : IAsyncLifetime
+    public sealed class Fixture : HostFixture
     {
-        private TestHost? _host;
-
-        public LogCapture Logs { get; } = new();
-
-        public TestHost Host => _host ?? throw new InvalidOperationException("not started");
-
-        public async Task InitializeAsync() => _host = await TestHost.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["AzureWebJobs.BankParticipant.Disabled"] = "true",
-                // The classic path: the orchestration sends every command and records every decision (what this test takes apart).
-                ["TRANSACTIONS_FAST_PATH"] = "false",
-                ["AzureWebJobs.InventoryParticipant.Disabled"] = "true",
-                ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "600",
-            },
-            logs: Logs);
-
-        public async Task DisposeAsync()
+        protected override IReadOnlyDictionary<string, string?>? Settings() => new Dictionary<string, string?>
         {
-            if (_host is not null)
-            {
-                await _host.DisposeAsync();
-            }
+            ["AzureWebJobs.BankParticipant.Disabled"] = "true",
+            ["AzureWebJobs.InventoryParticipant.Disabled"] = "true",
+            ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "600",
 
-            Logs.Dispose();
-        }
+            // The classic path: the orchestration sends every command and records every decision (what this test takes apart).
+            ["TRANSACTIONS_FAST_PATH"] = "false",
+        };
     }
 }

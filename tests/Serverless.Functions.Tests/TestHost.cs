@@ -217,14 +217,19 @@ public sealed class TestHost : IAsyncDisposable
     public static string Id(string hint) => $"{hint}-{Guid.NewGuid():N}"[..Math.Min(64, hint.Length + 33)];
 }
 
-/// <summary>One <see cref="TestHost"/> (with its own Azurite) shared by the tests of a class; each test uses its own ids and accounts.</summary>
+/// <summary>
+/// One <see cref="TestHost"/> (with its own Azurite) shared by the tests of a class; each test uses its own ids and accounts.
+/// <see cref="Logs"/> keeps every log line the host's filters let through.
+/// </summary>
 public class HostFixture : IAsyncLifetime
 {
     private TestHost? _host;
 
     public TestHost Host => _host ?? throw new InvalidOperationException("The host fixture has not been initialized yet.");
 
-    public async Task InitializeAsync() => _host = await TestHost.StartAsync(Settings());
+    public LogCapture Logs { get; } = new();
+
+    public async Task InitializeAsync() => _host = await TestHost.StartAsync(Settings(), logs: Logs);
 
     public async Task DisposeAsync()
     {

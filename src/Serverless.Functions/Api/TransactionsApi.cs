@@ -86,13 +86,14 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
         if (existing is not null)
         {
-            if (TryReadInput(existing)?.RequestHash != parsed.RequestHash)
+            var first = TryReadInput(existing);
+            if (first?.RequestHash != parsed.RequestHash)
             {
                 return Problems.Conflict($"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
             }
 
             logger.StartRepeated(parsed.Id);
-            if (TryReadInput(existing) is { PreparesSent: true } first && time.GetUtcNow() < first.Deadline
+            if (first is { PreparesSent: true } && time.GetUtcNow() < first.Deadline
                 && await decisions.GetAsync(parsed.Id, cancellationToken) is null)
             {
                 // Undecided before its deadline: the first start may have stopped before all its prepares left. Sent again
