@@ -23,6 +23,12 @@ internal static partial class Logs
     [LoggerMessage(1009, LogLevel.Debug, "Transaction {TransactionId}: branch {Branch} acknowledged {Outcome} before this run knew the decision; kept until it does")]
     public static partial void AcknowledgementKept(this ILogger logger, string transactionId, int branch, string outcome);
 
+    [LoggerMessage(1010, LogLevel.Debug, "Transaction {TransactionId}: vote-board check {Check} found nothing new; still waiting for votes")]
+    public static partial void VoteBoardUnchanged(this ILogger logger, string transactionId, int check);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Transaction {TransactionId}: vote-board check {Check} found {Votes} vote(s) and decision {Decision} that no report brought (a report was lost); carrying them out")]
+    public static partial void VoteBoardRead(this ILogger logger, string transactionId, int check, int votes, string decision);
+
     [LoggerMessage(1005, LogLevel.Warning, "Transaction {TransactionId}: activity {Activity} failed (attempt {Attempt}): {Error}; retrying on a durable timer")]
     public static partial void ActivityFailed(this ILogger logger, string transactionId, string activity, int attempt, string error);
 

@@ -1,8 +1,13 @@
 using System.Net;
 using System.Text.Json;
 using Azure.Data.Tables;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Coordination;
+using Serverless.Functions.Messaging;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;
@@ -124,6 +129,56 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
         Assert.Equal((0, 0), await Host.GetAccountAsync(bob));
     }
 
+    [Fact]
+    public async Task AReportTheEngineDiscards_BeforeTheOrchestrationsFirstEpisode_IsFoundOnTheVoteBoard_AndTheTransactionCommitsLongBeforeItsDeadline()
+    {
+        var (id, alice, bob) = (TestHost.Id("fast-lost"), TestHost.Id("alice"), TestHost.Id("bob"));
+        await Host.PutAccountAsync(alice, 100);
+        await Host.PutAccountAsync(bob, 0);
+
+        // What the start request does, but with the orchestration's first episode held back 3 s, as when the engine's start
+        // message comes back late (an abandoned fetch, a lease moving): the prepares are out first.
+        var createdAt = DateTimeOffset.UtcNow;
+        var request = new TransactionRequest(
+            id,
+            600,
+            [
+                new BranchRequest("bank", JsonSerializer.Serialize(new { type = "debit", account = alice, amount = 30 })),
+                new BranchRequest("bank", JsonSerializer.Serialize(new { type = "credit", account = bob, amount = 30 })),
+            ],
+            "lost-report",
+            createdAt) { PreparesSent = true };
+        await Host.Services.GetRequiredService<DurableTaskClient>().ScheduleNewOrchestrationInstanceAsync(
+            TwoPhaseCommitFunctions.OrchestratorName, request, new StartOrchestrationOptions(id, createdAt.AddSeconds(3)));
+        await Host.Services.GetRequiredService<ProtocolQueues>().SendAsync(id, request.FastPathPrepares());
+
+        // Both vote at once: Commit recorded, both branches committed here, and the one report raised before the
+        // orchestration has a history, which the engine discards.
+        foreach (var prepare in await Bank.TakeAsync(id, 2, Wait))
+        {
+            await Bank.DeliverAsync(prepare);
+        }
+
+        Assert.Equal(Decision.Commit, (await Host.Decisions.GetAsync(id))?.Decision);
+        Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
+        await Eventually.WaitAsync(
+            () => Task.FromResult(Logs.Lines.Any(l => l.Message.Contains(id, StringComparison.Ordinal) && l.Message.Contains("No such instance", StringComparison.Ordinal))),
+            Wait,
+            "the engine to discard the report");
+
+        // The first vote-board check (5 s after the start) finds the decision: the orchestration adopts it and sends both
+        // commits again (duplicates, answered as the first time; its 1 s phase-2 retry may repeat them), and ends with most
+        // of its 600 s deadline to spare.
+        var commands = await PausedInbox.DeliverUntilEndAsync(Host, id, Wait, Bank);
+        Assert.Equal(["bank Commit 0", "bank Commit 1"], commands.Distinct().Order());
+        var end = await Host.GetStatusAsync(id);
+        Assert.Equal("Committed", end.GetProperty("status").GetString());
+        Assert.All(end.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
+        Assert.Equal(1, Logs.Count(1011, $"Transaction {id}: vote-board check 1 found 2 vote(s) and decision Commit"));
+        Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
+        Assert.Equal((30, 0), await Host.GetAccountAsync(bob));
+    }
+
     private async Task<List<string>> Rows(string transactionId)
     {
         var rows = new List<string>();
@@ -142,6 +197,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
         {
             ["AzureWebJobs.BankParticipant.Disabled"] = "true",
             ["Logging:LogLevel:Serverless.Functions.Participants"] = "Debug",
+            ["Logging:LogLevel:DurableTask.AzureStorage"] = "Warning",
         };
     }
 }

@@ -87,5 +87,11 @@ public sealed record BranchCommand(
 /// <summary>The input of the <c>SendCommands</c> activity.</summary>
 public sealed record SendCommandsInput(string TransactionId, IReadOnlyList<BranchCommand> Commands);
 
+/// <summary>
+/// What the <c>ReadVoteBoard</c> activity found: the recorded decision, if any, and the votes on the transaction's vote
+/// board (without their operations: the orchestration knows them).
+/// </summary>
+public sealed record VoteBoardView(DecisionRecord? Decision, IReadOnlyList<VoteEvent> Votes);
+
 /// <summary>The input of the <c>RecordDecision</c> activity: the decision proposed, and the phase-2 commands to send if it is the one recorded.</summary>
 public sealed record RecordDecisionInput(string TransactionId, DecisionRecord Proposed, IReadOnlyList<BranchCommand> Phase2);

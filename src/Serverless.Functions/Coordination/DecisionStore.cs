@@ -20,6 +20,7 @@ public sealed class DecisionStore(TableClient table)
 {
     private const string RowKey = "decision";
     private const string VotePrefix = "vote-";
+    private const string WriterProperty = "Writer";
 
     public TableClient Table => table;
 
@@ -33,22 +34,29 @@ public sealed class DecisionStore(TableClient table)
     /// As <see cref="RecordAsync"/>, and says whether this call's insert is the one that recorded it (false: an earlier
     /// record was found, even one equal to the proposal). Only the writer of a record may act as the one who took it.
     /// </summary>
+    /// <remarks>
+    /// The row carries a token of this call, so that an insert whose response was lost and which the storage client
+    /// retried (the retry meets a 409: its own row) is still told it is the writer, instead of leaving nobody to act.
+    /// </remarks>
     public async Task<(DecisionRecord Recorded, bool Inserted)> RecordFirstAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         ArgumentNullException.ThrowIfNull(proposed);
+        var writer = Guid.NewGuid().ToString("N");
+        var row = ToEntity(transactionId, proposed);
+        row[WriterProperty] = writer;
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                await table.AddEntityAsync(ToEntity(transactionId, proposed), cancellationToken);
+                await table.AddEntityAsync(row, cancellationToken);
                 return (proposed, true);
             }
             catch (RequestFailedException ex) when (ex.Status == 409)
             {
-                if (await GetAsync(transactionId, cancellationToken) is { } recorded)
+                if (await GetEntityAsync(transactionId, cancellationToken) is { } found)
                 {
-                    return (recorded, false);
+                    return (FromEntity(found), found.GetString(WriterProperty) == writer);
                 }
 
                 // Deleted between the insert and the read (retention): try again, a bounded number of times.
@@ -69,10 +77,15 @@ public sealed class DecisionStore(TableClient table)
     public async Task<DecisionRecord?> GetAsync(string transactionId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        return await GetEntityAsync(transactionId, cancellationToken) is { } entity ? FromEntity(entity) : null;
+    }
+
+    private async Task<TableEntity?> GetEntityAsync(string transactionId, CancellationToken cancellationToken)
+    {
         try
         {
             var response = await table.GetEntityIfExistsAsync<TableEntity>(transactionId, RowKey, cancellationToken: cancellationToken);
-            return response.HasValue ? FromEntity(response.Value!) : null;
+            return response.HasValue ? response.Value : null;
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -109,20 +122,34 @@ public sealed class DecisionStore(TableClient table)
             await table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
         }
 
+        return await ReadBoardAsync(transactionId, cancellationToken);
+    }
+
+    /// <summary>The transaction's vote board as it is: the recorded decision, if any, and every vote put on it (none: no table yet).</summary>
+    public async Task<VoteBoard> ReadBoardAsync(string transactionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
         DecisionRecord? decision = null;
         var votes = new List<BoardVote>();
-        await foreach (var entity in table.QueryAsync<TableEntity>(e => e.PartitionKey == transactionId, cancellationToken: cancellationToken))
+        try
         {
-            if (entity.RowKey == RowKey)
+            await foreach (var entity in table.QueryAsync<TableEntity>(e => e.PartitionKey == transactionId, cancellationToken: cancellationToken))
             {
-                decision = FromEntity(entity);
+                if (entity.RowKey == RowKey)
+                {
+                    decision = FromEntity(entity);
+                }
+                else if (entity.RowKey.StartsWith(VotePrefix, StringComparison.Ordinal)
+                    && int.TryParse(entity.RowKey.AsSpan(VotePrefix.Length), System.Globalization.CultureInfo.InvariantCulture, out var branch)
+                    && Enum.TryParse<Vote>(entity.GetString("Vote"), out var cast))
+                {
+                    votes.Add(new BoardVote(branch, cast, entity.GetString("Participant") ?? string.Empty, entity.GetString("Operation") ?? string.Empty, entity.GetString("Reason")));
+                }
             }
-            else if (entity.RowKey.StartsWith(VotePrefix, StringComparison.Ordinal)
-                && int.TryParse(entity.RowKey.AsSpan(VotePrefix.Length), System.Globalization.CultureInfo.InvariantCulture, out var branch)
-                && Enum.TryParse<Vote>(entity.GetString("Vote"), out var cast))
-            {
-                votes.Add(new BoardVote(branch, cast, entity.GetString("Participant") ?? string.Empty, entity.GetString("Operation") ?? string.Empty, entity.GetString("Reason")));
-            }
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table yet: nothing was ever voted or recorded.
         }
 
         return new VoteBoard(decision, votes);

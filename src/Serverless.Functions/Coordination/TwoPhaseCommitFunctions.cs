@@ -32,6 +32,17 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, Protocol
     }
 
     /// <summary>
+    /// Reads the transaction's vote board and decision record: how a transaction on the fast path that is still waiting for
+    /// votes finds the votes and decision of a report it never got.
+    /// </summary>
+    [Function(nameof(ReadVoteBoard))]
+    public async Task<VoteBoardView> ReadVoteBoard([ActivityTrigger] string transactionId, CancellationToken cancellationToken)
+    {
+        var board = await decisions.ReadBoardAsync(transactionId, cancellationToken);
+        return new VoteBoardView(board.Decision, [.. board.Votes.Select(v => new VoteEvent(v.Branch, v.Vote, v.Reason))]);
+    }
+
+    /// <summary>
     /// Records the proposed decision unless one is recorded already (first writer wins), then sends the phase-2 commands
     /// only if the proposal is the recorded decision. Returns the recorded decision, which the orchestration carries out.
     /// </summary>

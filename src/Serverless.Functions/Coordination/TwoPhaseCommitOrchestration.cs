@@ -52,6 +52,12 @@ public sealed class TwoPhaseCommitOrchestration
     private readonly CancellationTokenSource _timers = new();
     private TransactionState _state = null!;
     private Task? _deadline;
+
+    /// <summary>True when <see cref="_deadline"/> fires at the vote deadline; false when it fires earlier, for a vote-board check.</summary>
+    private bool _deadlineIsFinal;
+
+    /// <summary>Vote-board checks made so far (the fast path's safety net for a report that never came).</summary>
+    private int _boardChecks;
     private Task? _retry;
     private int _retryAttempt;
 
@@ -138,7 +144,7 @@ public sealed class TwoPhaseCommitOrchestration
         _vote = _context.WaitForExternalEvent<VoteEvent>(TransactionEvents.Vote);
         _ack = _context.WaitForExternalEvent<AckEvent>(TransactionEvents.Ack);
         _abort = _context.WaitForExternalEvent<AbortEvent>(TransactionEvents.Abort);
-        _deadline = _context.CreateTimer(_state.Deadline.UtcDateTime, _timers.Token);
+        ArmVoteTimer();
         await ExecuteAsync(Coordinator.Start(_state), skipBranch: null);
 
         while (!_state.Status.IsTerminal())
@@ -182,7 +188,22 @@ public sealed class TwoPhaseCommitOrchestration
             else if (fired == _deadline)
             {
                 _deadline = null;
-                await ApplyAsync(new VoteDeadlinePassed());
+                if (_deadlineIsFinal || Now >= _state.Deadline)
+                {
+                    await ApplyAsync(new VoteDeadlinePassed());
+                }
+                else
+                {
+                    if (_state.Decision is null)
+                    {
+                        await CheckVoteBoardAsync();
+                    }
+
+                    if (!_state.Status.IsTerminal())
+                    {
+                        ArmVoteTimer();
+                    }
+                }
             }
             else if (fired == _retry)
             {
@@ -225,6 +246,76 @@ public sealed class TwoPhaseCommitOrchestration
         if (_retry is not null)
         {
             yield return _retry;
+        }
+    }
+
+    /// <summary>
+    /// Sets the vote timer: at the vote deadline; or, on the fast path while no decision is known, at the next vote-board
+    /// check if that comes first (5 s after the start by default, then at twice the interval). One timer at a time, as
+    /// before: the check costs a transaction whose votes come in time nothing. The deadline timer also stays the first
+    /// phase-2 retry of a decision taken close to it (<see cref="Coordinator"/>), so a decided transaction gets it back.
+    /// </summary>
+    private void ArmVoteTimer()
+    {
+        var at = _state.Deadline;
+        if (_request?.PreparesSent == true && _state.Decision is null)
+        {
+            _boardChecks++;
+            var check = (_boardChecks == 1 ? _state.CreatedAt : Now) + _options.VoteCheckDelay(_boardChecks);
+            if (check < at)
+            {
+                at = check < Now ? Now : check;
+            }
+        }
+
+        _deadlineIsFinal = at == _state.Deadline;
+        _deadline = _context.CreateTimer(at.UtcDateTime, _timers.Token);
+    }
+
+    /// <summary>
+    /// The fast path's safety net. The votes of a transaction on the fast path come in one report, from the voter that
+    /// completed the vote board; the engine discards a report raised before the orchestration's first episode ("No such
+    /// instance": the start's message can come back late, after a lease moved or the instance row raced it). So a
+    /// transaction still waiting for votes at a check reads its board and decision record (<c>ReadVoteBoard</c>):
+    /// a recorded decision is adopted and its phase 2 sent again to every branch that may hold a reservation (the voter may
+    /// not have finished; duplicates are harmless, I5); votes on the board that it lacks are applied as if raised (a vote
+    /// goes on the board only once its branch is prepared, I3), and a complete board decides by the usual rule, recorded
+    /// first writer wins. A failed read is left to the next check.
+    /// </summary>
+    private async Task CheckVoteBoardAsync()
+    {
+        VoteBoardView board;
+        try
+        {
+            board = await _context.CallActivityAsync<VoteBoardView>(nameof(TwoPhaseCommitFunctions.ReadVoteBoard), _state.Id, ActivityRetries);
+        }
+        catch (TaskFailedException ex)
+        {
+            _logger.ActivityFailed(_state.Id, nameof(TwoPhaseCommitFunctions.ReadVoteBoard), 1, ex.FailureDetails.ErrorMessage);
+            return;
+        }
+
+        var missing = board.Votes
+            .Where(v => v.Branch >= 0 && v.Branch < _state.Branches.Length && _state.Branches[v.Branch].Vote is null)
+            .DistinctBy(v => v.Branch)
+            .ToList();
+        if (missing.Count == 0 && board.Decision is null)
+        {
+            _logger.VoteBoardUnchanged(_state.Id, _boardChecks);
+            return;
+        }
+
+        _logger.VoteBoardRead(_state.Id, _boardChecks, missing.Count, board.Decision?.Decision.ToString() ?? "none");
+        if (_state.Decision is null && board.Decision is { } recorded)
+        {
+            var adopted = Coordinator.Adopt(_state, recorded, Now, _options);
+            await TakeAsync(adopted, recorded, adopted.Commands, finishedBranch: null);
+            return;
+        }
+
+        foreach (var vote in missing)
+        {
+            await ApplyAsync(new VoteCast(vote.Branch, vote.Vote, vote.Reason));
         }
     }
 
@@ -313,12 +404,26 @@ public sealed class TwoPhaseCommitOrchestration
                 commands = step.Commands;
             }
 
-            _logger.TransactionDecided(_state.Id, recorded.Decision.ToString(), step.State.Reason);
+            await TakeAsync(step, recorded, commands, finishedBranch);
+            return;
+        }
+
+        await TakeAsync(step, null, commands, finishedBranch);
+    }
+
+    /// <summary>
+    /// Moves to <paramref name="step"/>'s state and carries out <paramref name="commands"/>; <paramref name="decided"/> is
+    /// the durable decision the step takes, when it takes one. Then applies acknowledgements kept until a decision was known.
+    /// </summary>
+    private async Task TakeAsync(CoordinatorStep step, DecisionRecord? decided, ImmutableArray<CoordinatorCommand> commands, int? finishedBranch)
+    {
+        if (decided is not null)
+        {
+            _logger.TransactionDecided(_state.Id, decided.Decision.ToString(), step.State.Reason);
             if (!_context.IsReplaying)
             {
                 TransactionTelemetry.TransactionDecided(Now - _state.CreatedAt);
             }
-
         }
 
         var changed = step.Changed;
@@ -478,8 +583,8 @@ public sealed class TwoPhaseCommitOrchestration
                     _retryAttempt = r.Attempt;
                     _retryDue = Now.UtcDateTime + r.Delay;
                     break;
-                case ScheduleVoteDeadline d:
-                    _deadline = _context.CreateTimer(Now.UtcDateTime + d.Delay, _timers.Token);
+                case ScheduleVoteDeadline:
+                    ArmVoteTimer();
                     break;
             }
         }

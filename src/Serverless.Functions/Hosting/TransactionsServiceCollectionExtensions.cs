@@ -33,7 +33,11 @@ public static class TransactionsServiceCollectionExtensions
             settings.StorageClientId,
             sp.GetRequiredService<StorageMetrics>()));
         services.AddSingleton(settings.CreateCodec());
-        services.AddSingleton(new CoordinatorOptions { Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds) });
+        services.AddSingleton(new CoordinatorOptions
+        {
+            Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds),
+            VoteCheckBase = TimeSpan.FromSeconds(settings.VoteCheckSeconds),
+        });
         services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
         services.AddSingleton(sp => new ProtocolQueues(
             sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<MessageCodec>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProtocolQueues>>()));

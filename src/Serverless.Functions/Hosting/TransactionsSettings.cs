@@ -72,6 +72,14 @@ public sealed record TransactionsSettings
     public double Phase2RetrySeconds { get; init; } = 10;
 
     /// <summary>
+    /// <c>TRANSACTIONS_VOTE_CHECK_SECONDS</c>: on the fast path, how long after its start a transaction still waiting for
+    /// votes reads its vote board and decision record itself (then again at twice the interval, up to the deadline), so that
+    /// a report the engine discarded (one raised before the orchestration's first episode) or never got costs seconds, not
+    /// the deadline. Default 5.
+    /// </summary>
+    public int VoteCheckSeconds { get; init; } = 5;
+
+    /// <summary>
     /// <c>TRANSACTIONS_FAST_PATH</c> (<c>true</c> or <c>false</c>): the start request sends the prepares itself, and the
     /// branch whose Yes completes the votes records Commit and sends phase 2 (the decision rule on the decision record's
     /// vote board), so that the orchestration is off the path of a committing transaction but for its end. <c>false</c>:
@@ -144,6 +152,7 @@ public sealed record TransactionsSettings
             LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             FastPath = Bool(configuration, "TRANSACTIONS_FAST_PATH", fallback: true),
+            VoteCheckSeconds = Int(configuration, "TRANSACTIONS_VOTE_CHECK_SECONDS", 5, 1, 3600),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
             HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),

@@ -100,6 +100,26 @@ public sealed class TransactionStateTests
         Assert.Equal(TimeSpan.FromSeconds(10), new CoordinatorOptions().Phase2RetryDelay(attempt));
     }
 
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(2, 10)]
+    [InlineData(3, 20)]
+    [InlineData(6, 160)]
+    [InlineData(7, 300)]
+    [InlineData(int.MaxValue, 300)]
+    public void VoteCheckDelay_ByDefault_DoublesFromFiveSecondsUpToThePhase2Cap(int attempt, int seconds)
+    {
+        Assert.Equal(TimeSpan.FromSeconds(seconds), new CoordinatorOptions().VoteCheckDelay(attempt));
+    }
+
+    [Fact]
+    public void VoteCheckDelay_UsesItsOwnBase_NotThePhase2RetryBase()
+    {
+        var options = new CoordinatorOptions { VoteCheckBase = TimeSpan.FromSeconds(2), Phase2RetryBase = TimeSpan.FromSeconds(7) };
+
+        Assert.Equal(new double[] { 2, 4, 8 }, Enumerable.Range(1, 3).Select(a => options.VoteCheckDelay(a).TotalSeconds));
+    }
+
     [Fact]
     public void Phase2RetryDelay_UsesTheConfiguredBaseAndCap()
     {
