@@ -55,27 +55,26 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
         }
 
         using var span = TransactionTelemetry.StartTransaction(parsed.Id, parsed.Branches.Count);
-        // Read first: it answers a repeated start without touching the engine, and it fails within the request budget when
-        // storage is down (the engine's own client retries far longer).
-        var existing = await client.GetInstanceAsync(parsed.Id, getInputsAndOutputs: true, cancellationToken);
+        // Scheduled at once: the engine refuses an id it already has (DedupeStatuses: every status), and then the instance
+        // tells whether it is this request again or another one. The engine reads the instance itself before it writes, so
+        // a read of ours first would only add a storage round trip to every start.
+        OrchestrationMetadata? existing = null;
         var scheduled = false;
-        if (existing is null)
+        try
         {
-            try
+            await client.ScheduleNewOrchestrationInstanceAsync(
+                TwoPhaseCommitFunctions.OrchestratorName, parsed, new StartOrchestrationOptions(parsed.Id) { DedupeStatuses = AnyStatus }, cancellationToken);
+            TransactionTelemetry.TransactionStarted();
+            scheduled = true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !Storage.StorageErrors.IsUnreachable(ex))
+        {
+            // Another request with this id won the race, or the start failed: which one, the instance tells (storage that
+            // cannot be reached fails the request at once instead).
+            existing = await client.GetInstanceAsync(parsed.Id, getInputsAndOutputs: true, cancellationToken);
+            if (existing is null)
             {
-                await client.ScheduleNewOrchestrationInstanceAsync(
-                    TwoPhaseCommitFunctions.OrchestratorName, parsed, new StartOrchestrationOptions(parsed.Id) { DedupeStatuses = AnyStatus }, cancellationToken);
-                TransactionTelemetry.TransactionStarted();
-                scheduled = true;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // Another request with this id won the race, or the start failed: which one, the instance tells.
-                existing = await client.GetInstanceAsync(parsed.Id, getInputsAndOutputs: true, cancellationToken);
-                if (existing is null)
-                {
-                    throw;
-                }
+                throw;
             }
         }
 

@@ -63,7 +63,9 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
             : null;
         try
         {
-            await service.CreateTaskOrchestrationAsync(message, dedupe);
+            // The caller's token bounds the wait (an API request's budget): the backend's own retries against storage that
+            // hangs last far longer. A start abandoned that way may still be created later, as any start whose answer was lost.
+            await service.CreateTaskOrchestrationAsync(message, dedupe).WaitAsync(cancellation);
         }
         catch (OrchestrationAlreadyExistsException ex)
         {
