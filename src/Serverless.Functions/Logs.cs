@@ -62,6 +62,9 @@ internal static partial class Logs
     [LoggerMessage(2007, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} completed the votes and recorded Commit; {Here} branch(es) committed here, {Sent} commit(s) sent")]
     public static partial void DecidedAtLastVote(this ILogger logger, string transactionId, string participant, int branch, int here, int sent);
 
+    [LoggerMessage(2009, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} held the last of {Votes} votes handled in this process at once; the votes and Commit were recorded in one request")]
+    public static partial void DecidedInOneRequest(this ILogger logger, string transactionId, string participant, int branch, int votes);
+
     [LoggerMessage(2008, LogLevel.Warning, "Transaction {TransactionId}: committing participant {Participant} branch {Branch} in-process failed; its commit command is sent instead")]
     public static partial void CommitHereFailed(this ILogger logger, Exception exception, string transactionId, string participant, int branch);
 

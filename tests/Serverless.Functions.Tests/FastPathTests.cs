@@ -76,6 +76,37 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task TheVotesOfATransactionHandledHereAtOnce_AreRecordedWithCommitInOneRequest_AndTheOtherVoterStaysSilent()
+    {
+        // Eight transfers, each with its two prepares delivered at the same moment: when the second vote comes while the
+        // first voter is still at the board, the second records both votes and Commit in one request and reports alone.
+        var transfers = Enumerable.Range(0, 8).Select(_ => (Id: TestHost.Id("fast-pair"), Alice: TestHost.Id("alice"), Bob: TestHost.Id("bob"))).ToList();
+        foreach (var (id, alice, bob) in transfers)
+        {
+            await Host.PutAccountAsync(alice, 100);
+            await Host.PutAccountAsync(bob, 0);
+            Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 120))).StatusCode);
+            var prepares = await Bank.TakeAsync(id, 2, Wait);
+            await Task.WhenAll(prepares.Select(Bank.DeliverAsync));
+        }
+
+        foreach (var (id, alice, bob) in transfers)
+        {
+            var end = await Host.WaitForStatusAsync(id, Wait, "Committed", "Aborted");
+            Assert.Equal("Committed", end.GetProperty("status").GetString());
+            Assert.All(end.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
+            Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
+            Assert.Equal((30, 0), await Host.GetAccountAsync(bob));
+            Assert.Equal(1, Logs.Count(2007, $"Transaction {id}:"));
+            Assert.Equal(["decision", "vote-00", "vote-01"], (await Rows(id)).Order());
+            Assert.Empty(await Bank.PeekAsync(id));
+        }
+
+        var inOneRequest = transfers.Count(t => Logs.Count(2009, $"Transaction {t.Id}:") == 1);
+        Assert.True(inOneRequest > 0, "no transfer had its two votes handled at once: the one-request path was not taken");
+    }
+
+    [Fact]
     public async Task ANoThatCompletesTheBoard_ReportsEveryVote_AndTheOrchestrationAborts_ReleasingTheEarlierYes()
     {
         var (id, alice, bob) = (TestHost.Id("fast-no"), TestHost.Id("alice"), TestHost.Id("bob"));

@@ -105,13 +105,7 @@ public sealed class DecisionStore(TableClient table)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         ArgumentNullException.ThrowIfNull(vote);
-        var row = new TableEntity(transactionId, VoteRowKey(vote.Branch))
-        {
-            ["Vote"] = vote.Vote.ToString(),
-            ["Participant"] = vote.Participant,
-            ["Operation"] = vote.Operation,
-            ["Reason"] = vote.Reason,
-        };
+        var row = VoteRow(transactionId, vote);
         try
         {
             await table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
@@ -123,6 +117,44 @@ public sealed class DecisionStore(TableClient table)
         }
 
         return await ReadBoardAsync(transactionId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="votes"/> on the transaction's vote board and records <paramref name="decision"/>, in one atomic
+    /// request (an entity-group transaction on the transaction's partition): the votes and the decision are durable
+    /// together, or nothing is written. False when a decision is already recorded (first writer wins): nothing was written.
+    /// </summary>
+    /// <remarks>For voters of one process that hold every vote of a transaction between them (see <c>ParticipantInbox</c>).</remarks>
+    public async Task<bool> RecordWithVotesAsync(string transactionId, IReadOnlyCollection<BoardVote> votes, DecisionRecord decision, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        ArgumentNullException.ThrowIfNull(votes);
+        ArgumentNullException.ThrowIfNull(decision);
+        var record = ToEntity(transactionId, decision);
+        record[WriterProperty] = Guid.NewGuid().ToString("N");
+        List<TableTransactionAction> actions =
+        [
+            .. votes.Select(v => new TableTransactionAction(TableTransactionActionType.UpsertReplace, VoteRow(transactionId, v))),
+            new TableTransactionAction(TableTransactionActionType.Add, record),
+        ];
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await table.SubmitTransactionAsync(actions, cancellationToken);
+                return true;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 409)
+            {
+                // The decision row exists. (A retried request whose first try went through would find its own row here:
+                // its writer says so.)
+                return await GetEntityAsync(transactionId, cancellationToken) is { } found && found.GetString(WriterProperty) == record.GetString(WriterProperty);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404 && attempt == 0)
+            {
+                await table.CreateIfNotExistsAsync(cancellationToken);
+            }
+        }
     }
 
     /// <summary>The transaction's vote board as it is: the recorded decision, if any, and every vote put on it (none: no table yet).</summary>
@@ -185,6 +217,14 @@ public sealed class DecisionStore(TableClient table)
             // Already gone (a concurrent delete), or no table yet: what is left, if anything, goes at the next call.
         }
     }
+
+    private static TableEntity VoteRow(string transactionId, BoardVote vote) => new(transactionId, VoteRowKey(vote.Branch))
+    {
+        ["Vote"] = vote.Vote.ToString(),
+        ["Participant"] = vote.Participant,
+        ["Operation"] = vote.Operation,
+        ["Reason"] = vote.Reason,
+    };
 
     private static string VoteRowKey(int branch) => $"{VotePrefix}{branch:D2}";
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
@@ -163,6 +164,68 @@ public sealed class ParticipantInbox(
         }
     }
 
+    /// <summary>The fast-path voters of each transaction being handled in this process, by transaction id.</summary>
+    private readonly ConcurrentDictionary<string, LocalRound> _rounds = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The Yes and ReadOnly voters of one transaction that this process is handling at the same time (the prepares of a
+    /// transfer between two accounts of this app's bank arrive together). The voter that brings the round to every branch
+    /// of the transaction records all the votes and Commit in one request, instead of each voter writing its vote and
+    /// reading the board back; the others, which took the board protocol meanwhile, stay silent when it succeeds.
+    /// </summary>
+    private sealed class LocalRound
+    {
+        private readonly Dictionary<int, BoardVote> _votes = [];
+        private readonly TaskCompletionSource<bool> _led = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _members;
+        private bool _complete;
+
+        public void Join()
+        {
+            lock (_votes)
+            {
+                _members++;
+            }
+        }
+
+        /// <summary>True when the last member left: the round can be forgotten.</summary>
+        public bool Leave()
+        {
+            lock (_votes)
+            {
+                return --_members == 0;
+            }
+        }
+
+        /// <summary>Adds a vote; every vote when this one completes the round (this voter then leads), else null.</summary>
+        public IReadOnlyList<BoardVote>? Complete(BoardVote vote, int branches)
+        {
+            lock (_votes)
+            {
+                _votes[vote.Branch] = vote;
+                if (_complete || _votes.Count < branches || _votes.Keys.Any(b => b < 0 || b >= branches))
+                {
+                    return null;
+                }
+
+                _complete = true;
+                return [.. _votes.Values];
+            }
+        }
+
+        /// <summary>The leader's outcome: true when it recorded every vote and Commit.</summary>
+        public void Led(bool recorded) => _led.TrySetResult(recorded);
+
+        /// <summary>True when a leader recorded every vote and Commit (waits for its request); false when there is no leader or it failed.</summary>
+        public Task<bool> LedToCommitAsync()
+        {
+            lock (_votes)
+            {
+                return _complete ? _led.Task : Task.FromResult(false);
+            }
+        }
+    }
+
     /// <summary>What a fast-path prepare did: the branch's vote, and the vote event to raise (none while later voters will report it).</summary>
     private sealed record BoardOutcome(Vote Vote, VoteEvent? Report);
 
@@ -193,22 +256,76 @@ public sealed class ParticipantInbox(
             CrashPoints.Reached(CrashPoint.AfterPrepareRecorded, command.TransactionId);
         }
 
-        var count = command.Branches!.Value;
-        var board = await decisions.VoteAsync(
-            command.TransactionId, new BoardVote(command.Branch, prepared.Vote, participant, command.Operation!, prepared.Reason), cancellationToken);
         logger.ParticipantHandled(command.TransactionId, participant, command.Branch, command.Kind.ToString(), prepared.Vote.ToString());
-        var own = new VoteEvent(command.Branch, prepared.Vote, prepared.Reason);
+        var mine = new BoardVote(command.Branch, prepared.Vote, participant, command.Operation!, prepared.Reason);
+        if (prepared.Vote == Vote.No)
+        {
+            return await VoteOnBoardAsync(participant, command, mine, round: null, cancellationToken);
+        }
+
+        var round = _rounds.GetOrAdd(command.TransactionId, _ => new LocalRound());
+        round.Join();
+        try
+        {
+            if (round.Complete(mine, command.Branches!.Value) is { } all)
+            {
+                // Every vote of the transaction is a Yes or ReadOnly of this process: recorded with Commit in one request.
+                var recorded = false;
+                var now = time.GetUtcNow();
+                try
+                {
+                    recorded = now < command.Deadline!.Value && await decisions.RecordWithVotesAsync(
+                        command.TransactionId, all, new DecisionRecord(Decision.Commit, null, now, [.. all.OrderBy(v => v.Branch).Select(v => (Vote?)v.Vote)]), cancellationToken);
+                }
+                finally
+                {
+                    round.Led(recorded);
+                }
+
+                if (recorded)
+                {
+                    logger.DecidedInOneRequest(command.TransactionId, participant, command.Branch, all.Count);
+                    var votes = all.OrderBy(v => v.Branch).ToList();
+                    return await CarryOutCommitAsync(participant, command, prepared.Vote, votes, cancellationToken);
+                }
+            }
+
+            return await VoteOnBoardAsync(participant, command, mine, round, cancellationToken);
+        }
+        finally
+        {
+            if (round.Leave())
+            {
+                _rounds.TryRemove(new KeyValuePair<string, LocalRound>(command.TransactionId, round));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The board protocol for one vote: put it on the board, read the board back, and act on what it holds. When the vote
+    /// joined a round of this process whose leader recorded every vote with Commit, this voter stays silent.
+    /// </summary>
+    private async Task<BoardOutcome> VoteOnBoardAsync(string participant, ProtocolMessage command, BoardVote mine, LocalRound? round, CancellationToken cancellationToken)
+    {
+        var count = command.Branches!.Value;
+        var board = await decisions.VoteAsync(command.TransactionId, mine, cancellationToken);
+        if (round is not null && await round.LedToCommitAsync())
+        {
+            return new BoardOutcome(mine.Vote, null);
+        }
+
+        var own = new VoteEvent(command.Branch, mine.Vote, mine.Reason);
         var votes = board.Votes.Where(v => v.Branch < count).DistinctBy(v => v.Branch).OrderBy(v => v.Branch).ToList();
         if (votes.Count < count)
         {
-            return new BoardOutcome(prepared.Vote, prepared.Vote == Vote.No ? own : null);
+            return new BoardOutcome(mine.Vote, mine.Vote == Vote.No ? own : null);
         }
 
-        var report = own with { Others = [.. votes.Where(v => v.Branch != command.Branch).Select(v => new VoteEvent(v.Branch, v.Vote, v.Reason))] };
+        var report = Report(command.Branch, votes);
         var now = time.GetUtcNow();
         if (board.Decision is not null || votes.Any(v => v.Vote == Vote.No) || now >= command.Deadline!.Value)
         {
-            return new BoardOutcome(prepared.Vote, report);
+            return new BoardOutcome(mine.Vote, report);
         }
 
         var (recorded, inserted) = await decisions.RecordFirstAsync(
@@ -218,9 +335,25 @@ public sealed class ParticipantInbox(
             // Another voter read the complete board at the same time and recorded Commit first: it reports every vote (and,
             // should it crash first, its redelivered prepare finds the decision on the board and reports). An Abort recorded
             // first (the deadline, an abort request) is reported with the votes.
-            return new BoardOutcome(prepared.Vote, recorded.Decision == Decision.Commit ? null : report);
+            return new BoardOutcome(mine.Vote, recorded.Decision == Decision.Commit ? null : report);
         }
 
+        return await CarryOutCommitAsync(participant, command, mine.Vote, votes, cancellationToken);
+    }
+
+    /// <summary>The report of branch <paramref name="branch"/>: its vote, with every other vote of the board.</summary>
+    private static VoteEvent Report(int branch, IReadOnlyList<BoardVote> votes)
+    {
+        var own = votes.First(v => v.Branch == branch);
+        return new VoteEvent(branch, own.Vote, own.Reason) { Others = [.. votes.Where(v => v.Branch != branch).Select(v => new VoteEvent(v.Branch, v.Vote, v.Reason))] };
+    }
+
+    /// <summary>
+    /// After this voter recorded Commit: commits every Yes branch of this app's participants in-process, sends the others
+    /// their commit, and returns the report that carries the decision and the finished branches.
+    /// </summary>
+    private async Task<BoardOutcome> CarryOutCommitAsync(string participant, ProtocolMessage command, Vote vote, IReadOnlyList<BoardVote> votes, CancellationToken cancellationToken)
+    {
         CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, command.TransactionId);
         var yes = votes.Where(v => v.Vote == Vote.Yes).ToList();
         var here = yes.Where(v => participants.Find(v.Participant) is not null).ToList();
@@ -231,7 +364,7 @@ public sealed class ParticipantInbox(
         CrashPoints.Reached(CrashPoint.AfterCommitApplied, command.TransactionId);
         var finished = here.Where((_, i) => committed[i]).Select(v => v.Branch).ToList();
         logger.DecidedAtLastVote(command.TransactionId, participant, command.Branch, finished.Count, elsewhere.Count);
-        return new BoardOutcome(prepared.Vote, report with
+        return new BoardOutcome(vote, Report(command.Branch, votes) with
         {
             Decision = Decision.Commit,
             Outcome = finished.Contains(command.Branch) ? BranchOutcome.Committed : null,
