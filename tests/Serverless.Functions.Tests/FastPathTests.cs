@@ -197,7 +197,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
             Wait,
             "the engine to discard the report");
 
-        // The first vote-board check (5 s after the start) finds the decision: the orchestration adopts it and sends both
+        // The first vote-board check (10 s after the start) finds the decision: the orchestration adopts it and sends both
         // commits again (duplicates, answered as the first time; its 1 s phase-2 retry may repeat them), and ends with most
         // of its 600 s deadline to spare.
         var commands = await PausedInbox.DeliverUntilEndAsync(Host, id, Wait, Bank);

@@ -53,7 +53,7 @@ public sealed class ParticipantOutageTests
         {
             // Well within the 120 s vote deadline. While the new host takes partitions over, an orchestration's start message
             // can come back seconds late, after its transaction's report was raised and discarded ("No such instance"): the
-            // vote-board check, 5 s after the start, finds the recorded Commit then.
+            // vote-board check, 10 s after the start, finds the recorded Commit then.
             foreach (var t in transfers)
             {
                 await coordinator.WaitForStatusAsync(t.Id, Wait, "Committed");

@@ -11,9 +11,9 @@ public sealed record CoordinatorOptions
 
     /// <summary>
     /// Delay before a transaction still waiting for votes first reads its vote board (the fast path's safety net: a report
-    /// the engine discarded or that never came). Default 5 seconds: the votes of a healthy transaction are in long before.
+    /// the engine discarded or that never came). Default 10 seconds: the votes of a healthy transaction are in long before, and an overloaded system is not loaded more (a transaction whose votes are merely slow reads its board for nothing).
     /// </summary>
-    public TimeSpan VoteCheckBase { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan VoteCheckBase { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The delay before vote-board check <paramref name="attempt"/> (1-based): <see cref="VoteCheckBase"/> × 2^(attempt−1), capped at <see cref="Phase2RetryMax"/>.</summary>
     public TimeSpan VoteCheckDelay(int attempt) => Backoff(VoteCheckBase, attempt);

@@ -75,9 +75,9 @@ public sealed record TransactionsSettings
     /// <c>TRANSACTIONS_VOTE_CHECK_SECONDS</c>: on the fast path, how long after its start a transaction still waiting for
     /// votes reads its vote board and decision record itself (then again at twice the interval, up to the deadline), so that
     /// a report the engine discarded (one raised before the orchestration's first episode) or never got costs seconds, not
-    /// the deadline. Default 5.
+    /// the deadline. Default 10.
     /// </summary>
-    public int VoteCheckSeconds { get; init; } = 5;
+    public int VoteCheckSeconds { get; init; } = 10;
 
     /// <summary>
     /// <c>TRANSACTIONS_FAST_PATH</c> (<c>true</c> or <c>false</c>): the start request sends the prepares itself, and the
@@ -152,7 +152,7 @@ public sealed record TransactionsSettings
             LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             FastPath = Bool(configuration, "TRANSACTIONS_FAST_PATH", fallback: true),
-            VoteCheckSeconds = Int(configuration, "TRANSACTIONS_VOTE_CHECK_SECONDS", 5, 1, 3600),
+            VoteCheckSeconds = Int(configuration, "TRANSACTIONS_VOTE_CHECK_SECONDS", 10, 1, 3600),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
             HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),

@@ -101,13 +101,13 @@ public sealed class TransactionStateTests
     }
 
     [Theory]
-    [InlineData(1, 5)]
-    [InlineData(2, 10)]
-    [InlineData(3, 20)]
-    [InlineData(6, 160)]
-    [InlineData(7, 300)]
+    [InlineData(1, 10)]
+    [InlineData(2, 20)]
+    [InlineData(3, 40)]
+    [InlineData(5, 160)]
+    [InlineData(6, 300)]
     [InlineData(int.MaxValue, 300)]
-    public void VoteCheckDelay_ByDefault_DoublesFromFiveSecondsUpToThePhase2Cap(int attempt, int seconds)
+    public void VoteCheckDelay_ByDefault_DoublesFromTenSecondsUpToThePhase2Cap(int attempt, int seconds)
     {
         Assert.Equal(TimeSpan.FromSeconds(seconds), new CoordinatorOptions().VoteCheckDelay(attempt));
     }
