@@ -32,10 +32,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
     [Fact]
     public async Task TheVoterThatCompletesTheBoard_RecordsCommit_AndCommitsEveryBranchOfThisApp_WithNoCommandSent()
     {
-        var (id, alice, bob) = (TestHost.Id("fast"), TestHost.Id("alice"), TestHost.Id("bob"));
-        await Host.PutAccountAsync(alice, 100);
-        await Host.PutAccountAsync(bob, 0);
-        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 120))).StatusCode);
+        var (id, alice, bob) = await StartTransferAsync("fast");
 
         // The start request sent the prepares, each naming the transaction's branches and its deadline (signed).
         var prepares = (await Bank.TakeAsync(id, 2, Wait)).OrderBy(p => p.Branch).ToList();
@@ -80,13 +77,12 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
     {
         // Eight transfers, each with its two prepares delivered at the same moment: when the second vote comes while the
         // first voter is still at the board, the second records both votes and Commit in one request and reports alone.
-        var transfers = Enumerable.Range(0, 8).Select(_ => (Id: TestHost.Id("fast-pair"), Alice: TestHost.Id("alice"), Bob: TestHost.Id("bob"))).ToList();
-        foreach (var (id, alice, bob) in transfers)
+        var transfers = new List<(string Id, string Alice, string Bob)>();
+        for (var i = 0; i < 8; i++)
         {
-            await Host.PutAccountAsync(alice, 100);
-            await Host.PutAccountAsync(bob, 0);
-            Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 120))).StatusCode);
-            var prepares = await Bank.TakeAsync(id, 2, Wait);
+            var transfer = await StartTransferAsync("fast-pair");
+            transfers.Add(transfer);
+            var prepares = await Bank.TakeAsync(transfer.Id, 2, Wait);
             await Task.WhenAll(prepares.Select(Bank.DeliverAsync));
         }
 
@@ -109,10 +105,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
     [Fact]
     public async Task ANoThatCompletesTheBoard_ReportsEveryVote_AndTheOrchestrationAborts_ReleasingTheEarlierYes()
     {
-        var (id, alice, bob) = (TestHost.Id("fast-no"), TestHost.Id("alice"), TestHost.Id("bob"));
-        await Host.PutAccountAsync(alice, 10);
-        await Host.PutAccountAsync(bob, 0);
-        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 120))).StatusCode);
+        var (id, alice, bob) = await StartTransferAsync("fast-no", balance: 10);
         var prepares = (await Bank.TakeAsync(id, 2, Wait)).OrderBy(p => p.Branch).ToList();
 
         // The credit votes Yes first (silently), then the debit votes No: its report carries the credit's Yes too.
@@ -136,10 +129,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
     [Fact]
     public async Task AfterTheDeadline_TheVoterThatCompletesTheBoard_RecordsNothing_AndTheTransactionAborts()
     {
-        var (id, alice, bob) = (TestHost.Id("fast-late"), TestHost.Id("alice"), TestHost.Id("bob"));
-        await Host.PutAccountAsync(alice, 100);
-        await Host.PutAccountAsync(bob, 0);
-        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 2))).StatusCode);
+        var (id, alice, bob) = await StartTransferAsync("fast-late", timeoutSeconds: 2);
         var prepares = (await Bank.TakeAsync(id, 2, Wait, c => c.Kind == MessageKind.Prepare)).OrderBy(p => p.Branch).ToList();
         var deadline = prepares[0].Message.Deadline!.Value;
         await Eventually.WaitAsync(() => Task.FromResult(DateTimeOffset.UtcNow > deadline.AddMilliseconds(200)), Wait, "the deadline to pass");
@@ -208,6 +198,16 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
         Assert.Equal(1, Logs.Count(1011, $"Transaction {id}: vote-board check 1 found 2 vote(s) and decision Commit"));
         Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
         Assert.Equal((30, 0), await Host.GetAccountAsync(bob));
+    }
+
+    /// <summary>Two new accounts, alice holding <paramref name="balance"/> and bob nothing, and a started transfer of 30 from alice to bob.</summary>
+    private async Task<(string Id, string Alice, string Bob)> StartTransferAsync(string hint, long balance = 100, int timeoutSeconds = 120)
+    {
+        var (id, alice, bob) = (TestHost.Id(hint), TestHost.Id("alice"), TestHost.Id("bob"));
+        await Host.PutAccountAsync(alice, balance);
+        await Host.PutAccountAsync(bob, 0);
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: timeoutSeconds))).StatusCode);
+        return (id, alice, bob);
     }
 
     private async Task<List<string>> Rows(string transactionId)

@@ -38,18 +38,40 @@ public sealed class DecisionStore(TableClient table)
     /// The row carries a token of this call, so that an insert whose response was lost and which the storage client
     /// retried (the retry meets a 409: its own row) is still told it is the writer, instead of leaving nobody to act.
     /// </remarks>
-    public async Task<(DecisionRecord Recorded, bool Inserted)> RecordFirstAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken = default)
+    public Task<(DecisionRecord Recorded, bool Inserted)> RecordFirstAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken = default) =>
+        InsertFirstAsync(transactionId, proposed, [], cancellationToken);
+
+    /// <summary>
+    /// Inserts <paramref name="proposed"/> unless a decision is recorded, with <paramref name="votes"/> put on the vote board
+    /// in the same atomic request (an entity-group transaction on the transaction's partition: all or nothing). On a 409
+    /// the recorded row is read: this call inserted it if it carries this call's writer token.
+    /// </summary>
+    private async Task<(DecisionRecord Recorded, bool Inserted)> InsertFirstAsync(
+        string transactionId, DecisionRecord proposed, IReadOnlyCollection<BoardVote> votes, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         ArgumentNullException.ThrowIfNull(proposed);
         var writer = Guid.NewGuid().ToString("N");
         var row = ToEntity(transactionId, proposed);
         row[WriterProperty] = writer;
+        List<TableTransactionAction> actions =
+        [
+            .. votes.Select(v => new TableTransactionAction(TableTransactionActionType.UpsertReplace, VoteRow(transactionId, v))),
+            new TableTransactionAction(TableTransactionActionType.Add, row),
+        ];
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                await table.AddEntityAsync(row, cancellationToken);
+                if (votes.Count == 0)
+                {
+                    await table.AddEntityAsync(row, cancellationToken);
+                }
+                else
+                {
+                    await table.SubmitTransactionAsync(actions, cancellationToken);
+                }
+
                 return (proposed, true);
             }
             catch (RequestFailedException ex) when (ex.Status == 409)
@@ -122,39 +144,17 @@ public sealed class DecisionStore(TableClient table)
     /// <summary>
     /// Puts <paramref name="votes"/> on the transaction's vote board and records <paramref name="decision"/>, in one atomic
     /// request (an entity-group transaction on the transaction's partition): the votes and the decision are durable
-    /// together, or nothing is written. False when a decision is already recorded (first writer wins): nothing was written.
+    /// together, or nothing is written. As <see cref="RecordFirstAsync"/>, it returns the decision that holds and whether
+    /// this call recorded it (not inserted: nothing was written).
     /// </summary>
     /// <remarks>For voters of one process that hold every vote of a transaction between them (see <c>ParticipantInbox</c>).</remarks>
-    public async Task<bool> RecordWithVotesAsync(string transactionId, IReadOnlyCollection<BoardVote> votes, DecisionRecord decision, CancellationToken cancellationToken = default)
+    public Task<(DecisionRecord Recorded, bool Inserted)> RecordWithVotesAsync(
+        string transactionId, IReadOnlyCollection<BoardVote> votes, DecisionRecord decision, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(transactionId);
         ArgumentNullException.ThrowIfNull(votes);
-        ArgumentNullException.ThrowIfNull(decision);
-        var record = ToEntity(transactionId, decision);
-        record[WriterProperty] = Guid.NewGuid().ToString("N");
-        List<TableTransactionAction> actions =
-        [
-            .. votes.Select(v => new TableTransactionAction(TableTransactionActionType.UpsertReplace, VoteRow(transactionId, v))),
-            new TableTransactionAction(TableTransactionActionType.Add, record),
-        ];
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await table.SubmitTransactionAsync(actions, cancellationToken);
-                return true;
-            }
-            catch (RequestFailedException ex) when (ex.Status == 409)
-            {
-                // The decision row exists. (A retried request whose first try went through would find its own row here:
-                // its writer says so.)
-                return await GetEntityAsync(transactionId, cancellationToken) is { } found && found.GetString(WriterProperty) == record.GetString(WriterProperty);
-            }
-            catch (RequestFailedException ex) when (ex.Status == 404 && attempt == 0)
-            {
-                await table.CreateIfNotExistsAsync(cancellationToken);
-            }
-        }
+        return votes.Count == 0
+            ? throw new ArgumentException("at least one vote goes with the decision", nameof(votes))
+            : InsertFirstAsync(transactionId, decision, votes, cancellationToken);
     }
 
     /// <summary>The transaction's vote board as it is: the recorded decision, if any, and every vote put on it (none: no table yet).</summary>

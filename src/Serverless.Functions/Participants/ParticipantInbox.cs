@@ -274,8 +274,8 @@ public sealed class ParticipantInbox(
                 var now = time.GetUtcNow();
                 try
                 {
-                    recorded = now < command.Deadline!.Value && await decisions.RecordWithVotesAsync(
-                        command.TransactionId, all, new DecisionRecord(Decision.Commit, null, now, [.. all.OrderBy(v => v.Branch).Select(v => (Vote?)v.Vote)]), cancellationToken);
+                    recorded = now < command.Deadline!.Value && (await decisions.RecordWithVotesAsync(
+                        command.TransactionId, all, new DecisionRecord(Decision.Commit, null, now, [.. all.OrderBy(v => v.Branch).Select(v => (Vote?)v.Vote)]), cancellationToken)).Inserted;
                 }
                 finally
                 {
