@@ -35,10 +35,12 @@ public sealed class StorageOutageTests(ITestOutputHelper output)
             ["LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS"] = "5",
 
             // Durable messages that were being processed when storage went away come back when their lease ends: after 5
-            // minutes by default (as on Azure), after a minute here. Much shorter (15 s) expires the leases of messages a
-            // busy worker still holds, and sessions then fail over and over on stale pop receipts.
-            ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:controlQueueVisibilityTimeout"] = "00:01:00",
-            ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:workItemQueueVisibilityTimeout"] = "00:01:00",
+            // minutes by default (as on Azure), after two here. Shorter expires the leases of messages a busy worker still
+            // holds, and sessions then fail over and over on stale pop receipts: at 15 s always, at 1 minute in 2 of 5 full
+            // runs, while the dispatcher fetched one work item per 10 s after the outage (below) and messages waited in its
+            // buffer past their lease.
+            ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:controlQueueVisibilityTimeout"] = "00:02:00",
+            ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:workItemQueueVisibilityTimeout"] = "00:02:00",
         });
         var (alice, bob, widget) = (TestHost.Id("alice"), TestHost.Id("bob"), TestHost.Id("widget"));
         await host.PutAccountOrFailAsync(alice, 1000);
@@ -91,8 +93,7 @@ public sealed class StorageOutageTests(ITestOutputHelper output)
         // Durable's own messages held when storage went away come back after their lease. All of that within minutes:
         // after an episode fails, Durable Task's orchestration dispatcher waits 10 s before each fetch until five episodes
         // in a row succeed (its AzureStorage backend's fixed process-exception delay), and every failure after the restart
-        // (a stale pop receipt, a message back out of order) starts that count again. Here 45-90 s, once in a full run
-        // over 180 s.
+        // (a stale pop receipt, a message back out of order) starts that count again. With 2-minute leases, about 2.5 minutes.
         var ids = transfers.Select(t => t.Id).Append(duringOutage).Append(ghost).ToList();
         var ends = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         try
