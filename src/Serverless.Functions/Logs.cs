@@ -29,6 +29,9 @@ internal static partial class Logs
     [LoggerMessage(1011, LogLevel.Warning, "Transaction {TransactionId}: vote-board check {Check} found {Votes} vote(s) and decision {Decision} that no report brought (a report was lost); carrying them out")]
     public static partial void VoteBoardRead(this ILogger logger, string transactionId, int check, int votes, string decision);
 
+    [LoggerMessage(1012, LogLevel.Debug, "Transaction {TransactionId}: answered Committed as its deciding voter in this process ended it, before the orchestration applied the report")]
+    public static partial void AnsweredFromReport(this ILogger logger, string transactionId);
+
     [LoggerMessage(1005, LogLevel.Warning, "Transaction {TransactionId}: activity {Activity} failed (attempt {Attempt}): {Error}; retrying on a durable timer")]
     public static partial void ActivityFailed(this ILogger logger, string transactionId, string activity, int attempt, string error);
 
@@ -70,6 +73,21 @@ internal static partial class Logs
 
     [LoggerMessage(2006, LogLevel.Warning, "Transaction {TransactionId}: the reply of participant {Participant} branch {Branch} could not be delivered to its orchestration: {Error}")]
     public static partial void ReplyNotDelivered(this ILogger logger, string transactionId, string participant, int branch, string error);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Transaction {TransactionId}: handling a command of participant {Participant} in this process was interrupted ({Error}); its queue function handles it when its lease of {LeaseSeconds} s ends")]
+    public static partial void LocalDeliveryInterrupted(this ILogger logger, string transactionId, string participant, string error, double leaseSeconds);
+
+    [LoggerMessage(2011, LogLevel.Error, "Transaction {TransactionId}: handling a command of participant {Participant} in this process failed; its queue function handles it when its lease of {LeaseSeconds} s ends")]
+    public static partial void LocalDeliveryFailed(this ILogger logger, Exception exception, string transactionId, string participant, double leaseSeconds);
+
+    [LoggerMessage(2012, LogLevel.Warning, "Transaction {TransactionId}: a command of participant {Participant} handled in this process could not be deleted ({Error}); its second delivery is answered as the first")]
+    public static partial void LocalDeliveryNotDeleted(this ILogger logger, string transactionId, string participant, string error);
+
+    [LoggerMessage(2014, LogLevel.Debug, "Transaction {TransactionId}: a command of participant {Participant} was handled in this process and deleted from its inbox")]
+    public static partial void LocalDeliveryHandled(this ILogger logger, string transactionId, string participant);
+
+    [LoggerMessage(2013, LogLevel.Warning, "Transaction {TransactionId}: its end could not be recorded ({Error}); its status shows Committed once the orchestration applied the report")]
+    public static partial void EndNotRecorded(this ILogger logger, string transactionId, string error);
 
     [LoggerMessage(3000, LogLevel.Error, "Queue {Queue}: a message was moved to the poison queue without being acted on: {Reason}")]
     public static partial void MessagePoisoned(this ILogger logger, string queue, string reason);

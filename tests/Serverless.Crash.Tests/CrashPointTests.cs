@@ -206,6 +206,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
             [HostProcess.DurableLeaseSetting("controlQueueVisibilityTimeout")] = Seconds(DurableLeaseSeconds),
             [HostProcess.DurableLeaseSetting("workItemQueueVisibilityTimeout")] = Seconds(DurableLeaseSeconds),
             ["LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
+            ["TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
         };
         if (classic)
         {

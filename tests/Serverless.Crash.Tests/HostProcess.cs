@@ -14,7 +14,7 @@ namespace Serverless.Crash.Tests;
 /// </summary>
 /// <remarks>
 /// The hosts run the coordinator and the <c>bank</c> participant, sign their messages, retry phase 2 after 1 s, lease
-/// received queue messages for <see cref="MessageLeaseSeconds"/> s and Durable's messages for
+/// received queue messages (and the prepares a start request hands to the bank in its own process) for <see cref="MessageLeaseSeconds"/> s and Durable's messages for
 /// <see cref="DurableLeaseSeconds"/> s (a test may set shorter ones), so that what a killed process held is delivered again
 /// soon. Output of every run is kept (see <see cref="OutputLines"/>). A crash point passed to a start arms that run
 /// (<see cref="CrashPoints"/>); a start without one runs unarmed.
@@ -165,6 +165,7 @@ public sealed class HostProcess : IAsyncDisposable
             ["FUNCTIONS_APP_ROOT"] = _appRoot,
             ["LOCALHOST_WORKER_ID"] = _workerId,
             ["LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
+            ["TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
             [DurableSetting + "hubName"] = TaskHub,
             [DurableLeaseSetting("maxQueuePollingInterval")] = "00:00:00.5",
             [DurableLeaseSetting("controlQueueVisibilityTimeout")] = durableLease,

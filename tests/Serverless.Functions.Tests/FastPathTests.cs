@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Azure.Data.Tables;
 using Microsoft.DurableTask;
@@ -94,7 +95,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
             Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
             Assert.Equal((30, 0), await Host.GetAccountAsync(bob));
             Assert.Equal(1, Logs.Count(2007, $"Transaction {id}:"));
-            Assert.Equal(["decision", "vote-00", "vote-01"], (await Rows(id)).Order());
+            Assert.Equal(["decision", "end", "vote-00", "vote-01"], (await Rows(id)).Order());
             Assert.Empty(await Bank.PeekAsync(id));
         }
 
@@ -157,7 +158,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
         await Host.PutAccountAsync(alice, 100);
         await Host.PutAccountAsync(bob, 0);
 
-        // What the start request does, but with the orchestration's first episode held back 3 s, as when the engine's start
+        // What the start request does, but with the orchestration's first episode held back 5 s, as when the engine's start
         // message comes back late (an abandoned fetch, a lease moving): the prepares are out first.
         var createdAt = DateTimeOffset.UtcNow;
         var request = new TransactionRequest(
@@ -170,7 +171,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
             "lost-report",
             createdAt) { PreparesSent = true };
         await Host.Services.GetRequiredService<DurableTaskClient>().ScheduleNewOrchestrationInstanceAsync(
-            TwoPhaseCommitFunctions.OrchestratorName, request, new StartOrchestrationOptions(id, createdAt.AddSeconds(3)));
+            TwoPhaseCommitFunctions.OrchestratorName, request, new StartOrchestrationOptions(id, createdAt.AddSeconds(5)));
         await Host.Services.GetRequiredService<ProtocolQueues>().SendAsync(id, request.FastPathPrepares());
 
         // Both vote at once: Commit recorded, both branches committed here, and the one report raised before the
@@ -182,6 +183,13 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
 
         Assert.Equal(Decision.Commit, (await Host.Decisions.GetAsync(id))?.Decision);
         Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
+
+        // The voter committed both branches and recorded the end: the status shows the transaction Committed, from its
+        // record, though its orchestration has not run yet.
+        var early = await Host.GetStatusAsync(id);
+        Assert.Equal(OrchestrationRuntimeStatus.Pending, (await Durable.GetInstanceAsync(id))?.RuntimeStatus);
+        Assert.Equal("Committed", early.GetProperty("status").GetString());
+        Assert.All(early.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
         await Eventually.WaitAsync(
             () => Task.FromResult(Logs.Lines.Any(l => l.Message.Contains(id, StringComparison.Ordinal) && l.Message.Contains("No such instance", StringComparison.Ordinal))),
             Wait,
@@ -192,13 +200,41 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
         // of its 600 s deadline to spare.
         var commands = await PausedInbox.DeliverUntilEndAsync(Host, id, Wait, Bank);
         Assert.Equal(["bank Commit 0", "bank Commit 1"], commands.Distinct().Order());
-        var end = await Host.GetStatusAsync(id);
-        Assert.Equal("Committed", end.GetProperty("status").GetString());
-        Assert.All(end.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await Durable.GetInstanceAsync(id))?.RuntimeStatus);
+        Assert.Equal(early.GetRawText(), (await Host.GetStatusAsync(id)).GetRawText());
         Assert.Equal(1, Logs.Count(1011, $"Transaction {id}: vote-board check 1 found 2 vote(s) and decision Commit"));
         Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
         Assert.Equal((30, 0), await Host.GetAccountAsync(bob));
     }
+
+    [Fact]
+    public async Task AStartWaitingForItsOutcome_IsAnsweredWhenTheDecidingVoterEndsIt_AndEveryLaterReadShowsTheSameDocument()
+    {
+        var (id, alice, bob) = (TestHost.Id("fast-wait"), TestHost.Id("alice"), TestHost.Id("bob"));
+        await Host.PutAccountAsync(alice, 100);
+        await Host.PutAccountAsync(bob, 0);
+        var answer = Host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 120), waitSeconds: 30);
+
+        // Both prepares handled in the host's process at once: the voter that completes the votes records Commit, commits
+        // both branches, raises the report and records the end, and the waiting start is answered from its report.
+        var prepares = await Bank.TakeAsync(id, 2, Wait);
+        await Task.WhenAll(prepares.Select(Bank.DeliverAsync));
+        using var response = await answer;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answered = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Committed", answered.GetProperty("status").GetString());
+        Assert.All(answered.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
+        Assert.Equal(1, Logs.Count(1012, $"Transaction {id}: answered Committed"));
+        Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
+
+        // Read at once (from the record, or from the orchestration if it already applied the report), and once the
+        // orchestration has ended: the same document, times included.
+        Assert.Equal(answered.GetRawText(), (await Host.GetStatusAsync(id)).GetRawText());
+        await Eventually.WaitAsync(async () => await Durable.GetInstanceAsync(id) is { IsCompleted: true }, Wait, "the orchestration to end");
+        Assert.Equal(answered.GetRawText(), (await Host.GetStatusAsync(id)).GetRawText());
+    }
+
+    private DurableTaskClient Durable => Host.Services.GetRequiredService<DurableTaskClient>();
 
     /// <summary>Two new accounts, alice holding <paramref name="balance"/> and bob nothing, and a started transfer of 30 from alice to bob.</summary>
     private async Task<(string Id, string Alice, string Bob)> StartTransferAsync(string hint, long balance = 100, int timeoutSeconds = 120)
@@ -228,6 +264,7 @@ public sealed class FastPathTests(FastPathTests.Fixture fixture) : IClassFixture
         {
             ["AzureWebJobs.BankParticipant.Disabled"] = "true",
             ["Logging:LogLevel:Serverless.Functions.Participants"] = "Debug",
+            ["Logging:LogLevel:Serverless.Functions.Api"] = "Debug",
             ["Logging:LogLevel:DurableTask.AzureStorage"] = "Warning",
         };
     }

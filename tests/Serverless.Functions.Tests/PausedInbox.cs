@@ -68,7 +68,8 @@ public sealed class PausedInbox(TestHost host, string participant)
 
     /// <summary>
     /// Delivers every command of <paramref name="transactionId"/> that reaches <paramref name="inboxes"/>, as it arrives, until
-    /// the transaction has ended; then takes what is left undelivered. Returns each as "participant Kind branch", in order.
+    /// the transaction's orchestration has ended (its status may show the end earlier, when the deciding voter ended it);
+    /// then takes what is left undelivered. Returns each as "participant Kind branch", in order.
     /// </summary>
     public static async Task<List<string>> DeliverUntilEndAsync(TestHost host, string transactionId, TimeSpan timeout, params PausedInbox[] inboxes)
     {
@@ -77,7 +78,7 @@ public sealed class PausedInbox(TestHost host, string participant)
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var ended = (await host.GetStatusAsync(transactionId)).GetProperty("status").GetString() is "Committed" or "Aborted";
+            var ended = await host.Services.GetRequiredService<DurableTaskClient>().GetInstanceAsync(transactionId) is { IsCompleted: true };
             foreach (var inbox in inboxes)
             {
                 foreach (var command in await inbox.TakeVisibleAsync(transactionId))

@@ -33,6 +33,7 @@ public sealed class StorageOutageTests(ITestOutputHelper output)
             ["TRANSACTIONS_IN_DOUBT_SECONDS"] = "2",
             ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/1 * * * * *",
             ["LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS"] = "5",
+            ["TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS"] = "5",
 
             // Durable messages that were being processed when storage went away come back when their lease ends: after 5
             // minutes by default (as on Azure), after two here. Shorter expires the leases of messages a busy worker still

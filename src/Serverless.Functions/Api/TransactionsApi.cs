@@ -12,6 +12,7 @@ using Serverless.Functions.Faults;
 using Serverless.Functions.Messaging;
 using Serverless.Functions.Telemetry;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Participants;
 
 namespace Serverless.Functions.Api;
 
@@ -19,7 +20,8 @@ namespace Serverless.Functions.Api;
 /// The transactions API of DESIGN.md over the Durable client: a transaction is a <c>TwoPhaseCommit</c> instance whose id is
 /// the transaction id; its custom status is the status document's content.
 /// </summary>
-public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore decisions, ProtocolQueues queues, TimeProvider time, ILogger<TransactionsApi> logger)
+public sealed class TransactionsApi(
+    TransactionsSettings settings, DecisionStore decisions, LocalDelivery delivery, TransactionEndings endings, TimeProvider time, ILogger<TransactionsApi> logger)
 {
     /// <summary>Every runtime status: an id is never reused, whatever became of its instance.</summary>
     private static readonly IReadOnlyList<string> AnyStatus = [.. Enum.GetNames<OrchestrationRuntimeStatus>()];
@@ -55,6 +57,9 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
         }
 
         using var span = TransactionTelemetry.StartTransaction(parsed.Id, parsed.Branches.Count);
+
+        // Before any prepare leaves: the voter that ends the transaction in this process tells this request at once.
+        using var ending = wait > TimeSpan.Zero && parsed.PreparesSent ? endings.Listen(parsed.Id) : null;
         // Scheduled at once: the engine refuses an id it already has (DedupeStatuses: every status), and then the instance
         // tells whether it is this request again or another one. The engine reads the instance itself before it writes, so
         // a read of ours first would only add a storage round trip to every start.
@@ -80,9 +85,10 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
         if (scheduled && parsed.PreparesSent)
         {
-            await SendPreparesAsync(parsed, cancellationToken);
+            await SendPreparesAsync(parsed, client, cancellationToken);
         }
 
+        var transaction = parsed;
         if (existing is not null)
         {
             var first = TryReadInput(existing);
@@ -92,17 +98,18 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
             }
 
             logger.StartRepeated(parsed.Id);
+            transaction = first!;
             if (first is { PreparesSent: true } && time.GetUtcNow() < first.Deadline
                 && await decisions.GetAsync(parsed.Id, cancellationToken) is null)
             {
                 // Undecided before its deadline: the first start may have stopped before all its prepares left. Sent again
                 // (duplicates are harmless, I5), they let a client's retry finish what a crash interrupted instead of waiting
                 // for the deadline's abort.
-                await SendPreparesAsync(first, cancellationToken);
+                await SendPreparesAsync(first, client, cancellationToken);
             }
         }
 
-        if (wait > TimeSpan.Zero && await WaitForEndAsync(client, parsed.Id, wait, cancellationToken) is { } finished)
+        if (wait > TimeSpan.Zero && await WaitForEndAsync(client, transaction, wait, ending?.Ended, cancellationToken) is { } finished)
         {
             return TypedResults.Ok(finished);
         }
@@ -113,13 +120,14 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
     /// <summary>
     /// The fast path's prepares, sent by the start request once the orchestration is scheduled (so that every vote finds its
-    /// instance): one round trip through the orchestration and an activity less before the participants start. A crash
-    /// before they all leave leaves the transaction to its deadline (I4), or to the client's retry, which sends them again.
+    /// instance): one round trip through the orchestration and an activity less before the participants start; those of this
+    /// app's participants are handled in this process at once (<see cref="LocalDelivery"/>). A crash before they all leave
+    /// leaves the transaction to its deadline (I4), or to the client's retry, which sends them again.
     /// </summary>
-    private async Task SendPreparesAsync(TransactionRequest request, CancellationToken cancellationToken)
+    private async Task SendPreparesAsync(TransactionRequest request, DurableTaskClient client, CancellationToken cancellationToken)
     {
         CrashPoints.Reached(CrashPoint.BeforePrepareSends, request.Id);
-        await queues.SendAsync(request.Id, request.FastPathPrepares(), cancellationToken);
+        await delivery.SendAsync(request.Id, request.FastPathPrepares(), client, cancellationToken);
     }
 
     public async Task<IResult> GetAsync(string id, DurableTaskClient client, CancellationToken cancellationToken)
@@ -172,7 +180,9 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
                 null => null,
                 // An instance that failed or was terminated shows its decision (ViewOfAsync): never Preparing.
                 TransactionStatus.Preparing => [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Suspended],
-                TransactionStatus.Committed or TransactionStatus.Aborted => [OrchestrationRuntimeStatus.Completed, .. EndedWithoutOutcome],
+                // A running instance may show Committed: its deciding voter ended it (ViewOfAsync).
+                TransactionStatus.Committed => [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending, .. EndedWithoutOutcome],
+                TransactionStatus.Aborted => [OrchestrationRuntimeStatus.Completed, .. EndedWithoutOutcome],
                 _ => [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Suspended, .. EndedWithoutOutcome],
             },
             FetchInputsAndOutputs = true,
@@ -246,7 +256,10 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
     }
 
     /// <summary>
-    /// What an instance shows: its custom status, its output once completed, or its input before it first ran. An instance
+    /// What an instance shows: its custom status, its output once completed, or its input before it first ran; but a running
+    /// transaction on the fast path whose deciding voter ended it (<see cref="TransactionEnd"/>, recorded beside its decision)
+    /// shows that end, as its orchestration will once it applies the voter's report, so that no read ever goes back from what
+    /// the start's answer or an earlier read said (one more storage read, for a running fast-path transaction only). An instance
     /// that failed or was terminated no longer carries its transaction (in-doubt resolution finishes it from the decision
     /// record), so it shows the recorded decision as Committing or Aborting, or, with none recorded, Aborting without a
     /// decision (presumed abort is the only outcome left, I4), its reason naming how the orchestration ended. Never
@@ -256,6 +269,14 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
     {
         ArgumentNullException.ThrowIfNull(instance);
         var view = ReadView(instance);
+        if (view is { IsTerminal: false } && instance.RuntimeStatus is OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Pending
+            && TryReadInput(instance) is { PreparesSent: true } request)
+        {
+            return await decisions.ReadBoardAsync(instance.InstanceId, cancellationToken) is { End: { } end } board
+                ? TransactionView.EndedByBranch(request, board.VoteEvents(), end) ?? view
+                : view;
+        }
+
         if (!EndedWithoutOutcome.Contains(instance.RuntimeStatus) || view is { IsTerminal: true })
         {
             return view;
@@ -330,14 +351,30 @@ public sealed class TransactionsApi(TransactionsSettings settings, DecisionStore
 
     private static string Clip(string text) => text.Length > TransactionView.MaxReasonLength ? text[..TransactionView.MaxReasonLength] + "…" : text;
 
-    private async Task<StatusDocument?> WaitForEndAsync(DurableTaskClient client, string id, TimeSpan wait, CancellationToken cancellationToken)
+    /// <summary>
+    /// The status document once the transaction ended, or null if it did not within <paramref name="wait"/>: as soon as a
+    /// voter of this process reports that it ended it (<paramref name="endedHere"/>), else when the orchestration completes.
+    /// </summary>
+    private async Task<StatusDocument?> WaitForEndAsync(
+        DurableTaskClient client, TransactionRequest request, TimeSpan wait, Task<VoteEvent>? endedHere, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(wait);
+        var completed = client.WaitForInstanceCompletionAsync(request.Id, getInputsAndOutputs: true, timeout.Token);
         try
         {
-            var instance = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
-            return await ViewOfAsync(instance, cancellationToken) is { IsTerminal: true } view ? StatusDocument.From(id, view) : null;
+            if (endedHere is not null && await Task.WhenAny(completed, endedHere) == endedHere
+                && (await endedHere) is { Ended: { } end } report
+                && TransactionView.EndedByBranch(request, [report, .. report.Others ?? []], end) is { } ended)
+            {
+                logger.AnsweredFromReport(request.Id);
+                await timeout.CancelAsync();
+                _ = completed.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                return StatusDocument.From(request.Id, ended);
+            }
+
+            var instance = await completed;
+            return await ViewOfAsync(instance, cancellationToken) is { IsTerminal: true } view ? StatusDocument.From(request.Id, view) : null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

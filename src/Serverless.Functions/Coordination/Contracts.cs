@@ -56,12 +56,23 @@ public sealed record VoteEvent(int Branch, Vote Vote, string? Reason = null, Dec
     /// <summary>With <see cref="Decision"/> Commit: other branches this branch committed itself (their participants run in its app).</summary>
     public IReadOnlyList<int>? Finished { get; init; }
 
+    /// <summary>With <see cref="Decision"/> Commit, when this branch committed every Yes branch itself: the transaction ended, at these times.</summary>
+    public TransactionEnd? Ended { get; init; }
+
     public static VoteEvent From(ProtocolMessage reply)
     {
         ArgumentNullException.ThrowIfNull(reply);
         return new VoteEvent(reply.Branch, reply.Vote!.Value, reply.Reason, reply.Decision, reply.Outcome);
     }
 }
+
+/// <summary>
+/// When a transaction on the fast path that its deciding voter carried to the end itself (it recorded Commit and committed
+/// every Yes branch in its process) was decided and completed, by that voter's clock: the times its status shows, wherever
+/// and whenever it is read (the answer to the start's <c>waitSeconds</c>, a status read before the orchestration applied the
+/// report, the orchestration's own output).
+/// </summary>
+public sealed record TransactionEnd(DateTimeOffset DecidedAt, DateTimeOffset CompletedAt);
 
 /// <summary>A branch executed its phase-2 command.</summary>
 public sealed record AckEvent(int Branch, BranchOutcome Outcome);
@@ -91,7 +102,11 @@ public sealed record SendCommandsInput(string TransactionId, IReadOnlyList<Branc
 /// What the <c>ReadVoteBoard</c> activity found: the recorded decision, if any, and the votes on the transaction's vote
 /// board (without their operations: the orchestration knows them).
 /// </summary>
-public sealed record VoteBoardView(DecisionRecord? Decision, IReadOnlyList<VoteEvent> Votes);
+public sealed record VoteBoardView(DecisionRecord? Decision, IReadOnlyList<VoteEvent> Votes)
+{
+    /// <summary>When the voter that recorded Commit committed every Yes branch itself (<see cref="DecisionStore.RecordEndAsync"/>); null otherwise.</summary>
+    public DateTimeOffset? CompletedAt { get; init; }
+}
 
 /// <summary>The input of the <c>RecordDecision</c> activity: the decision proposed, and the phase-2 commands to send if it is the one recorded.</summary>
 public sealed record RecordDecisionInput(string TransactionId, DecisionRecord Proposed, IReadOnlyList<BranchCommand> Phase2);

@@ -20,6 +20,7 @@ public sealed class DecisionStore(TableClient table)
 {
     private const string RowKey = "decision";
     private const string VotePrefix = "vote-";
+    private const string EndRowKey = "end";
     private const string WriterProperty = "Writer";
 
     public TableClient Table => table;
@@ -157,11 +158,23 @@ public sealed class DecisionStore(TableClient table)
             : InsertFirstAsync(transactionId, decision, votes, cancellationToken);
     }
 
+    /// <summary>
+    /// Records that the voter that recorded Commit carried the transaction to its end itself (every Yes branch committed),
+    /// at <paramref name="completedAt"/>: a row of its own beside the decision, which is never changed. From then on a status
+    /// read shows the transaction Committed, even before its orchestration applies the voter's report. Idempotent.
+    /// </summary>
+    public async Task RecordEndAsync(string transactionId, DateTimeOffset completedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        await table.UpsertEntityAsync(new TableEntity(transactionId, EndRowKey) { ["CompletedAt"] = completedAt }, TableUpdateMode.Replace, cancellationToken);
+    }
+
     /// <summary>The transaction's vote board as it is: the recorded decision, if any, and every vote put on it (none: no table yet).</summary>
     public async Task<VoteBoard> ReadBoardAsync(string transactionId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         DecisionRecord? decision = null;
+        DateTimeOffset? completedAt = null;
         var votes = new List<BoardVote>();
         try
         {
@@ -170,6 +183,10 @@ public sealed class DecisionStore(TableClient table)
                 if (entity.RowKey == RowKey)
                 {
                     decision = FromEntity(entity);
+                }
+                else if (entity.RowKey == EndRowKey)
+                {
+                    completedAt = entity.GetDateTimeOffset("CompletedAt");
                 }
                 else if (entity.RowKey.StartsWith(VotePrefix, StringComparison.Ordinal)
                     && int.TryParse(entity.RowKey.AsSpan(VotePrefix.Length), System.Globalization.CultureInfo.InvariantCulture, out var branch)
@@ -184,7 +201,7 @@ public sealed class DecisionStore(TableClient table)
             // No table yet: nothing was ever voted or recorded.
         }
 
-        return new VoteBoard(decision, votes);
+        return new VoteBoard(decision, votes) { CompletedAt = completedAt };
     }
 
     /// <summary>
@@ -253,4 +270,14 @@ public sealed record BoardVote(int Branch, Vote Vote, string Participant, string
 }
 
 /// <summary>What the board of a transaction holds: the recorded decision, if any, and the votes put on it.</summary>
-public sealed record VoteBoard(DecisionRecord? Decision, IReadOnlyList<BoardVote> Votes);
+public sealed record VoteBoard(DecisionRecord? Decision, IReadOnlyList<BoardVote> Votes)
+{
+    /// <summary>When the voter that recorded Commit carried the transaction to its end itself (<see cref="DecisionStore.RecordEndAsync"/>); null otherwise.</summary>
+    public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>The votes as the orchestration's events, one per branch.</summary>
+    public IReadOnlyList<VoteEvent> VoteEvents() => [.. Votes.DistinctBy(v => v.Branch).Select(v => new VoteEvent(v.Branch, v.Vote, v.Reason))];
+
+    /// <summary>The end the voter that recorded Commit recorded, if it did.</summary>
+    public TransactionEnd? End => Decision is { Decision: Serverless.Core.Protocol.Decision.Commit } d && CompletedAt is { } completed ? new TransactionEnd(d.DecidedAt, completed) : null;
+}

@@ -39,7 +39,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, Protocol
     public async Task<VoteBoardView> ReadVoteBoard([ActivityTrigger] string transactionId, CancellationToken cancellationToken)
     {
         var board = await decisions.ReadBoardAsync(transactionId, cancellationToken);
-        return new VoteBoardView(board.Decision, [.. board.Votes.Select(v => new VoteEvent(v.Branch, v.Vote, v.Reason))]);
+        return new VoteBoardView(board.Decision, board.VoteEvents()) { CompletedAt = board.CompletedAt };
     }
 
     /// <summary>

@@ -73,6 +73,9 @@ public sealed class TwoPhaseCommitOrchestration
     /// <summary>The decision a branch recorded itself and carried out (phase 2 of every other branch sent), from its vote.</summary>
     private Decision? _recordedByBranch;
 
+    /// <summary>When the voter that recorded Commit carried the transaction to its end itself: the times its end shows.</summary>
+    private TransactionEnd? _endedByBranch;
+
     /// <param name="context">The orchestration's context.</param>
     /// <param name="request">The orchestration's input as the engine read it; null or invalid fails the run (with an alert, Abort recorded).</param>
     /// <param name="options">Timing of the durable timers.</param>
@@ -213,6 +216,12 @@ public sealed class TwoPhaseCommitOrchestration
         }
 
         CancelTimers();
+        if (_endedByBranch is { } end && _state.Status == TransactionStatus.Committed)
+        {
+            // The status already showed this end (the start's answer, a status read): the same times, so it never changes.
+            _state = TransactionView.Ended(_state, end);
+        }
+
         _logger.TransactionCompleted(_state.Id, _state.Status.ToString());
         if (!_context.IsReplaying)
         {
@@ -306,6 +315,11 @@ public sealed class TwoPhaseCommitOrchestration
         }
 
         _logger.VoteBoardRead(_state.Id, _boardChecks, missing.Count, board.Decision?.Decision.ToString() ?? "none");
+        if (board.Decision is { Decision: Decision.Commit } commit && board.CompletedAt is { } completedAt)
+        {
+            _endedByBranch = new TransactionEnd(commit.DecidedAt, completedAt);
+        }
+
         if (_state.Decision is null && board.Decision is { } recorded)
         {
             var adopted = Coordinator.Adopt(_state, recorded, Now, _options);
@@ -324,6 +338,11 @@ public sealed class TwoPhaseCommitOrchestration
     {
         var finished = vote.Decision is not null;
         _recordedByBranch ??= vote.Decision;
+        if (vote is { Decision: Decision.Commit, Ended: { } end })
+        {
+            _endedByBranch = end;
+        }
+
         foreach (var other in vote.Others ?? [])
         {
             // Read from the vote board by the branch that completed it: the votes of branches that raised none themselves.

@@ -42,7 +42,9 @@ public static class TransactionsServiceCollectionExtensions
         services.AddSingleton(sp => new ProtocolQueues(
             sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<MessageCodec>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProtocolQueues>>()));
         services.AddSingleton<ParticipantRegistry>();
+        services.AddSingleton<TransactionEndings>();
         services.AddSingleton<ParticipantInbox>();
+        services.AddSingleton<LocalDelivery>();
         services.AddSingleton<InDoubtResolver>();
         services.AddSingleton<HistoryRetention>();
         services.AddSingleton<TransactionsApi>();

@@ -88,6 +88,14 @@ public sealed record TransactionsSettings
     public bool FastPath { get; init; } = true;
 
     /// <summary>
+    /// <c>TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS</c>: on the fast path, the start request hands the prepares of this app's
+    /// own participants to them in its process at once, each sent to its inbox hidden for this long first (the lease a queue
+    /// receive would take): should the handling fail or the process stop, the queue function gets the prepare when the lease
+    /// ends. 0: every prepare waits for the queue function. Default 30.
+    /// </summary>
+    public TimeSpan LocalDeliveryLease { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// <c>TRANSACTIONS_IN_DOUBT_SECONDS</c>: how long a participant holds a prepared branch without a decision before in-doubt
     /// resolution asks about it (the <c>ResolveInDoubt</c> timer function, on <c>TRANSACTIONS_IN_DOUBT_SCHEDULE</c>).
     /// Also the grace after the vote deadline past which an undecided transaction is presumed aborted. Default 60.
@@ -153,6 +161,7 @@ public sealed record TransactionsSettings
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             FastPath = Bool(configuration, "TRANSACTIONS_FAST_PATH", fallback: true),
             VoteCheckSeconds = Int(configuration, "TRANSACTIONS_VOTE_CHECK_SECONDS", 10, 1, 3600),
+            LocalDeliveryLease = TimeSpan.FromSeconds(Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
             HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),

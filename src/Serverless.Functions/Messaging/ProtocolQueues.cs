@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Functions.Coordination;
@@ -19,28 +20,70 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
     private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
 
     /// <summary>Sends each command to its participant's inbox, in parallel.</summary>
-    public async Task SendAsync(string transactionId, IEnumerable<BranchCommand> commands, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(commands);
-        var messages = commands.Select(c => c.ToMessage(transactionId)).ToList();
-        if (messages.Count > 1 && BetweenSends(messages[0].Kind) is { } point && CrashPoints.IsArmed(point))
-        {
-            // Fault injection: one command out, then the crash, the others never sent.
-            await SendAsync(messages[0], cancellationToken);
-            CrashPoints.Reached(point, transactionId);
-            messages.RemoveAt(0);
-        }
+    public Task SendAsync(string transactionId, IEnumerable<BranchCommand> commands, CancellationToken cancellationToken = default) =>
+        SendEachAsync(transactionId, commands, m => SendAsync(m, cancellationToken));
 
-        await Task.WhenAll(messages.Select(m => SendAsync(m, cancellationToken)));
+    /// <summary>
+    /// Sends each command to its participant's inbox, in parallel, hidden for <paramref name="lease"/> as if this process had
+    /// received it: this process handles it and then deletes it (<see cref="DeleteAsync"/>); should it not, the queue
+    /// function gets it when the lease ends.
+    /// </summary>
+    public async Task<IReadOnlyList<LeasedCommand>> SendLeasedAsync(string transactionId, IEnumerable<BranchCommand> commands, TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        var leased = new List<LeasedCommand>();
+        await SendEachAsync(transactionId, commands, async m =>
+        {
+            var queue = StorageNames.ParticipantQueue(m.Participant!);
+            var text = Encode(m);
+            var receipt = await SendAsync(queue, text, cancellationToken, lease);
+            lock (leased)
+            {
+                leased.Add(new LeasedCommand(m.Participant!, queue, text, receipt.MessageId, receipt.PopReceipt));
+            }
+        });
+        return leased;
+    }
+
+    /// <summary>Deletes a leased command once it is handled; false when it is gone or no longer leased to this process (the queue function got it).</summary>
+    public async Task<bool> DeleteAsync(LeasedCommand command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        try
+        {
+            await queues.GetQueueClient(command.Queue).DeleteMessageAsync(command.MessageId, command.PopReceipt, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 400)
+        {
+            return false;
+        }
     }
 
     /// <summary>Sends a command to the inbox of its participant.</summary>
     public Task SendAsync(ProtocolMessage command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        var traced = command.TraceParent is null ? command with { TraceParent = TransactionTelemetry.CurrentTraceParent } : command;
-        return SendAsync(StorageNames.ParticipantQueue(command.Participant!), codec.Encode(traced), cancellationToken);
+        return SendAsync(StorageNames.ParticipantQueue(command.Participant!), Encode(command), cancellationToken);
     }
+
+    private async Task SendEachAsync(string transactionId, IEnumerable<BranchCommand> commands, Func<ProtocolMessage, Task> send)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        var messages = commands.Select(c => c.ToMessage(transactionId)).ToList();
+        if (messages.Count > 1 && BetweenSends(messages[0].Kind) is { } point && CrashPoints.IsArmed(point))
+        {
+            // Fault injection: one command out, then the crash, the others never sent.
+            await send(messages[0]);
+            CrashPoints.Reached(point, transactionId);
+            messages.RemoveAt(0);
+        }
+
+        await Task.WhenAll(messages.Select(send));
+    }
+
+    /// <summary>The signed text of a command, carrying the current trace.</summary>
+    private string Encode(ProtocolMessage command) =>
+        codec.Encode(command.TraceParent is null ? command with { TraceParent = TransactionTelemetry.CurrentTraceParent } : command);
 
     /// <summary>Sends a participant's reply to the coordinator's inbox (what a participant hosted outside this app does).</summary>
     public Task ReplyAsync(ProtocolMessage reply, CancellationToken cancellationToken = default)
@@ -63,18 +106,21 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
         _ => null,
     };
 
-    private async Task SendAsync(string queue, string text, CancellationToken cancellationToken)
+    private async Task<SendReceipt> SendAsync(string queue, string text, CancellationToken cancellationToken, TimeSpan? hiddenFor = null)
     {
         var client = queues.GetQueueClient(queue);
         try
         {
-            await client.SendMessageAsync(text, null, NeverExpires, cancellationToken);
+            return await client.SendMessageAsync(text, hiddenFor, NeverExpires, cancellationToken);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
             // A queue never created (a participant deployed later): create it and send again.
             await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-            await client.SendMessageAsync(text, null, NeverExpires, cancellationToken);
+            return await client.SendMessageAsync(text, hiddenFor, NeverExpires, cancellationToken);
         }
     }
 }
+
+/// <summary>A command sent hidden to its participant's inbox, for this process to handle: its text, and what deletes it.</summary>
+public sealed record LeasedCommand(string Participant, string Queue, string Text, string MessageId, string PopReceipt);

@@ -30,6 +30,7 @@ public sealed class ParticipantInbox(
     MessageCodec codec,
     DecisionStore decisions,
     ProtocolQueues queues,
+    TransactionEndings endings,
     TimeProvider time,
     ILogger<ParticipantInbox> logger)
 {
@@ -60,7 +61,7 @@ public sealed class ParticipantInbox(
                 span?.SetTag("transaction.reply", vote.Vote.ToString());
                 if (vote.Report is { } report)
                 {
-                    await RaiseVoteAsync(command.TransactionId, report, participant, client, cancellationToken);
+                    await ReportAsync(command.TransactionId, report, participant, client, cancellationToken);
                 }
 
                 return;
@@ -168,23 +169,28 @@ public sealed class ParticipantInbox(
     private readonly ConcurrentDictionary<string, LocalRound> _rounds = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// The Yes and ReadOnly voters of one transaction that this process is handling at the same time (the prepares of a
-    /// transfer between two accounts of this app's bank arrive together). The voter that brings the round to every branch
-    /// of the transaction records all the votes and Commit in one request, instead of each voter writing its vote and
-    /// reading the board back; the others, which took the board protocol meanwhile, stay silent when it succeeds.
+    /// The voters of one transaction that this process is handling at the same time (the prepares of a transfer between two
+    /// accounts of this app's bank arrive together, and the start request hands them over together). The Yes or ReadOnly
+    /// voter that brings the round to every branch of the transaction records all the votes and Commit in one request; the
+    /// others wait for the members still preparing, and stay silent when that succeeds, instead of each writing its vote and
+    /// reading the board back.
     /// </summary>
     private sealed class LocalRound
     {
         private readonly Dictionary<int, BoardVote> _votes = [];
         private readonly TaskCompletionSource<bool> _led = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource? _settled;
         private int _members;
+        private int _preparing;
         private bool _complete;
 
+        /// <summary>A voter joins before it prepares its branch.</summary>
         public void Join()
         {
             lock (_votes)
             {
                 _members++;
+                _preparing++;
             }
         }
 
@@ -197,11 +203,21 @@ public sealed class ParticipantInbox(
             }
         }
 
+        /// <summary>A member that brings no Yes or ReadOnly (its branch voted No, or its prepare failed) stops preparing.</summary>
+        public void Withdraw()
+        {
+            lock (_votes)
+            {
+                Prepared();
+            }
+        }
+
         /// <summary>Adds a vote; every vote when this one completes the round (this voter then leads), else null.</summary>
         public IReadOnlyList<BoardVote>? Complete(BoardVote vote, int branches)
         {
             lock (_votes)
             {
+                Prepared();
                 _votes[vote.Branch] = vote;
                 if (_complete || _votes.Count < branches || _votes.Keys.Any(b => b < 0 || b >= branches))
                 {
@@ -209,7 +225,23 @@ public sealed class ParticipantInbox(
                 }
 
                 _complete = true;
+                _settled?.TrySetResult();
                 return [.. _votes.Values];
+            }
+        }
+
+        /// <summary>Completes once no member is still preparing (so a leader, if any, is known), or at once when none is.</summary>
+        public Task SettledAsync()
+        {
+            lock (_votes)
+            {
+                if (_complete || _preparing == 0)
+                {
+                    return Task.CompletedTask;
+                }
+
+                _settled ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return _settled.Task;
             }
         }
 
@@ -222,6 +254,15 @@ public sealed class ParticipantInbox(
             lock (_votes)
             {
                 return _complete ? _led.Task : Task.FromResult(false);
+            }
+        }
+
+        private void Prepared()
+        {
+            if (--_preparing == 0 && _settled is { } settled)
+            {
+                _settled = null;
+                settled.TrySetResult();
             }
         }
     }
@@ -250,32 +291,44 @@ public sealed class ParticipantInbox(
     /// </remarks>
     private async Task<BoardOutcome> PrepareOnBoardAsync(string participant, IResourceManager resourceManager, ProtocolMessage command, CancellationToken cancellationToken)
     {
-        var prepared = await resourceManager.PrepareAsync(new BranchKey(command.TransactionId, command.Branch), command.Operation!, cancellationToken);
-        if (prepared.Vote == Vote.Yes)
-        {
-            CrashPoints.Reached(CrashPoint.AfterPrepareRecorded, command.TransactionId);
-        }
-
-        logger.ParticipantHandled(command.TransactionId, participant, command.Branch, command.Kind.ToString(), prepared.Vote.ToString());
-        var mine = new BoardVote(command.Branch, prepared.Vote, participant, command.Operation!, prepared.Reason);
-        if (prepared.Vote == Vote.No)
-        {
-            return await VoteOnBoardAsync(participant, command, mine, round: null, cancellationToken);
-        }
-
         var round = _rounds.GetOrAdd(command.TransactionId, _ => new LocalRound());
         round.Join();
         try
         {
+            PrepareResult prepared;
+            try
+            {
+                prepared = await resourceManager.PrepareAsync(new BranchKey(command.TransactionId, command.Branch), command.Operation!, cancellationToken);
+            }
+            catch
+            {
+                round.Withdraw();
+                throw;
+            }
+
+            if (prepared.Vote == Vote.Yes)
+            {
+                CrashPoints.Reached(CrashPoint.AfterPrepareRecorded, command.TransactionId);
+            }
+
+            logger.ParticipantHandled(command.TransactionId, participant, command.Branch, command.Kind.ToString(), prepared.Vote.ToString());
+            var mine = new BoardVote(command.Branch, prepared.Vote, participant, command.Operation!, prepared.Reason);
+            if (prepared.Vote == Vote.No)
+            {
+                round.Withdraw();
+                return await VoteOnBoardAsync(participant, command, mine, round: null, cancellationToken);
+            }
+
             if (round.Complete(mine, command.Branches!.Value) is { } all)
             {
                 // Every vote of the transaction is a Yes or ReadOnly of this process: recorded with Commit in one request.
                 var recorded = false;
-                var now = time.GetUtcNow();
+                var votes = all.OrderBy(v => v.Branch).ToList();
+                var commit = new DecisionRecord(Decision.Commit, null, Now(), [.. votes.Select(v => (Vote?)v.Vote)]);
                 try
                 {
-                    recorded = now < command.Deadline!.Value && (await decisions.RecordWithVotesAsync(
-                        command.TransactionId, all, new DecisionRecord(Decision.Commit, null, now, [.. all.OrderBy(v => v.Branch).Select(v => (Vote?)v.Vote)]), cancellationToken)).Inserted;
+                    recorded = commit.DecidedAt < command.Deadline!.Value
+                        && (await decisions.RecordWithVotesAsync(command.TransactionId, votes, commit, cancellationToken)).Inserted;
                 }
                 finally
                 {
@@ -284,12 +337,13 @@ public sealed class ParticipantInbox(
 
                 if (recorded)
                 {
-                    logger.DecidedInOneRequest(command.TransactionId, participant, command.Branch, all.Count);
-                    var votes = all.OrderBy(v => v.Branch).ToList();
-                    return await CarryOutCommitAsync(participant, command, prepared.Vote, votes, cancellationToken);
+                    logger.DecidedInOneRequest(command.TransactionId, participant, command.Branch, votes.Count);
+                    return await CarryOutCommitAsync(participant, command, prepared.Vote, votes, commit, cancellationToken);
                 }
             }
 
+            // Members of the round still preparing may complete it: their leader then records this vote too.
+            await round.SettledAsync();
             return await VoteOnBoardAsync(participant, command, mine, round, cancellationToken);
         }
         finally
@@ -308,9 +362,15 @@ public sealed class ParticipantInbox(
     private async Task<BoardOutcome> VoteOnBoardAsync(string participant, ProtocolMessage command, BoardVote mine, LocalRound? round, CancellationToken cancellationToken)
     {
         var count = command.Branches!.Value;
+        if (round is not null && await round.LedToCommitAsync())
+        {
+            return new BoardOutcome(mine.Vote, null);
+        }
+
         var board = await decisions.VoteAsync(command.TransactionId, mine, cancellationToken);
         if (round is not null && await round.LedToCommitAsync())
         {
+            // A member that joined after this one went to the board led the round.
             return new BoardOutcome(mine.Vote, null);
         }
 
@@ -322,14 +382,14 @@ public sealed class ParticipantInbox(
         }
 
         var report = Report(command.Branch, votes);
-        var now = time.GetUtcNow();
+        var now = Now();
         if (board.Decision is not null || votes.Any(v => v.Vote == Vote.No) || now >= command.Deadline!.Value)
         {
             return new BoardOutcome(mine.Vote, report);
         }
 
-        var (recorded, inserted) = await decisions.RecordFirstAsync(
-            command.TransactionId, new DecisionRecord(Decision.Commit, null, now, [.. votes.Select(v => (Vote?)v.Vote)]), cancellationToken);
+        var commit = new DecisionRecord(Decision.Commit, null, now, [.. votes.Select(v => (Vote?)v.Vote)]);
+        var (recorded, inserted) = await decisions.RecordFirstAsync(command.TransactionId, commit, cancellationToken);
         if (!inserted)
         {
             // Another voter read the complete board at the same time and recorded Commit first: it reports every vote (and,
@@ -338,7 +398,7 @@ public sealed class ParticipantInbox(
             return new BoardOutcome(mine.Vote, recorded.Decision == Decision.Commit ? null : report);
         }
 
-        return await CarryOutCommitAsync(participant, command, mine.Vote, votes, cancellationToken);
+        return await CarryOutCommitAsync(participant, command, mine.Vote, votes, commit, cancellationToken);
     }
 
     /// <summary>The report of branch <paramref name="branch"/>: its vote, with every other vote of the board.</summary>
@@ -349,10 +409,12 @@ public sealed class ParticipantInbox(
     }
 
     /// <summary>
-    /// After this voter recorded Commit: commits every Yes branch of this app's participants in-process, sends the others
-    /// their commit, and returns the report that carries the decision and the finished branches.
+    /// After this voter recorded <paramref name="commit"/>: commits every Yes branch of this app's participants in-process,
+    /// sends the others their commit, and returns the report that carries the decision and the finished branches; and, when
+    /// it committed every Yes branch itself, the transaction's end (<see cref="TransactionEnd"/>).
     /// </summary>
-    private async Task<BoardOutcome> CarryOutCommitAsync(string participant, ProtocolMessage command, Vote vote, IReadOnlyList<BoardVote> votes, CancellationToken cancellationToken)
+    private async Task<BoardOutcome> CarryOutCommitAsync(
+        string participant, ProtocolMessage command, Vote vote, IReadOnlyList<BoardVote> votes, DecisionRecord commit, CancellationToken cancellationToken)
     {
         CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, command.TransactionId);
         var yes = votes.Where(v => v.Vote == Vote.Yes).ToList();
@@ -369,7 +431,45 @@ public sealed class ParticipantInbox(
             Decision = Decision.Commit,
             Outcome = finished.Contains(command.Branch) ? BranchOutcome.Committed : null,
             Finished = [.. finished.Where(b => b != command.Branch)],
+            Ended = finished.Count == yes.Count ? new TransactionEnd(commit.DecidedAt, Now()) : null,
         });
+    }
+
+    /// <summary>Now, to the millisecond: a time a voter records (its decision, the transaction's end) reads back from storage as it was.</summary>
+    private DateTimeOffset Now()
+    {
+        var now = time.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMillisecond));
+    }
+
+    /// <summary>
+    /// Raises a fast-path report. A report that ends the transaction (<see cref="VoteEvent.Ended"/>) also has its end recorded
+    /// beside the decision, at the same time, and once both are durable a start request of this process waiting for the
+    /// transaction is told (<see cref="TransactionEndings"/>): the status shows Committed from then on, wherever it is read.
+    /// </summary>
+    private async Task ReportAsync(string transactionId, VoteEvent report, string participant, DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        var recorded = report.Ended is { } end ? RecordEndAsync(transactionId, end, cancellationToken) : Task.FromResult(false);
+        var raised = await RaiseVoteAsync(transactionId, report, participant, client, cancellationToken);
+        if (await recorded && raised)
+        {
+            endings.Ended(transactionId, report);
+        }
+    }
+
+    /// <summary>Records the end; false when that failed (the status then shows it once the orchestration applied the report).</summary>
+    private async Task<bool> RecordEndAsync(string transactionId, TransactionEnd end, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await decisions.RecordEndAsync(transactionId, end.CompletedAt, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.EndNotRecorded(transactionId, StorageErrors.Describe(ex));
+            return false;
+        }
     }
 
     /// <summary>
@@ -407,15 +507,18 @@ public sealed class ParticipantInbox(
         CrashPoints.Reached(CrashPoint.AfterVoteRaised, transactionId);
     }
 
-    private async Task RaiseVoteAsync(string transactionId, VoteEvent vote, string participant, DurableTaskClient client, CancellationToken cancellationToken)
+    /// <summary>Raises a vote; false when its orchestration does not exist (logged).</summary>
+    private async Task<bool> RaiseVoteAsync(string transactionId, VoteEvent vote, string participant, DurableTaskClient client, CancellationToken cancellationToken)
     {
         try
         {
             await RaiseVoteAsync(transactionId, vote, client, cancellationToken);
+            return true;
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
         {
             logger.ReplyNotDelivered(transactionId, participant, vote.Branch, ex.Message);
+            return false;
         }
     }
 

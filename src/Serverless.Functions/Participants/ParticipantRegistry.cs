@@ -13,6 +13,10 @@ public sealed class ParticipantRegistry(IEnumerable<ParticipantRegistration> reg
 
     public IEnumerable<string> Names => _byName.Keys;
 
+    /// <summary>The name of <paramref name="participant"/>'s queue function, as every participant module names it: <c>bank</c>, <c>BankParticipant</c>.</summary>
+    public static string InboxFunction(string participant) =>
+        string.IsNullOrEmpty(participant) ? participant : $"{char.ToUpperInvariant(participant[0])}{participant[1..]}Participant";
+
     /// <summary>The resource manager of <paramref name="participant"/>, or null when this app does not run it.</summary>
     public IResourceManager? Find(string participant) =>
         _byName.TryGetValue(participant, out var registration) ? registration.ResourceManager(services) : null;

@@ -97,7 +97,9 @@ public sealed class StorageMetrics : IDisposable
 
         public override void OnReceivedResponse(HttpMessage message)
         {
-            if (service == StorageService.Queue && message.Response.Status == 201 && message.Request.Method == RequestMethod.Post && metrics.MessageSent is { } sent)
+            // A message sent hidden (a leased command this process handles itself, a delayed one) is nothing to poll for yet.
+            if (service == StorageService.Queue && message.Response.Status == 201 && message.Request.Method == RequestMethod.Post
+                && !message.Request.Uri.Query.Contains("visibilitytimeout=", StringComparison.OrdinalIgnoreCase) && metrics.MessageSent is { } sent)
             {
                 // The path is /{queue}/messages (Azurite puts the account first: /{account}/{queue}/messages).
                 var segments = message.Request.Uri.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);

@@ -34,7 +34,7 @@ public sealed class DurableEngine(
         {
             if (function.Trigger == TriggerKind.Orchestration)
             {
-                var orchestrator = new FunctionOrchestrator(function, invoker, completions);
+                var orchestrator = new FunctionOrchestrator(function, invoker);
                 orchestrations.Add(new FunctionCreator<TaskOrchestration>(function.Name, () => shims.CreateOrchestration(function.Name, orchestrator)));
             }
             else if (function.Trigger == TriggerKind.Activity)
@@ -51,7 +51,7 @@ public sealed class DurableEngine(
             {
                 // The backend's calls take no token: stop waiting for them when the host stops (storage may be down).
                 await service.CreateIfNotExistsAsync().WaitAsync(stoppingToken);
-                var worker = new TaskHubWorker(service, orchestrations, activities, loggerFactory);
+                var worker = new TaskHubWorker(new CommitNotifyingService(service, completions), orchestrations, activities, loggerFactory);
                 await worker.StartAsync().WaitAsync(stoppingToken);
                 _worker = worker;
                 logger.DurableStarted(settings.TaskHubName, settings.PartitionCount, settings.WorkerId, settings.MaxQueuePollingInterval);

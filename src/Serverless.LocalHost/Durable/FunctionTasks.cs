@@ -8,19 +8,15 @@ using Serverless.LocalHost.Invocation;
 namespace Serverless.LocalHost.Durable;
 
 /// <summary>An orchestrator function as the Durable Task SDK's <see cref="ITaskOrchestrator"/>: its input is the function's input parameter, if it has one.</summary>
-internal sealed class FunctionOrchestrator(LocalFunction function, FunctionInvoker invoker, InstanceCompletions completions) : ITaskOrchestrator
+internal sealed class FunctionOrchestrator(LocalFunction function, FunctionInvoker invoker) : ITaskOrchestrator
 {
     public Type InputType { get; } = function.Method.GetParameters()
         .FirstOrDefault(p => p.Position != function.TriggerParameter.Position && p.ParameterType != typeof(CancellationToken))?.ParameterType ?? typeof(object);
 
     public Type OutputType => function.ResultType ?? typeof(object);
 
-    public async Task<object?> RunAsync(TaskOrchestrationContext context, object? input)
-    {
-        var output = await invoker.InvokeAsync(function, context, CancellationToken.None, input: input);
-        completions.Completed(context.InstanceId);
-        return output;
-    }
+    public Task<object?> RunAsync(TaskOrchestrationContext context, object? input) =>
+        invoker.InvokeAsync(function, context, CancellationToken.None, input: input);
 }
 
 /// <summary>An activity function as the Durable Task SDK's <see cref="ITaskActivity"/>: its input is the trigger parameter.</summary>

@@ -139,36 +139,21 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
         for (var delay = FirstPoll; ; delay = Next(delay))
         {
             // Listen before reading, so that a completion in between is not missed.
-            var completed = completions.WhenCompleted(instanceId, cancellation);
+            var committed = completions.WhenCommitted(instanceId, cancellation);
             if (await GetInstancesAsync(instanceId, getInputsAndOutputs, cancellation) is { IsCompleted: true } instance)
             {
                 return instance;
             }
 
-            await Task.WhenAny(completed, Task.Delay(delay, cancellation));
+            await Task.WhenAny(committed, Task.Delay(delay, cancellation));
             cancellation.ThrowIfCancellationRequested();
-            if (completed.IsCompletedSuccessfully)
+            if (committed.IsCompletedSuccessfully)
             {
-                // Finished in this process; the engine commits it a few milliseconds later (its history, then its instance
-                // row): read at short intervals until then, so that the answer waits for the commit and not for a poll.
-                for (var attempt = 0; attempt < CommitReads; attempt++)
-                {
-                    await Task.Delay(CommitPoll, cancellation);
-                    if (await GetInstancesAsync(instanceId, getInputsAndOutputs, cancellation) is { IsCompleted: true } committed)
-                    {
-                        return committed;
-                    }
-                }
-
-                delay = FirstPoll;
+                // Ended and committed by this process's engine: its final state, as a read would return it.
+                return ToMetadata(await committed, getInputsAndOutputs);
             }
         }
     }
-
-    /// <summary>How often, and how many times, an instance that finished in this process is read until its completion is committed.</summary>
-    private static readonly TimeSpan CommitPoll = TimeSpan.FromMilliseconds(4);
-
-    private const int CommitReads = 50;
 
     public override async Task<PurgeResult> PurgeInstanceAsync(string instanceId, PurgeInstanceOptions? options = null, CancellationToken cancellation = default)
     {

@@ -1,0 +1,95 @@
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serverless.Functions.Coordination;
+using Serverless.Functions.Hosting;
+using Serverless.Functions.Messaging;
+using Serverless.Functions.Storage;
+
+namespace Serverless.Functions.Participants;
+
+/// <summary>
+/// Sends a transaction's prepares, and hands those of this app's own participants to them in this process at once, as if
+/// their queue function had just received them: one queue receive less per branch, and the branches of a transaction are
+/// prepared together (so their votes and Commit go to storage in one request, <see cref="ParticipantInbox"/>).
+/// </summary>
+/// <remarks>
+/// Each handed command is first sent to its inbox hidden for <see cref="TransactionsSettings.LocalDeliveryLease"/>, the
+/// lease a receive would take, so it is durable before it is acted on, exactly as a received one (I5). Handled, it is
+/// deleted; if the handler fails, or this process stops or crashes first, the command reappears when the lease ends and
+/// the queue function handles it then, like any message whose function failed. A handler that outlives the lease may meet
+/// a second delivery of its command: participants answer a repeated command as the first time (I5).
+/// </remarks>
+public sealed class LocalDelivery(
+    IConfiguration configuration,
+    TransactionsSettings settings,
+    ParticipantRegistry participants,
+    ProtocolQueues queues,
+    ParticipantInbox inbox,
+    IHostApplicationLifetime lifetime,
+    ILogger<LocalDelivery> logger)
+{
+    /// <summary>
+    /// Sends the commands (durable when this returns) and starts handling those of this app's participants in the
+    /// background; <paramref name="client"/> raises their replies.
+    /// </summary>
+    public async Task SendAsync(string transactionId, IReadOnlyList<BranchCommand> commands, DurableTaskClient client, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        ArgumentNullException.ThrowIfNull(client);
+        var here = settings.LocalDeliveryLease > TimeSpan.Zero ? commands.Where(c => RunsInbox(c.Participant)).ToList() : [];
+        var elsewhere = queues.SendAsync(transactionId, commands.Except(here), cancellationToken);
+        var leased = await queues.SendLeasedAsync(transactionId, here, settings.LocalDeliveryLease, cancellationToken);
+        foreach (var command in leased)
+        {
+            _ = Task.Run(() => HandleAsync(transactionId, command, client), CancellationToken.None);
+        }
+
+        await elsewhere;
+    }
+
+    /// <summary>
+    /// Whether this app runs <paramref name="participant"/>'s queue function: its resource manager is registered and the
+    /// function (<c>{Name}Participant</c>, as each participant module names it) is not disabled by
+    /// <c>AzureWebJobs.{Function}.Disabled</c>. A participant whose inbox another app serves gets its commands by the queue.
+    /// </summary>
+    private bool RunsInbox(string participant) =>
+        participants.Find(participant) is not null
+        && !string.Equals(configuration[$"AzureWebJobs.{ParticipantRegistry.InboxFunction(participant)}.Disabled"], "true", StringComparison.OrdinalIgnoreCase);
+
+    private async Task HandleAsync(string transactionId, LeasedCommand command, DurableTaskClient client)
+    {
+        var stopping = lifetime.ApplicationStopping;
+        try
+        {
+            await inbox.HandleAsync(command.Participant, command.Text, client, stopping);
+        }
+        catch (Exception ex)
+        {
+            if (StorageErrors.IsUnreachable(ex) || ex is OperationCanceledException)
+            {
+                logger.LocalDeliveryInterrupted(transactionId, command.Participant, StorageErrors.Describe(ex), settings.LocalDeliveryLease.TotalSeconds);
+            }
+            else
+            {
+                logger.LocalDeliveryFailed(ex, transactionId, command.Participant, settings.LocalDeliveryLease.TotalSeconds);
+            }
+
+            return;
+        }
+
+        try
+        {
+            if (await queues.DeleteAsync(command, stopping))
+            {
+                logger.LocalDeliveryHandled(transactionId, command.Participant);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Handled: the command's second delivery, when its lease ends, is answered as the first time (I5).
+            logger.LocalDeliveryNotDeleted(transactionId, command.Participant, StorageErrors.Describe(ex));
+        }
+    }
+}
