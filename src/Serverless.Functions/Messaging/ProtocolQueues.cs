@@ -25,23 +25,20 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
 
     /// <summary>
     /// Sends each command to its participant's inbox, in parallel, hidden for <paramref name="lease"/> as if this process had
-    /// received it: this process handles it and then deletes it (<see cref="DeleteAsync"/>); should it not, the queue
-    /// function gets it when the lease ends.
+    /// received it, and hands each to <paramref name="sent"/> as soon as it is durable: this process handles it and then
+    /// deletes it (<see cref="DeleteAsync"/>); should it not, the queue function gets it when the lease ends.
     /// </summary>
-    public async Task<IReadOnlyList<LeasedCommand>> SendLeasedAsync(string transactionId, IEnumerable<BranchCommand> commands, TimeSpan lease, CancellationToken cancellationToken = default)
+    public Task SendLeasedAsync(
+        string transactionId, IEnumerable<BranchCommand> commands, TimeSpan lease, Action<LeasedCommand> sent, CancellationToken cancellationToken = default)
     {
-        var leased = new List<LeasedCommand>();
-        await SendEachAsync(transactionId, commands, async m =>
+        ArgumentNullException.ThrowIfNull(sent);
+        return SendEachAsync(transactionId, commands, async m =>
         {
             var queue = StorageNames.ParticipantQueue(m.Participant!);
             var text = Encode(m);
             var receipt = await SendAsync(queue, text, cancellationToken, lease);
-            lock (leased)
-            {
-                leased.Add(new LeasedCommand(m.Participant!, queue, text, receipt.MessageId, receipt.PopReceipt));
-            }
+            sent(new LeasedCommand(m.Participant!, queue, text, receipt.MessageId, receipt.PopReceipt));
         });
-        return leased;
     }
 
     /// <summary>Deletes a leased command once it is handled; false when it is gone or no longer leased to this process (the queue function got it).</summary>

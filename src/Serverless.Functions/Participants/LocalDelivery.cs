@@ -31,8 +31,8 @@ public sealed class LocalDelivery(
     ILogger<LocalDelivery> logger)
 {
     /// <summary>
-    /// Sends the commands (durable when this returns) and starts handling those of this app's participants in the
-    /// background; <paramref name="client"/> raises their replies.
+    /// Sends the commands (durable when this returns) and starts handling each of this app's participants in the
+    /// background as soon as it is durable; <paramref name="client"/> raises their replies.
     /// </summary>
     public async Task SendAsync(string transactionId, IReadOnlyList<BranchCommand> commands, DurableTaskClient client, CancellationToken cancellationToken = default)
     {
@@ -40,12 +40,8 @@ public sealed class LocalDelivery(
         ArgumentNullException.ThrowIfNull(client);
         var here = settings.LocalDeliveryLease > TimeSpan.Zero ? commands.Where(c => RunsInbox(c.Participant)).ToList() : [];
         var elsewhere = queues.SendAsync(transactionId, commands.Except(here), cancellationToken);
-        var leased = await queues.SendLeasedAsync(transactionId, here, settings.LocalDeliveryLease, cancellationToken);
-        foreach (var command in leased)
-        {
-            _ = Task.Run(() => HandleAsync(transactionId, command, client), CancellationToken.None);
-        }
-
+        await queues.SendLeasedAsync(
+            transactionId, here, settings.LocalDeliveryLease, command => _ = Task.Run(() => HandleAsync(transactionId, command, client), CancellationToken.None), cancellationToken);
         await elsewhere;
     }
 

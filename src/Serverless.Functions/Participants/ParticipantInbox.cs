@@ -444,17 +444,19 @@ public sealed class ParticipantInbox(
 
     /// <summary>
     /// Raises a fast-path report. A report that ends the transaction (<see cref="VoteEvent.Ended"/>) also has its end recorded
-    /// beside the decision, at the same time, and once both are durable a start request of this process waiting for the
-    /// transaction is told (<see cref="TransactionEndings"/>): the status shows Committed from then on, wherever it is read.
+    /// beside the decision, at the same time, and once that is durable a start request of this process waiting for the
+    /// transaction is told (<see cref="TransactionEndings"/>): the status shows Committed from then on, wherever it is read,
+    /// and the orchestration ends with the same document, from the report or, should that be lost, from the vote board.
     /// </summary>
     private async Task ReportAsync(string transactionId, VoteEvent report, string participant, DurableTaskClient client, CancellationToken cancellationToken)
     {
-        var recorded = report.Ended is { } end ? RecordEndAsync(transactionId, end, cancellationToken) : Task.FromResult(false);
-        var raised = await RaiseVoteAsync(transactionId, report, participant, client, cancellationToken);
-        if (await recorded && raised)
+        var raised = RaiseVoteAsync(transactionId, report, participant, client, cancellationToken);
+        if (report.Ended is { } end && await RecordEndAsync(transactionId, end, cancellationToken))
         {
             endings.Ended(transactionId, report);
         }
+
+        await raised;
     }
 
     /// <summary>Records the end; false when that failed (the status then shows it once the orchestration applied the report).</summary>

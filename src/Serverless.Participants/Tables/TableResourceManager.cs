@@ -16,6 +16,9 @@ namespace Serverless.Participants.Tables;
 /// <remarks>
 /// Idempotency and ordering follow <see cref="ParticipantProtocol"/>. Concurrent branches on one resource race
 /// on its ETag; the loser reloads and decides again. After an exception, zero or all of a step is durable.
+/// The rows a step read or wrote are remembered with their ETags, so that the commit or rollback that follows a prepare in
+/// the same process decides on them without reading them back: every write is still guarded by the ETag it was decided
+/// on, so a row changed meanwhile (elsewhere, or by another branch) costs a 412 and a fresh read, never a wrong step.
 /// </remarks>
 public abstract class TableResourceManager<TOperation>(TableClient table) : IResourceManager, IRequiresInitialization, IPreparedBranchSource
     where TOperation : class
@@ -32,6 +35,12 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
 
     // The first key after every "tx|…" key: '}' follows '|' in ordinal order.
     private const string RecordPrefixEnd = "tx}";
+
+    /// <summary>Most rows remembered (<see cref="_written"/>); beyond, the memory starts again empty.</summary>
+    private const int MaxRemembered = 10_000;
+
+    /// <summary>The rows this instance last read or wrote, with their ETags.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string PartitionKey, string RowKey), TableEntity> _written = new();
 
     public TableClient Table => table;
 
@@ -61,7 +70,7 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
             return PrepareResult.No($"invalid operation: {error}");
         }
 
-        return await WithRetriesAsync(branch, op!, (resource, record) =>
+        return await WithRetriesAsync(branch, op!, remembered: false, (resource, record) =>
         {
             if (ParticipantProtocol.OnPrepare(RecordOf(record)) == BranchAction.AlreadyDone)
             {
@@ -107,7 +116,7 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
             return;
         }
 
-        await WithRetriesAsync<object?>(branch, op!, (resource, recordEntity) =>
+        await WithRetriesAsync<object?>(branch, op!, remembered: true, (resource, recordEntity) =>
         {
             var record = RecordOf(recordEntity);
             var action = commit ? ParticipantProtocol.OnCommit(record) : ParticipantProtocol.OnRollback(record);
@@ -149,9 +158,15 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
     /// <summary>Whether a prepared operation needs its resource row to exist at commit or rollback.</summary>
     protected virtual bool ResourceRequired(TOperation operation) => true;
 
+    /// <summary>
+    /// Reads the resource and the branch's record (or, with <paramref name="remembered"/>, takes both from what this instance
+    /// last read or wrote, if it knows both), decides, and writes the step in one entity-group transaction guarded by the ETags it
+    /// decided on; on a conflict (409, 412) or a row gone (404), reads again and decides again.
+    /// </summary>
     private async Task<T> WithRetriesAsync<T>(
         BranchKey branch,
         TOperation op,
+        bool remembered,
         Func<TableEntity?, TableEntity?, (T Result, List<TableTransactionAction>? Actions)> decide,
         CancellationToken cancellationToken)
     {
@@ -160,16 +175,25 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
         for (var attempt = 1; ; attempt++)
         {
             TableEntity? resource = null, record = null;
-            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {pk} and (RowKey eq {rk} or RowKey eq {recordKey})");
-            await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+            if (remembered && attempt == 1 && _written.TryGetValue((pk, rk), out var r) && _written.TryGetValue((pk, recordKey), out var b))
             {
-                if (e.RowKey == rk)
+                (resource, record) = (Clone(r), Clone(b));
+            }
+            else
+            {
+                                var filter = TableClient.CreateQueryFilter($"PartitionKey eq {pk} and (RowKey eq {rk} or RowKey eq {recordKey})");
+                await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
                 {
-                    resource = e;
-                }
-                else
-                {
-                    record = e;
+                    if (e.RowKey == rk)
+                    {
+                        resource = e;
+                    }
+                    else
+                    {
+                        record = e;
+                    }
+
+                    Remember(e);
                 }
             }
 
@@ -181,13 +205,52 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
 
             try
             {
-                await table.SubmitTransactionAsync(actions, cancellationToken);
+                var responses = await table.SubmitTransactionAsync(actions, cancellationToken);
+                Remember(actions, responses.Value);
                 return result;
             }
-            catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412 && attempt < MaxConflictRetries)
+            catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412 or 404 && attempt < MaxConflictRetries)
             {
-                // Another branch changed the resource, or a duplicate wrote the record first: decide again.
+                // Another branch changed the resource, a duplicate wrote the record first, or a remembered row is stale or
+                // gone: forget them, read and decide again.
+                _written.TryRemove((pk, rk), out _);
+                _written.TryRemove((pk, recordKey), out _);
                 await Task.Delay(Random.Shared.Next(1, 4 * Math.Min(attempt, 25)), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Remembers a row as read.</summary>
+    private void Remember(TableEntity read)
+    {
+        if (_written.Count >= MaxRemembered)
+        {
+            _written.Clear();
+        }
+
+        _written[(read.PartitionKey, read.RowKey)] = Clone(read);
+    }
+
+    /// <summary>Remembers each row written with the ETag its write returned (a row whose ETag is not known is forgotten).</summary>
+    private void Remember(List<TableTransactionAction> actions, IReadOnlyList<Response> responses)
+    {
+        if (_written.Count >= MaxRemembered)
+        {
+            _written.Clear();
+        }
+
+        for (var i = 0; i < actions.Count; i++)
+        {
+            var key = (actions[i].Entity.PartitionKey, actions[i].Entity.RowKey);
+            if (i < responses.Count && responses[i].Headers.ETag is { } etag && actions[i].Entity is TableEntity written)
+            {
+                var copy = Clone(written);
+                copy.ETag = etag;
+                _written[key] = copy;
+            }
+            else
+            {
+                _written.TryRemove(key, out _);
             }
         }
     }
