@@ -8,14 +8,24 @@ using Serverless.Functions.Messaging;
 namespace Serverless.Functions.Coordination;
 
 /// <summary>The coordinator's functions: the <c>TwoPhaseCommit</c> orchestrator (instance id = transaction id) and its activities.</summary>
-public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, ProtocolQueues queues, DecisionStore decisions)
+public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, ProtocolQueues queues, DecisionStore decisions, TransactionEndings endings)
 {
     /// <summary>The orchestrator function's name, as clients schedule it.</summary>
     public const string OrchestratorName = nameof(TwoPhaseCommit);
 
     [Function(nameof(TwoPhaseCommit))]
-    public Task<TransactionView> TwoPhaseCommit([OrchestrationTrigger] TaskOrchestrationContext context, TransactionRequest request) =>
-        new TwoPhaseCommitOrchestration(context, request, options).RunAsync();
+    public async Task<TransactionView> TwoPhaseCommit([OrchestrationTrigger] TaskOrchestrationContext context, TransactionRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var view = await new TwoPhaseCommitOrchestration(context, request, options).RunAsync();
+        if (!context.IsReplaying)
+        {
+            // Not state of the orchestration: the early answers' backpressure (TransactionEndings) learns it has one fewer.
+            endings.Finished(context.InstanceId);
+        }
+
+        return view;
+    }
 
     /// <summary>Sends prepare, commit or rollback commands to the participants' inboxes. Idempotent at the receivers.</summary>
     [Function(nameof(SendCommands))]

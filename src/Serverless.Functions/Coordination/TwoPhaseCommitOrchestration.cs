@@ -323,7 +323,20 @@ public sealed class TwoPhaseCommitOrchestration
         if (_state.Decision is null && board.Decision is { } recorded)
         {
             var adopted = Coordinator.Adopt(_state, recorded, Now, _options);
-            await TakeAsync(adopted, recorded, adopted.Commands, finishedBranch: null);
+            if (_endedByBranch is null)
+            {
+                await TakeAsync(adopted, recorded, adopted.Commands, finishedBranch: null);
+                return;
+            }
+
+            // The voter recorded the end: it committed every Yes branch itself. Nothing to send; their acknowledgements are
+            // that end (a report delayed behind a backlog, or lost, would have carried them).
+            await TakeAsync(adopted, recorded, adopted.Commands.RemoveAll(IsPhase2), finishedBranch: null);
+            foreach (var branch in _state.Branches.Where(b => b.Vote == Vote.Yes && b.Outcome is null))
+            {
+                await ApplyAsync(new BranchAcknowledged(branch.Index, BranchOutcome.Committed));
+            }
+
             return;
         }
 
