@@ -104,8 +104,8 @@ public sealed record SendCommandsInput(string TransactionId, IReadOnlyList<Branc
 /// </summary>
 public sealed record VoteBoardView(DecisionRecord? Decision, IReadOnlyList<VoteEvent> Votes)
 {
-    /// <summary>When the voter that recorded Commit committed every Yes branch itself (<see cref="DecisionStore.RecordEndAsync"/>); null otherwise.</summary>
-    public DateTimeOffset? CompletedAt { get; init; }
+    /// <summary>The end the voter that recorded Commit recorded, having committed every Yes branch itself (<see cref="VoteBoard.End"/>); null otherwise.</summary>
+    public TransactionEnd? End { get; init; }
 }
 
 /// <summary>The input of the <c>RecordDecision</c> activity: the decision proposed, and the phase-2 commands to send if it is the one recorded.</summary>

@@ -49,7 +49,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, Protocol
     public async Task<VoteBoardView> ReadVoteBoard([ActivityTrigger] string transactionId, CancellationToken cancellationToken)
     {
         var board = await decisions.ReadBoardAsync(transactionId, cancellationToken);
-        return new VoteBoardView(board.Decision, board.VoteEvents()) { CompletedAt = board.CompletedAt };
+        return new VoteBoardView(board.Decision, board.VoteEvents()) { End = board.End };
     }
 
     /// <summary>

@@ -315,10 +315,7 @@ public sealed class TwoPhaseCommitOrchestration
         }
 
         _logger.VoteBoardRead(_state.Id, _boardChecks, missing.Count, board.Decision?.Decision.ToString() ?? "none");
-        if (board.Decision is { Decision: Decision.Commit } commit && board.CompletedAt is { } completedAt)
-        {
-            _endedByBranch = new TransactionEnd(commit.DecidedAt, completedAt);
-        }
+        _endedByBranch ??= board.End;
 
         if (_state.Decision is null && board.Decision is { } recorded)
         {
