@@ -23,17 +23,11 @@ internal static partial class Logs
     [LoggerMessage(1009, LogLevel.Debug, "Transaction {TransactionId}: branch {Branch} acknowledged {Outcome} before this run knew the decision; kept until it does")]
     public static partial void AcknowledgementKept(this ILogger logger, string transactionId, int branch, string outcome);
 
-    [LoggerMessage(1010, LogLevel.Debug, "Transaction {TransactionId}: vote-board check {Check} found nothing new; still waiting for votes")]
-    public static partial void VoteBoardUnchanged(this ILogger logger, string transactionId, int check);
-
-    [LoggerMessage(1011, LogLevel.Warning, "Transaction {TransactionId}: vote-board check {Check} found {Votes} vote(s) and decision {Decision} that no report brought (a report was lost); carrying them out")]
-    public static partial void VoteBoardRead(this ILogger logger, string transactionId, int check, int votes, string decision);
-
-    [LoggerMessage(1012, LogLevel.Debug, "Transaction {TransactionId}: answered Committed as its deciding voter in this process ended it, before the orchestration applied the report")]
-    public static partial void AnsweredFromReport(this ILogger logger, string transactionId);
-
     [LoggerMessage(1005, LogLevel.Warning, "Transaction {TransactionId}: activity {Activity} failed (attempt {Attempt}): {Error}; retrying on a durable timer")]
-    public static partial void ActivityFailed(this ILogger logger, string transactionId, string activity, int attempt, string error);
+    public static partial void RecordingFailed(this ILogger logger, string transactionId, string activity, int attempt, string error);
+
+    [LoggerMessage(1013, LogLevel.Warning, "Transaction {TransactionId}: activity {Activity} of branch {Branch} failed: {Error}; an unsent prepare ends in the deadline's abort, an unsent commit or rollback is sent again by the phase-2 retry")]
+    public static partial void ActivityFailed(this ILogger logger, string transactionId, string activity, int branch, string error);
 
     [LoggerMessage(1006, LogLevel.Information, "Transaction {TransactionId}: start repeated with the same request; answering as the first time")]
     public static partial void StartRepeated(this ILogger logger, string transactionId);
@@ -62,32 +56,20 @@ internal static partial class Logs
     [LoggerMessage(2005, LogLevel.Warning, "In-doubt resolution for participant {Participant} failed; retrying at the next run")]
     public static partial void InDoubtPassFailed(this ILogger logger, Exception exception, string participant);
 
-    [LoggerMessage(2007, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} completed the votes and recorded Commit; {Here} branch(es) committed here, {Sent} commit(s) sent")]
-    public static partial void DecidedAtLastVote(this ILogger logger, string transactionId, string participant, int branch, int here, int sent);
-
-    [LoggerMessage(2009, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} held the last of {Votes} votes handled in this process at once; the votes and Commit were recorded in one request")]
-    public static partial void DecidedInOneRequest(this ILogger logger, string transactionId, string participant, int branch, int votes);
-
-    [LoggerMessage(2008, LogLevel.Warning, "Transaction {TransactionId}: committing participant {Participant} branch {Branch} in-process failed; its commit command is sent instead")]
-    public static partial void CommitHereFailed(this ILogger logger, Exception exception, string transactionId, string participant, int branch);
-
     [LoggerMessage(2006, LogLevel.Warning, "Transaction {TransactionId}: the reply of participant {Participant} branch {Branch} could not be delivered to its orchestration: {Error}")]
     public static partial void ReplyNotDelivered(this ILogger logger, string transactionId, string participant, int branch, string error);
 
-    [LoggerMessage(2010, LogLevel.Warning, "Transaction {TransactionId}: handling a command of participant {Participant} in this process was interrupted ({Error}); its queue function handles it when its lease of {LeaseSeconds} s ends")]
-    public static partial void LocalDeliveryInterrupted(this ILogger logger, string transactionId, string participant, string error, double leaseSeconds);
+    [LoggerMessage(2011, LogLevel.Error, "Transaction {TransactionId}: handling the {Command} of participant {Participant} branch {Branch} in this process failed ({Error}); its queue function handles it")]
+    public static partial void LocalDeliveryFailed(this ILogger logger, Exception exception, string transactionId, string participant, int branch, string command, string error);
 
-    [LoggerMessage(2011, LogLevel.Error, "Transaction {TransactionId}: handling a command of participant {Participant} in this process failed; its queue function handles it when its lease of {LeaseSeconds} s ends")]
-    public static partial void LocalDeliveryFailed(this ILogger logger, Exception exception, string transactionId, string participant, double leaseSeconds);
+    [LoggerMessage(2013, LogLevel.Warning, "A command of participant {Participant} that this process could not handle could not be handed back to its queue ({Error}); its queue function gets it when its lease of {LeaseSeconds} s ends")]
+    public static partial void LocalDeliveryNotReleased(this ILogger logger, string participant, string error, double leaseSeconds);
+
+    [LoggerMessage(2014, LogLevel.Debug, "Transaction {TransactionId}: the {Command} of participant {Participant} branch {Branch} was handled in this process and deleted from its inbox")]
+    public static partial void LocalDeliveryHandled(this ILogger logger, string transactionId, string participant, int branch, string command);
 
     [LoggerMessage(2012, LogLevel.Warning, "Transaction {TransactionId}: a command of participant {Participant} handled in this process could not be deleted ({Error}); its second delivery is answered as the first")]
     public static partial void LocalDeliveryNotDeleted(this ILogger logger, string transactionId, string participant, string error);
-
-    [LoggerMessage(2014, LogLevel.Debug, "Transaction {TransactionId}: a command of participant {Participant} was handled in this process and deleted from its inbox")]
-    public static partial void LocalDeliveryHandled(this ILogger logger, string transactionId, string participant);
-
-    [LoggerMessage(2013, LogLevel.Warning, "Transaction {TransactionId}: its end could not be recorded ({Error}); its status shows Committed once the orchestration applied the report")]
-    public static partial void EndNotRecorded(this ILogger logger, string transactionId, string error);
 
     [LoggerMessage(3000, LogLevel.Error, "Queue {Queue}: a message was moved to the poison queue without being acted on: {Reason}")]
     public static partial void MessagePoisoned(this ILogger logger, string queue, string reason);

@@ -47,7 +47,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     [Fact]
     public async Task CrashBetweenPrepareSends_TheDeadlinePassesWhileDown_TheTransferAbortsAndTheRedeliveredPreparesReserveNothing()
     {
-        await using var run = await ArmAsync(CrashPoint.BetweenPrepareSends);
+        await using var run = await ArmAsync(CrashPoint.AfterPrepareSent);
         const int deadlineSeconds = 3;
         var deadline = DateTimeOffset.UtcNow.AddSeconds(deadlineSeconds);
 
@@ -55,7 +55,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         {
         }
 
-        await CrashedAsync(run, CrashPoint.BetweenPrepareSends);
+        await CrashedAsync(run, CrashPoint.AfterPrepareSent);
         Assert.Equal("Preparing", await run.Probe.TransactionStatusAsync(run.Transfer.Id));
 
         // Only one prepare is in an inbox. The deadline passes while the host is down. After the restart the votes of the
@@ -113,10 +113,10 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     [Fact]
     public async Task CrashBetweenPhase2Sends_TheCommitReachesEveryBranchAfterTheRestart()
     {
-        await using var run = await ArmAsync(CrashPoint.BetweenPhase2Sends, classic: true);
+        await using var run = await ArmAsync(CrashPoint.AfterPhase2Sent, classic: true);
 
         await StartAsync(run);
-        await CrashedAsync(run, CrashPoint.BetweenPhase2Sends);
+        await CrashedAsync(run, CrashPoint.AfterPhase2Sent);
         Assert.Equal("Commit", (await run.Probe.DecisionsAsync())[run.Transfer.Id]);
 
         await run.Host.StartAgainAsync();

@@ -7,7 +7,7 @@ using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;
 
-/// <summary>The decision record's first-writer-wins insert against Azurite, including an insert whose response is lost.</summary>
+/// <summary>The decision record's first-writer-wins insert against Azurite, including an insert whose response is lost, and its delete.</summary>
 public sealed class DecisionStoreTests : IAsyncLifetime
 {
     private AzuriteInstance? _azurite;
@@ -25,32 +25,45 @@ public sealed class DecisionStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RecordFirst_TheFirstWriterIsTold_AndALaterWriterGetsTheFirstRecord()
+    public async Task Record_TheFirstRecordHolds_AndEveryLaterWriterIsGivenIt()
     {
         var store = await StoreAsync(loseFirstInsertResponse: false);
         var id = TestHost.Id("first");
+        var commit = Commit;
 
-        var first = await store.RecordFirstAsync(id, Commit);
-        var second = await store.RecordFirstAsync(id, Commit);
-        var abort = await store.RecordFirstAsync(id, new DecisionRecord(Decision.Abort, "late", DateTimeOffset.UtcNow, []));
+        var first = await store.RecordAsync(id, commit);
+        var abort = await store.RecordAsync(id, new DecisionRecord(Decision.Abort, "late", DateTimeOffset.UtcNow, []));
 
-        Assert.Equal((Decision.Commit, true), (first.Recorded.Decision, first.Inserted));
-        Assert.Equal((Decision.Commit, false), (second.Recorded.Decision, second.Inserted));
-        Assert.Equal((Decision.Commit, false), (abort.Recorded.Decision, abort.Inserted));
+        Assert.Equal(commit, first);
+        Assert.Equal(Decision.Commit, abort.Decision);
+        Assert.Null(abort.Reason);
+        Assert.Equal(commit.Votes.AsEnumerable(), abort.Votes.AsEnumerable());
     }
 
     [Fact]
-    public async Task RecordFirst_WhoseInsertSucceededButWhoseResponseWasLost_IsStillTheWriter_AfterTheClientsRetryMeetsItsOwnRow()
+    public async Task Record_WhoseInsertSucceededButWhoseResponseWasLost_ReturnsTheRecordItWrote_AfterTheClientsRetryMeetsItsOwnRow()
     {
         var store = await StoreAsync(loseFirstInsertResponse: true);
         var id = TestHost.Id("lost-response");
 
-        var (recorded, inserted) = await store.RecordFirstAsync(id, Commit);
+        var recorded = await store.RecordAsync(id, Commit);
 
         Assert.Equal(Decision.Commit, recorded.Decision);
-        Assert.True(inserted, "the retried insert met this call's own row: this call recorded the decision");
         Assert.Equal(Decision.Commit, (await store.GetAsync(id))?.Decision);
-        Assert.False((await store.RecordFirstAsync(id, Commit)).Inserted);
+    }
+
+    [Fact]
+    public async Task Delete_RemovesTheRecord_AndANewRecordCanThenBeWritten_AndDeletingNothingIsNoError()
+    {
+        var store = await StoreAsync(loseFirstInsertResponse: false);
+        var id = TestHost.Id("delete");
+        await store.RecordAsync(id, Commit);
+
+        await store.DeleteAsync(id);
+        await store.DeleteAsync(id);
+
+        Assert.Null(await store.GetAsync(id));
+        Assert.Equal(Decision.Abort, (await store.RecordAsync(id, new DecisionRecord(Decision.Abort, "new", DateTimeOffset.UtcNow, []))).Decision);
     }
 
     private static DecisionRecord Commit => new(Decision.Commit, null, DateTimeOffset.UtcNow, [Vote.Yes, Vote.Yes]);

@@ -64,7 +64,7 @@ public sealed class PausedInbox(TestHost host, string participant)
 
     /// <summary>Hands <paramref name="command"/> to the participant's inbox handler (signature check, resource manager, reply raised).</summary>
     public Task DeliverAsync(QueuedCommand command) =>
-        host.Services.GetRequiredService<ParticipantInbox>().HandleAsync(participant, command.Text, host.Services.GetRequiredService<DurableTaskClient>());
+        host.Services.GetRequiredService<ParticipantInbox>().ReceiveAsync(participant, command.Text, host.Services.GetRequiredService<DurableTaskClient>());
 
     /// <summary>
     /// Delivers every command of <paramref name="transactionId"/> that reaches <paramref name="inboxes"/>, as it arrives, until

@@ -158,7 +158,7 @@ public static class HostHelpers
                     var text = message.Body.ToString();
                     if (host.Codec.TryDecode(text, out var command, out _) && command!.TransactionId == transactionId)
                     {
-                        await inbox.HandleAsync(participant, text, host.Durable());
+                        await inbox.ReceiveAsync(participant, text, host.Durable());
                         await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
                         handled++;
                     }

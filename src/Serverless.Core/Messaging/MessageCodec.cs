@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -216,16 +215,6 @@ public sealed class MessageCodec
             writer.WriteString("decision", decision.ToString());
         }
 
-        if (m.Branches is { } branches)
-        {
-            writer.WriteNumber("branches", branches);
-        }
-
-        if (m.Deadline is { } deadline)
-        {
-            writer.WriteString("deadline", deadline.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
-        }
-
         if (m.TraceParent is not null)
         {
             writer.WriteString("traceParent", m.TraceParent);
@@ -299,30 +288,6 @@ public sealed class MessageCodec
             return false;
         }
 
-        int? branches = null;
-        if (body.TryGetProperty("branches", out var n))
-        {
-            if (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out var count) || count is < 2 or > Identifiers.MaxBranches || kind != MessageKind.Prepare)
-            {
-                error = "invalid branches";
-                return false;
-            }
-
-            branches = count;
-        }
-
-        DateTimeOffset? deadline = null;
-        if (body.TryGetProperty("deadline", out var d))
-        {
-            if (d.ValueKind != JsonValueKind.String || !DateTimeOffset.TryParse(d.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at) || branches is null)
-            {
-                error = "invalid deadline";
-                return false;
-            }
-
-            deadline = at;
-        }
-
         error = kind switch
         {
             MessageKind.Prepare or MessageKind.Commit or MessageKind.Rollback or MessageKind.Inquiry
@@ -331,7 +296,6 @@ public sealed class MessageCodec
             MessageKind.Vote when branch < 0 || vote is null => "Vote needs branch and vote",
             MessageKind.Ack when branch < 0 || outcome is null => "Ack needs branch and outcome",
             MessageKind.Vote when outcome is not null && decision is null => "a Vote with an outcome needs the decision it was finished by",
-            MessageKind.Prepare when branches is not null && (deadline is null || branch >= branches) => "a Prepare with branches needs its deadline and a branch below them",
             _ => null,
         };
         if (error is not null)
@@ -349,8 +313,6 @@ public sealed class MessageCodec
             Outcome = outcome,
             OnePhase = onePhase && kind == MessageKind.Prepare,
             Decision = kind == MessageKind.Vote ? decision : null,
-            Branches = branches,
-            Deadline = deadline,
             TraceParent = traceParent,
         };
         return true;

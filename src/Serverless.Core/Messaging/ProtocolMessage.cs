@@ -60,22 +60,10 @@ public sealed record ProtocolMessage(MessageKind Kind, string TransactionId)
     public bool OnePhase { get; init; }
 
     /// <summary>
-    /// On a <see cref="MessageKind.Vote"/>: the decision the voting branch recorded itself, first writer wins, and carried
-    /// out: its own branch finished by it (<see cref="Outcome"/>), and the phase-2 commands of every other branch sent. A
-    /// one-phase branch, or the branch whose Yes completed the transaction's votes (<see cref="Branches"/>).
+    /// On a <see cref="MessageKind.Vote"/> of a one-phase branch: the decision the branch recorded itself, first writer wins,
+    /// and finished its branch by (<see cref="Outcome"/>).
     /// </summary>
     public Decision? Decision { get; init; }
-
-    /// <summary>
-    /// On a <see cref="MessageKind.Prepare"/> of a transaction of two branches or more: how many branches it has. With
-    /// <see cref="Deadline"/>, it lets the participant whose Yes vote completes the transaction's votes record Commit and send
-    /// phase 2 itself (the coordinator's decision rule applied to the votes on its decision record), instead of waiting for
-    /// the coordinator to do it one round trip later. Absent: the coordinator decides.
-    /// </summary>
-    public int? Branches { get; init; }
-
-    /// <summary>On a <see cref="MessageKind.Prepare"/> with <see cref="Branches"/>: the transaction's vote deadline; at or after it, no participant records Commit (I4).</summary>
-    public DateTimeOffset? Deadline { get; init; }
 
     /// <summary>
     /// The W3C <c>traceparent</c> of the span that sent the message (<c>00-{trace id}-{span id}-{flags}</c>), so that the

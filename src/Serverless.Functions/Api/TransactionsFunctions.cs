@@ -3,8 +3,8 @@ using Microsoft.DurableTask.Client;
 
 namespace Serverless.Functions.Api;
 
-/// <summary>The HTTP functions of the transactions API; each is a thin adapter over <see cref="TransactionsApi"/>.</summary>
-public sealed class TransactionsFunctions(TransactionsApi api, ApiGuard guard)
+/// <summary>The HTTP functions of the transactions API; each is a thin adapter over <see cref="TransactionsApi"/> or <see cref="TransactionListing"/>.</summary>
+public sealed class TransactionsFunctions(TransactionsApi api, TransactionListing listing, ApiGuard guard)
 {
     [Function("StartTransaction")]
     public Task<IResult> Start(
@@ -16,7 +16,7 @@ public sealed class TransactionsFunctions(TransactionsApi api, ApiGuard guard)
     public Task<IResult> List(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "transactions")] HttpRequest request,
         [DurableClient] DurableTaskClient client) =>
-        guard.RunAsync(request, ct => api.ListAsync(request, client, ct));
+        guard.RunAsync(request, ct => listing.ListAsync(request, client, ct));
 
     [Function("GetTransaction")]
     public Task<IResult> Get(

@@ -14,23 +14,12 @@ public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnly
 {
     [JsonIgnore]
     public DateTimeOffset Deadline => CreatedAt.AddSeconds(TimeoutSeconds);
-
-    /// <summary>The start request sends the prepares (the fast path), not the orchestration.</summary>
-    public bool PreparesSent { get; init; }
-
-    /// <summary>
-    /// The fast path's prepare of every branch: in a transaction of several branches each names how many there are and the
-    /// deadline, so that the voter that completes the vote board can decide; a single branch commits in one phase.
-    /// </summary>
-    public IReadOnlyList<BranchCommand> FastPathPrepares() => [.. Branches.Select((b, i) => Branches.Count == 1
-        ? new BranchCommand(MessageKind.Prepare, i, b.Participant, b.Operation, OnePhase: true)
-        : new BranchCommand(MessageKind.Prepare, i, b.Participant, b.Operation, Branches: Branches.Count, Deadline: Deadline))];
 }
 
 /// <summary>One branch of a start request: the participant and its opaque operation as compact JSON.</summary>
 public sealed record BranchRequest(string Participant, string Operation);
 
-/// <summary>The names of the orchestration's external events.</summary>
+/// <summary>The names of the orchestration's external events: replies of participants whose inbox a queue function served.</summary>
 public static class TransactionEvents
 {
     /// <summary>A participant's vote (<see cref="VoteEvent"/>).</summary>
@@ -44,21 +33,11 @@ public static class TransactionEvents
 }
 
 /// <summary>
-/// A vote. A branch that recorded the decision itself (a one-phase branch, or the branch whose Yes completed the votes on
-/// the fast path) also reports the <paramref name="Decision"/> and, for a Yes, the <paramref name="Outcome"/> it finished
-/// with; it has sent the phase-2 commands of every other branch.
+/// A vote, as the <c>Prepare</c> activity returns it or an event brings it. A one-phase branch also reports the
+/// <paramref name="Decision"/> it recorded itself and, for a Yes, the <paramref name="Outcome"/> it finished with.
 /// </summary>
 public sealed record VoteEvent(int Branch, Vote Vote, string? Reason = null, Decision? Decision = null, BranchOutcome? Outcome = null)
 {
-    /// <summary>On the fast path, the votes of the other branches, read from the vote board by the branch that completed it.</summary>
-    public IReadOnlyList<VoteEvent>? Others { get; init; }
-
-    /// <summary>With <see cref="Decision"/> Commit: other branches this branch committed itself (their participants run in its app).</summary>
-    public IReadOnlyList<int>? Finished { get; init; }
-
-    /// <summary>With <see cref="Decision"/> Commit, when this branch committed every Yes branch itself: the transaction ended, at these times.</summary>
-    public TransactionEnd? Ended { get; init; }
-
     public static VoteEvent From(ProtocolMessage reply)
     {
         ArgumentNullException.ThrowIfNull(reply);
@@ -66,47 +45,42 @@ public sealed record VoteEvent(int Branch, Vote Vote, string? Reason = null, Dec
     }
 }
 
-/// <summary>
-/// When a transaction on the fast path that its deciding voter carried to the end itself (it recorded Commit and committed
-/// every Yes branch in its process) was decided and completed, by that voter's clock: the times its status shows, wherever
-/// and whenever it is read (the answer to the start's <c>waitSeconds</c>, a status read before the orchestration applied the
-/// report, the orchestration's own output).
-/// </summary>
-public sealed record TransactionEnd(DateTimeOffset DecidedAt, DateTimeOffset CompletedAt);
-
 /// <summary>A branch executed its phase-2 command.</summary>
 public sealed record AckEvent(int Branch, BranchOutcome Outcome);
 
 /// <summary>A client asked to abort.</summary>
 public sealed record AbortEvent(string? Reason = null);
 
-/// <summary>A command for one branch, as an activity sends it (<paramref name="Branches"/> and <paramref name="Deadline"/>: see <see cref="ProtocolMessage.Branches"/>).</summary>
-public sealed record BranchCommand(
-    MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false, int? Branches = null, DateTimeOffset? Deadline = null)
+/// <summary>A command for one branch of a transaction: the input of the <c>Prepare</c> activity, and the command of a phase-2 activity.</summary>
+/// <param name="TransactionId">The transaction.</param>
+/// <param name="Kind">Prepare, Commit or Rollback.</param>
+/// <param name="Branch">The branch's index in the request.</param>
+/// <param name="Participant">The participant, whose inbox is <c>tx-participant-{name}</c>.</param>
+/// <param name="Operation">The branch's operation, compact JSON.</param>
+/// <param name="OnePhase">A prepare of a transaction's only branch: the participant decides its outcome (one-phase commit).</param>
+public sealed record BranchCommand(string TransactionId, MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false)
 {
-    public ProtocolMessage ToMessage(string transactionId) => new(Kind, transactionId)
+    public ProtocolMessage ToMessage() => new(Kind, TransactionId)
     {
         Branch = Branch,
         Participant = Participant,
         Operation = Operation,
         OnePhase = OnePhase,
-        Branches = Branches,
-        Deadline = Deadline,
     };
 }
 
-/// <summary>The input of the <c>SendCommands</c> activity.</summary>
-public sealed record SendCommandsInput(string TransactionId, IReadOnlyList<BranchCommand> Commands);
+/// <summary>
+/// The input of the <c>Commit</c> and <c>Rollback</c> activities: the decision the orchestration proposes, recorded first
+/// writer wins before the command leaves, and the command, sent only if the recorded decision is the proposed one.
+/// </summary>
+public sealed record Phase2Input(DecisionRecord Proposed, BranchCommand Command);
 
 /// <summary>
-/// What the <c>ReadVoteBoard</c> activity found: the recorded decision, if any, and the votes on the transaction's vote
-/// board (without their operations: the orchestration knows them).
+/// What a phase-2 activity did: the decision it found recorded (the one the orchestration carries out), and the branch's
+/// outcome when its participant ran in this process (null: the command is in the inbox, and its acknowledgement comes as
+/// an event; or the recorded decision is not the proposed one, and nothing was sent).
 /// </summary>
-public sealed record VoteBoardView(DecisionRecord? Decision, IReadOnlyList<VoteEvent> Votes)
-{
-    /// <summary>The end the voter that recorded Commit recorded, having committed every Yes branch itself (<see cref="VoteBoard.End"/>); null otherwise.</summary>
-    public TransactionEnd? End { get; init; }
-}
+public sealed record Phase2Result(DecisionRecord Recorded, BranchOutcome? Outcome);
 
-/// <summary>The input of the <c>RecordDecision</c> activity: the decision proposed, and the phase-2 commands to send if it is the one recorded.</summary>
-public sealed record RecordDecisionInput(string TransactionId, DecisionRecord Proposed, IReadOnlyList<BranchCommand> Phase2);
+/// <summary>The input of the <c>RecordDecision</c> activity: a decision whose phase 2 sends nothing (no branch holds a reservation).</summary>
+public sealed record RecordDecisionInput(string TransactionId, DecisionRecord Proposed);

@@ -29,7 +29,7 @@ public sealed class CoordinatorInboxFunctions(MessageCodec codec, ProtocolQueues
         switch (reply!.Kind)
         {
             case MessageKind.Vote or MessageKind.Ack:
-                await inbox.DeliverAsync(reply, reply.Participant ?? "(remote)", client, cancellationToken);
+                await inbox.RaiseAsync(reply, reply.Participant ?? "(remote)", client, cancellationToken);
                 break;
             case MessageKind.Inquiry:
                 var branch = new BranchKey(reply.TransactionId, reply.Branch);

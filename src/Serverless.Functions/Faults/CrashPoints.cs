@@ -6,30 +6,30 @@ namespace Serverless.Functions.Faults;
 /// <summary>A step of the protocol at which a crash test can make the process die.</summary>
 public enum CrashPoint
 {
-    /// <summary>The orchestration is scheduled and running, and the activity that sends the prepares has sent none yet.</summary>
+    /// <summary>The orchestration is scheduled and running, and a <c>Prepare</c> activity has not sent its prepare yet.</summary>
     BeforePrepareSends,
 
-    /// <summary>One prepare of a transaction is in its participant's inbox and the others are not.</summary>
-    BetweenPrepareSends,
+    /// <summary>A prepare is in its participant's inbox (hidden, when this process handles it) and has not been handled.</summary>
+    AfterPrepareSent,
 
-    /// <summary>A participant raised its vote on the orchestration and its inbox message is not yet complete (the orchestrator may not have acted on the vote).</summary>
+    /// <summary>A participant's queue function raised its vote on the orchestration and its inbox message is not yet complete (the orchestrator may not have acted on the vote).</summary>
     AfterVoteRaised,
 
-    /// <summary>The decision record is durable and no commit or rollback has been sent.</summary>
+    /// <summary>A phase-2 activity (or <c>RecordDecision</c>) found the decision record durable and has sent no commit or rollback.</summary>
     AfterDecisionRecorded,
 
-    /// <summary>One commit or rollback of a decision is in its inbox and the others are not.</summary>
-    BetweenPhase2Sends,
+    /// <summary>A commit or rollback is in its participant's inbox (hidden, when this process handles it) and has not been handled.</summary>
+    AfterPhase2Sent,
 
-    /// <summary>A participant made its reservation durable (vote Yes) and has not raised its vote.</summary>
+    /// <summary>A participant made its reservation durable (vote Yes) and has not returned or raised its vote.</summary>
     AfterPrepareRecorded,
 
-    /// <summary>A participant applied a commit durably and has not raised its acknowledgement.</summary>
+    /// <summary>A participant applied a commit durably and has not returned or raised its acknowledgement.</summary>
     AfterCommitApplied,
 
     /// <summary>
-    /// Inside the orchestrator episode that decides: the Durable engine has sent the episode's messages (the
-    /// <c>RecordDecision</c> activity's work item) and has not committed the episode's history. The replay case of I2. Reached
+    /// Inside the orchestrator episode that decides: the Durable engine has sent the episode's messages (the work items of
+    /// its <c>Commit</c>, <c>Rollback</c> or <c>RecordDecision</c> activities) and has not committed the episode's history. The replay case of I2. Reached
     /// in the Durable engine's own storage traffic, so only a host that runs the engine (the local host) can arm it.
     /// </summary>
     AfterEpisodeMessagesSent,
@@ -73,7 +73,7 @@ public static class CrashPoints
         }
     }
 
-    /// <summary>True when <paramref name="point"/> is armed (callers that send in parallel then send one by one).</summary>
+    /// <summary>True when <paramref name="point"/> is armed (a host then watches for what only it can see).</summary>
     public static bool IsArmed(CrashPoint point) => Configuration is { } armed && armed.Point == point;
 
     /// <summary>Kills this process if <paramref name="point"/> is the armed one and this is the configured hit.</summary>

@@ -33,21 +33,18 @@ public static class TransactionsServiceCollectionExtensions
             settings.StorageClientId,
             sp.GetRequiredService<StorageMetrics>()));
         services.AddSingleton(settings.CreateCodec());
-        services.AddSingleton(new CoordinatorOptions
-        {
-            Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds),
-            VoteCheckBase = TimeSpan.FromSeconds(settings.VoteCheckSeconds),
-        });
+        services.AddSingleton(new CoordinatorOptions { Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds) });
         services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
         services.AddSingleton(sp => new ProtocolQueues(
             sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<MessageCodec>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProtocolQueues>>()));
         services.AddSingleton<ParticipantRegistry>();
-        services.AddSingleton<TransactionEndings>();
         services.AddSingleton<ParticipantInbox>();
-        services.AddSingleton<LocalDelivery>();
+        services.AddSingleton<CommandDelivery>();
         services.AddSingleton<InDoubtResolver>();
         services.AddSingleton<HistoryRetention>();
+        services.AddSingleton<TransactionViews>();
         services.AddSingleton<TransactionsApi>();
+        services.AddSingleton<TransactionListing>();
         services.AddSingleton<ApiGuard>();
         services.AddSingleton<StorageInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());

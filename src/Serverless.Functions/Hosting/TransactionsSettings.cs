@@ -72,26 +72,10 @@ public sealed record TransactionsSettings
     public double Phase2RetrySeconds { get; init; } = 10;
 
     /// <summary>
-    /// <c>TRANSACTIONS_VOTE_CHECK_SECONDS</c>: on the fast path, how long after its start a transaction still waiting for
-    /// votes reads its vote board and decision record itself (then again at twice the interval, up to the deadline), so that
-    /// a report the engine discarded (one raised before the orchestration's first episode) or never got costs seconds, not
-    /// the deadline. Default 10.
-    /// </summary>
-    public int VoteCheckSeconds { get; init; } = 10;
-
-    /// <summary>
-    /// <c>TRANSACTIONS_FAST_PATH</c> (<c>true</c> or <c>false</c>): the start request sends the prepares itself, and the
-    /// branch whose Yes completes the votes records Commit and sends phase 2 (the decision rule on the decision record's
-    /// vote board), so that the orchestration is off the path of a committing transaction but for its end. <c>false</c>:
-    /// the orchestration's activities send the prepares and record every decision. Default true; the benchmark measures both.
-    /// </summary>
-    public bool FastPath { get; init; } = true;
-
-    /// <summary>
-    /// <c>TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS</c>: on the fast path, the start request hands the prepares of this app's
-    /// own participants to them in its process at once, each sent to its inbox hidden for this long first (the lease a queue
-    /// receive would take): should the handling fail or the process stop, the queue function gets the prepare when the lease
-    /// ends. 0: every prepare waits for the queue function. Default 30.
+    /// <c>TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS</c>: the coordinator's activities hand the commands of this app's own
+    /// participants to them in their process at once, each sent to its inbox hidden for this long first (the lease a queue
+    /// receive would take): should this process stop before it handled the command, the queue function gets it when the
+    /// lease ends. 0: every command waits for the queue function. Default 30.
     /// </summary>
     public TimeSpan LocalDeliveryLease { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -159,8 +143,6 @@ public sealed record TransactionsSettings
             OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
             LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
-            FastPath = Bool(configuration, "TRANSACTIONS_FAST_PATH", fallback: true),
-            VoteCheckSeconds = Int(configuration, "TRANSACTIONS_VOTE_CHECK_SECONDS", 10, 1, 3600),
             LocalDeliveryLease = TimeSpan.FromSeconds(Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
@@ -242,13 +224,6 @@ public sealed record TransactionsSettings
     private static List<string>? List(string? value) => NullIfEmpty(value) is { } v
         ? [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal)]
         : null;
-
-    private static bool Bool(IConfiguration configuration, string key, bool fallback) => NullIfEmpty(configuration[key]) switch
-    {
-        null => fallback,
-        var text when bool.TryParse(text, out var value) => value,
-        var text => throw new InvalidOperationException($"{key} must be true or false; it is '{text}'."),
-    };
 
     private static int Int(IConfiguration configuration, string key, int fallback, int min, int max)
     {

@@ -3,8 +3,6 @@ using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
-using Serverless.Functions.Coordination;
-using Serverless.Functions.Faults;
 using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;
 
@@ -19,26 +17,18 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
 {
     private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
 
-    /// <summary>Sends each command to its participant's inbox, in parallel.</summary>
-    public Task SendAsync(string transactionId, IEnumerable<BranchCommand> commands, CancellationToken cancellationToken = default) =>
-        SendEachAsync(transactionId, commands, m => SendAsync(m, cancellationToken));
-
     /// <summary>
-    /// Sends each command to its participant's inbox, in parallel, hidden for <paramref name="lease"/> as if this process had
-    /// received it, and hands each to <paramref name="sent"/> as soon as it is durable: this process handles it and then
-    /// deletes it (<see cref="DeleteAsync"/>); should it not, the queue function gets it when the lease ends.
+    /// Sends <paramref name="command"/> to its participant's inbox hidden for <paramref name="lease"/>, as if this process had
+    /// received it: durable when this returns, for this process to handle and then delete (<see cref="DeleteAsync"/>) or hand
+    /// back to the queue function (<see cref="ReleaseAsync"/>); should it do neither, the queue function gets it when the lease ends.
     /// </summary>
-    public Task SendLeasedAsync(
-        string transactionId, IEnumerable<BranchCommand> commands, TimeSpan lease, Action<LeasedCommand> sent, CancellationToken cancellationToken = default)
+    public async Task<LeasedCommand> SendLeasedAsync(ProtocolMessage command, TimeSpan lease, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(sent);
-        return SendEachAsync(transactionId, commands, async m =>
-        {
-            var queue = StorageNames.ParticipantQueue(m.Participant!);
-            var text = Encode(m);
-            var receipt = await SendAsync(queue, text, cancellationToken, lease);
-            sent(new LeasedCommand(m.Participant!, queue, text, receipt.MessageId, receipt.PopReceipt));
-        });
+        ArgumentNullException.ThrowIfNull(command);
+        var queue = StorageNames.ParticipantQueue(command.Participant!);
+        var text = Encode(command);
+        var receipt = await SendAsync(queue, text, cancellationToken, lease);
+        return new LeasedCommand(command.Participant!, queue, text, receipt.MessageId, receipt.PopReceipt);
     }
 
     /// <summary>Deletes a leased command once it is handled; false when it is gone or no longer leased to this process (the queue function got it).</summary>
@@ -56,26 +46,25 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
         }
     }
 
+    /// <summary>Ends the lease of a command this process could not handle: its queue function gets it now.</summary>
+    public async Task ReleaseAsync(LeasedCommand command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        try
+        {
+            await queues.GetQueueClient(command.Queue).UpdateMessageAsync(command.MessageId, command.PopReceipt, visibilityTimeout: TimeSpan.Zero, cancellationToken: cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 400)
+        {
+            // Gone, or already received by the queue function.
+        }
+    }
+
     /// <summary>Sends a command to the inbox of its participant.</summary>
     public Task SendAsync(ProtocolMessage command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
         return SendAsync(StorageNames.ParticipantQueue(command.Participant!), Encode(command), cancellationToken);
-    }
-
-    private async Task SendEachAsync(string transactionId, IEnumerable<BranchCommand> commands, Func<ProtocolMessage, Task> send)
-    {
-        ArgumentNullException.ThrowIfNull(commands);
-        var messages = commands.Select(c => c.ToMessage(transactionId)).ToList();
-        if (messages.Count > 1 && BetweenSends(messages[0].Kind) is { } point && CrashPoints.IsArmed(point))
-        {
-            // Fault injection: one command out, then the crash, the others never sent.
-            await send(messages[0]);
-            CrashPoints.Reached(point, transactionId);
-            messages.RemoveAt(0);
-        }
-
-        await Task.WhenAll(messages.Select(send));
     }
 
     /// <summary>The signed text of a command, carrying the current trace.</summary>
@@ -95,13 +84,6 @@ public sealed class ProtocolQueues(QueueServiceClient queues, MessageCodec codec
         logger.MessagePoisoned(queue, reason);
         await SendAsync(StorageNames.PoisonQueue(queue), text, cancellationToken);
     }
-
-    private static CrashPoint? BetweenSends(MessageKind kind) => kind switch
-    {
-        MessageKind.Prepare => CrashPoint.BetweenPrepareSends,
-        MessageKind.Commit or MessageKind.Rollback => CrashPoint.BetweenPhase2Sends,
-        _ => null,
-    };
 
     private async Task<SendReceipt> SendAsync(string queue, string text, CancellationToken cancellationToken, TimeSpan? hiddenFor = null)
     {

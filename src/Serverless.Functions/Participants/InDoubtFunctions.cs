@@ -64,7 +64,7 @@ public sealed class InDoubtFunctions(
             if (await resolver.ResolveAsync(branch, participant, client, cancellationToken) is { } decision)
             {
                 var ack = await ParticipantInbox.FinishAsync(resourceManager, branch, prepared.Operation, decision.Decision, cancellationToken);
-                await inbox.DeliverAsync(ack, participant, client, cancellationToken);
+                await inbox.RaiseAsync(ack, participant, client, cancellationToken);
             }
         }
     }

@@ -8,8 +8,9 @@ namespace Serverless.LocalHost.Durable;
 /// <summary>
 /// The crash point <see cref="CrashPoint.AfterEpisodeMessagesSent"/> in the Durable engine's own storage traffic. The Azure
 /// Storage backend completes an episode by sending its messages first and writing its history after; this policy, in the
-/// pipelines of the engine's queue and table clients, sees the episode that decides send the <c>RecordDecision</c> work
-/// item, and kills the process as the engine's next table write (the episode's history) is about to leave.
+/// pipelines of the engine's queue and table clients, sees the episode that decides send a work item of a phase-2 activity
+/// (<c>Commit</c>, <c>Rollback</c>, or <c>RecordDecision</c>: each records the decision first), and kills the process as the
+/// engine's next table write (the episode's history) is about to leave.
 /// </summary>
 /// <remarks>Only in the pipelines when the crash point is armed; never in a deployment.</remarks>
 public sealed class EpisodeCrashPolicy(string taskHub)
@@ -29,7 +30,7 @@ public sealed class EpisodeCrashPolicy(string taskHub)
         {
             if (request.Method == RequestMethod.Post
                 && request.Uri.Path.EndsWith($"/{_workItems}/messages", StringComparison.Ordinal)
-                && Body(request).Contains(nameof(TwoPhaseCommitFunctions.RecordDecision), StringComparison.Ordinal))
+                && DecidesIn(Body(request)))
             {
                 Volatile.Write(ref _decisionSent, 1);
             }
@@ -39,6 +40,12 @@ public sealed class EpisodeCrashPolicy(string taskHub)
             CrashPoints.Reached(CrashPoint.AfterEpisodeMessagesSent);
         }
     }
+
+    /// <summary>True for the work item of an activity that records the decision (its name is the message's <c>Name</c>).</summary>
+    private static bool DecidesIn(string body) =>
+        body.Contains($"\"Name\":\"{nameof(TwoPhaseCommitFunctions.Commit)}\"", StringComparison.Ordinal)
+        || body.Contains($"\"Name\":\"{nameof(TwoPhaseCommitFunctions.Rollback)}\"", StringComparison.Ordinal)
+        || body.Contains($"\"Name\":\"{nameof(TwoPhaseCommitFunctions.RecordDecision)}\"", StringComparison.Ordinal);
 
     private static string Body(Request request)
     {

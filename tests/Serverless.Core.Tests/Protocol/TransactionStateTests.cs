@@ -78,48 +78,6 @@ public sealed class TransactionStateTests
         Assert.False(new CoordinatorStep(state, StepKind.Rejected, [], "no").Changed);
     }
 
-    [Theory]
-    [InlineData(1, 10)]
-    [InlineData(2, 20)]
-    [InlineData(3, 40)]
-    [InlineData(4, 80)]
-    [InlineData(5, 160)]
-    [InlineData(6, 300)]
-    [InlineData(21, 300)]
-    [InlineData(int.MaxValue, 300)]
-    public void Phase2RetryDelay_ByDefault_DoublesFromTenSecondsUpToFiveMinutes(int attempt, int seconds)
-    {
-        Assert.Equal(TimeSpan.FromSeconds(seconds), new CoordinatorOptions().Phase2RetryDelay(attempt));
-    }
-
-    [Theory]
-    [InlineData(0)]
-    [InlineData(-1)]
-    public void Phase2RetryDelay_ForANonPositiveAttempt_IsTheBase(int attempt)
-    {
-        Assert.Equal(TimeSpan.FromSeconds(10), new CoordinatorOptions().Phase2RetryDelay(attempt));
-    }
-
-    [Theory]
-    [InlineData(1, 10)]
-    [InlineData(2, 20)]
-    [InlineData(3, 40)]
-    [InlineData(5, 160)]
-    [InlineData(6, 300)]
-    [InlineData(int.MaxValue, 300)]
-    public void VoteCheckDelay_ByDefault_DoublesFromTenSecondsUpToThePhase2Cap(int attempt, int seconds)
-    {
-        Assert.Equal(TimeSpan.FromSeconds(seconds), new CoordinatorOptions().VoteCheckDelay(attempt));
-    }
-
-    [Fact]
-    public void VoteCheckDelay_UsesItsOwnBase_NotThePhase2RetryBase()
-    {
-        var options = new CoordinatorOptions { VoteCheckBase = TimeSpan.FromSeconds(2), Phase2RetryBase = TimeSpan.FromSeconds(7) };
-
-        Assert.Equal(new double[] { 2, 4, 8 }, Enumerable.Range(1, 3).Select(a => options.VoteCheckDelay(a).TotalSeconds));
-    }
-
     [Fact]
     public void Phase2RetryDelay_UsesTheConfiguredBaseAndCap()
     {

@@ -23,7 +23,7 @@ public sealed class BankParticipant(ParticipantInbox inbox, BankResourceManager 
 
     [Function("BankParticipant")]
     public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
-        inbox.HandleAsync(Name, message, client, cancellationToken);
+        inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("PutBankAccount")]
     public Task<IResult> Put([HttpTrigger(AuthorizationLevel.Function, "put", Route = "bank/accounts/{account}")] HttpRequest request, string account) =>

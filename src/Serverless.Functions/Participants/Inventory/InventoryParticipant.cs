@@ -23,7 +23,7 @@ public sealed class InventoryParticipant(ParticipantInbox inbox, InventoryResour
 
     [Function("InventoryParticipant")]
     public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
-        inbox.HandleAsync(Name, message, client, cancellationToken);
+        inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("PutInventoryItem")]
     public Task<IResult> Put([HttpTrigger(AuthorizationLevel.Function, "put", Route = "inventory/items/{sku}")] HttpRequest request, string sku) =>

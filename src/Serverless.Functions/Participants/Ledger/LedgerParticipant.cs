@@ -36,7 +36,7 @@ public sealed class LedgerParticipant(ParticipantInbox inbox, ParticipantRegistr
 
     [Function("LedgerParticipant")]
     public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
-        inbox.HandleAsync(Name, message, client, cancellationToken);
+        inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("PutLedgerAccount")]
     public Task<IResult> Put([HttpTrigger(AuthorizationLevel.Function, "put", Route = "ledger/accounts/{account}")] HttpRequest request, string account) =>

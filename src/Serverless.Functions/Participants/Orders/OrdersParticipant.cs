@@ -36,7 +36,7 @@ public sealed class OrdersParticipant(ParticipantInbox inbox, ParticipantRegistr
 
     [Function("OrdersParticipant")]
     public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
-        inbox.HandleAsync(Name, message, client, cancellationToken);
+        inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("GetOrder")]
     public Task<IResult> Get([HttpTrigger(AuthorizationLevel.Function, "get", Route = "orders/{orderId}")] HttpRequest request, string orderId) =>

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Microsoft.DurableTask.Client;
+using Serverless.Core.Protocol;
+using Serverless.Functions.Coordination;
+
+namespace Serverless.Functions.Api;
+
+/// <summary>
+/// What a transaction's instance shows, for every read of the API (a status read, a listing, the answer to a waiting start):
+/// the view the orchestration published (its custom status, its output once completed), or its input before it first ran.
+/// </summary>
+public sealed class TransactionViews(DecisionStore decisions)
+{
+    /// <summary>Runtime statuses of an instance that ended without carrying its transaction to the end.</summary>
+#pragma warning disable CS0618 // Canceled is obsolete in the SDK, but a backend may still report it.
+    public static readonly IReadOnlyList<OrchestrationRuntimeStatus> EndedWithoutOutcome =
+        [OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled];
+#pragma warning restore CS0618
+
+    /// <summary>
+    /// The view of <paramref name="instance"/>; null when it is not a transaction (no input this orchestration can read). An
+    /// instance that failed or was terminated no longer carries its transaction (in-doubt resolution finishes it from the
+    /// decision record), so it shows the recorded decision as Committing or Aborting, or, with none recorded, Aborting
+    /// without a decision (presumed abort is the only outcome left, I4), its reason naming how the orchestration ended.
+    /// Never Preparing then, and never throws on an input or status it cannot read (a poison input).
+    /// </summary>
+    public async Task<TransactionView?> ViewOfAsync(OrchestrationMetadata instance, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var view = Published(instance);
+        if (!EndedWithoutOutcome.Contains(instance.RuntimeStatus) || view is { IsTerminal: true })
+        {
+            return view;
+        }
+
+        view ??= new TransactionView(nameof(TransactionStatus.Preparing), null, null, instance.CreatedAt, instance.CreatedAt, null, null, []);
+        var ended = instance.RuntimeStatus == OrchestrationRuntimeStatus.Failed
+            ? $"the orchestration failed ({(instance.FailureDetails is { } f ? $"{f.ErrorType}: {f.ErrorMessage}" : instance.SerializedOutput)})"
+            : $"the orchestration was {instance.RuntimeStatus.ToString().ToLowerInvariant()}";
+        if (await decisions.GetAsync(instance.InstanceId, cancellationToken) is { } recorded)
+        {
+            return view with
+            {
+                Status = recorded.Decision == Decision.Commit ? nameof(TransactionStatus.Committing) : nameof(TransactionStatus.Aborting),
+                Decision = recorded.Decision.ToString(),
+                Reason = Clip(recorded.Reason?.StartsWith(TwoPhaseCommitOrchestration.FailureReasonPrefix, StringComparison.Ordinal) == true
+                    ? recorded.Reason
+                    : $"{ended}; {recorded.Decision} is recorded{(recorded.Reason is { } why ? $" ({why})" : string.Empty)}; in-doubt resolution finishes the branches"),
+                DecidedAt = recorded.DecidedAt,
+            };
+        }
+
+        return view with
+        {
+            Status = nameof(TransactionStatus.Aborting),
+            Decision = null,
+            Reason = Clip($"{ended} before a decision was recorded; presumed abort: in-doubt resolution rolls back any prepared branch"),
+            DecidedAt = null,
+        };
+    }
+
+    /// <summary>The instance's input, or null when it has none or it is not a request (a poison input).</summary>
+    public static TransactionRequest? TryReadInput(OrchestrationMetadata instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        try
+        {
+            return instance.ReadInputAs<TransactionRequest>() is { Branches: not null } request ? request : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>What the orchestration published: its output once completed, else its custom status, else (before its first episode) its input.</summary>
+    private static TransactionView? Published(OrchestrationMetadata instance)
+    {
+        try
+        {
+            if (instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed && instance.SerializedOutput is not null)
+            {
+                return instance.ReadOutputAs<TransactionView>();
+            }
+
+            if (instance.SerializedCustomStatus is not null)
+            {
+                return instance.ReadCustomStatusAs<TransactionView>();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not written by this version of the orchestration: fall back to the input.
+        }
+
+        return TryReadInput(instance) is { } request ? TransactionView.Pending(request) : null;
+    }
+
+    private static string Clip(string text) => text.Length > TransactionView.MaxReasonLength ? text[..TransactionView.MaxReasonLength] + "…" : text;
+}

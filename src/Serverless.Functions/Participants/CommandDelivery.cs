@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Serverless.Core.Messaging;
+using Serverless.Functions.Coordination;
+using Serverless.Functions.Faults;
+using Serverless.Functions.Hosting;
+using Serverless.Functions.Messaging;
+using Serverless.Functions.Storage;
+
+namespace Serverless.Functions.Participants;
+
+/// <summary>
+/// How the coordinator's activities deliver a command: into the participant's inbox, always; and when this app runs that
+/// inbox's queue function, handled here at once, as that function would, with the reply returned to the activity.
+/// </summary>
+/// <remarks>
+/// A command handled here is first sent to its inbox hidden for <see cref="TransactionsSettings.LocalDeliveryLease"/>, the
+/// lease a queue receive would take, so it is durable before it is acted on, exactly as a received one (I5). Handled, it is
+/// deleted; if the handler fails, its lease is ended at once and the queue function handles it, like any message whose
+/// function failed; if this process stops or crashes first, the queue function gets it when the lease ends. Either way the
+/// reply then reaches the orchestration as an event. A handler that outlives the lease may meet a second delivery of its
+/// command: participants answer a repeated command as the first time (I5). How many commands are handled here at a time
+/// is bounded by the activities' concurrency (<c>maxConcurrentActivityFunctions</c>).
+/// </remarks>
+public sealed class CommandDelivery(
+    IConfiguration configuration,
+    TransactionsSettings settings,
+    ParticipantRegistry participants,
+    ProtocolQueues queues,
+    ParticipantInbox inbox,
+    ILogger<CommandDelivery> logger)
+{
+    /// <summary>
+    /// Puts <paramref name="command"/> in its participant's inbox; returns the participant's reply when it was handled here,
+    /// null when the queue function handles it (and raises the reply as an event).
+    /// </summary>
+    public async Task<ProtocolMessage?> DeliverAsync(BranchCommand command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var message = command.ToMessage();
+        var crashPoint = command.Kind == MessageKind.Prepare ? CrashPoint.AfterPrepareSent : CrashPoint.AfterPhase2Sent;
+        if (settings.LocalDeliveryLease <= TimeSpan.Zero || !RunsInbox(command.Participant))
+        {
+            await queues.SendAsync(message, cancellationToken);
+            CrashPoints.Reached(crashPoint, command.TransactionId);
+            return null;
+        }
+
+        var leased = await queues.SendLeasedAsync(message, settings.LocalDeliveryLease, cancellationToken);
+        CrashPoints.Reached(crashPoint, command.TransactionId);
+        ProtocolMessage? reply;
+        try
+        {
+            reply = await inbox.HandleAsync(command.Participant, leased.Text, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            logger.LocalDeliveryFailed(ex, command.TransactionId, command.Participant, command.Branch, command.Kind.ToString(), StorageErrors.Describe(ex));
+            await ReleaseAsync(leased);
+            return null;
+        }
+
+        try
+        {
+            if (await queues.DeleteAsync(leased, cancellationToken))
+            {
+                logger.LocalDeliveryHandled(command.TransactionId, command.Participant, command.Branch, command.Kind.ToString());
+            }
+        }
+        catch (Exception ex)
+        {
+            // Handled: the command's second delivery, when its lease ends, is answered as the first time (I5).
+            logger.LocalDeliveryNotDeleted(command.TransactionId, command.Participant, StorageErrors.Describe(ex));
+        }
+
+        return reply;
+    }
+
+    /// <summary>
+    /// Whether this app runs <paramref name="participant"/>'s queue function: its resource manager is registered and the
+    /// function (<c>{Name}Participant</c>, as each participant module names it) is not disabled by
+    /// <c>AzureWebJobs.{Function}.Disabled</c>. A participant whose inbox another app serves gets its commands by the queue.
+    /// </summary>
+    private bool RunsInbox(string participant) =>
+        participants.Find(participant) is not null
+        && !string.Equals(configuration[$"AzureWebJobs.{ParticipantRegistry.InboxFunction(participant)}.Disabled"], "true", StringComparison.OrdinalIgnoreCase);
+
+    private async Task ReleaseAsync(LeasedCommand leased)
+    {
+        try
+        {
+            await queues.ReleaseAsync(leased, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Storage unreachable: the lease ends by itself.
+            logger.LocalDeliveryNotReleased(leased.Participant, StorageErrors.Describe(ex), settings.LocalDeliveryLease.TotalSeconds);
+        }
+    }
+}
