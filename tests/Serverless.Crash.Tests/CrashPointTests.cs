@@ -45,7 +45,7 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
-    public async Task CrashBetweenPrepareSends_TheDeadlinePassesWhileDown_TheTransferAbortsAndTheRedeliveredPreparesReserveNothing()
+    public async Task CrashAfterAPrepareIsInItsInbox_TheDeadlinePassesWhileDown_TheTransferAbortsAndTheRedeliveredPreparesReserveNothing()
     {
         await using var run = await ArmAsync(CrashPoint.AfterPrepareSent);
         const int deadlineSeconds = 3;
@@ -58,8 +58,8 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
         await CrashedAsync(run, CrashPoint.AfterPrepareSent);
         Assert.Equal("Preparing", await run.Probe.TransactionStatusAsync(run.Transfer.Id));
 
-        // Only one prepare is in an inbox. The deadline passes while the host is down. After the restart the votes of the
-        // re-run send activity may reach the orchestration before its timer's event (a crash can leave the first episode's
+        // A prepare is in its inbox, not handled. The deadline passes while the host is down. After the restart the votes of
+        // the re-run Prepare activities may reach the orchestration before its timer's event (a crash can leave the first episode's
         // history unsaved, so the timer is created again), but the orchestration's clock is past the deadline, which
         // therefore goes first: Abort. The prepares find their branches rolled back or vote into a decided Abort (I6).
         await Eventually.WaitAsync(() => Task.FromResult(DateTimeOffset.UtcNow > deadline.AddSeconds(2)), Timeout, "the deadline to pass while the host is down");
@@ -69,28 +69,17 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     }
 
     /// <remarks>
-    /// Classic: the first vote raised leaves its branch prepared. Fast path: the first Yes raises nothing, and the vote that
-    /// is raised is the report of the voter that completed the board, after it recorded Commit and committed both branches;
-    /// its redelivered prepare reports again, and nothing is applied twice.
+    /// With local delivery off, every command goes by its inbox's queue function, which raises the vote on the orchestration:
+    /// the crash leaves the raised vote's branch prepared and its prepare not yet complete in its inbox.
     /// </remarks>
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task CrashAfterAVoteIsRaised_TheRedeliveredPrepareRaisesItAgain_AndTheTransferCommitsOnce(bool classic)
+    [Fact]
+    public async Task CrashAfterAVoteIsRaised_TheRedeliveredPrepareRaisesItAgain_AndTheTransferCommitsOnce()
     {
-        await using var run = await ArmAsync(CrashPoint.AfterVoteRaised, classic);
+        await using var run = await ArmAsync(CrashPoint.AfterVoteRaised, queueOnly: true);
 
         await StartAsync(run);
         await CrashedAsync(run, CrashPoint.AfterVoteRaised);
-        var records = await run.Probe.BranchRecordsAsync();
-        if (classic)
-        {
-            Assert.Contains(records, r => r.Phase == "Prepared");
-        }
-        else
-        {
-            Assert.Equal(["Committed", "Committed"], records.Select(r => r.Phase));
-        }
+        Assert.Contains(await run.Probe.BranchRecordsAsync(), r => r.Phase == "Prepared");
 
         await run.Host.StartAgainAsync();
         await EndsAsync(run, "Committed");
@@ -111,9 +100,9 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
-    public async Task CrashBetweenPhase2Sends_TheCommitReachesEveryBranchAfterTheRestart()
+    public async Task CrashAfterACommitIsInItsInbox_BeforeItIsHandled_TheCommitReachesEveryBranchAfterTheRestart()
     {
-        await using var run = await ArmAsync(CrashPoint.AfterPhase2Sent, classic: true);
+        await using var run = await ArmAsync(CrashPoint.AfterPhase2Sent);
 
         await StartAsync(run);
         await CrashedAsync(run, CrashPoint.AfterPhase2Sent);
@@ -151,15 +140,15 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
     }
 
     /// <summary>
-    /// The replay case of I2: the episode that decides has sent its <c>RecordDecision</c> work item and dies before its history
-    /// is written. The host stays down past the vote deadline, so after the restart the episode runs again with the votes
+    /// The replay case of I2: the episode that decides has sent the work items of its phase-2 activities (each records the
+    /// decision before its command leaves) and dies before its history is written. The host stays down past the vote deadline, so after the restart the episode runs again with the votes
     /// and the fired deadline in whatever order the engine delivers them, while the work item it already sent may record
     /// Commit first. Whatever each side proposes, the transaction carries out the one recorded decision.
     /// </summary>
     [Fact]
     public async Task CrashInsideTheDecidingEpisode_AfterItsMessagesAreSent_TheReplayCarriesOutTheRecordedDecisionWhateverTheOrderOfEvents()
     {
-        await using var run = await ArmAsync(CrashPoint.AfterEpisodeMessagesSent, classic: true);
+        await using var run = await ArmAsync(CrashPoint.AfterEpisodeMessagesSent);
 
         using (await TryStartAsync(run, timeoutSeconds: 3))
         {
@@ -192,13 +181,11 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
 
     /// <summary>A host armed with <paramref name="point"/>, two accounts, and the transfer of 30 from alice to bob.</summary>
     /// <param name="point">Where the host kills itself.</param>
-    /// <param name="classic">
-    /// The classic path (<c>TRANSACTIONS_FAST_PATH=false</c>): the orchestration's activities send every command and record
-    /// every decision. For the points only that path reaches: between phase-2 sends (on the fast path a transfer between two
-    /// accounts of this app's bank is committed in-process, with no command sent) and inside the episode that sends
-    /// <c>RecordDecision</c> (on the fast path the last voter records Commit); and to show a point on both paths.
+    /// <param name="queueOnly">
+    /// Local delivery off (<c>TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS=0</c>): the activities put every command in its inbox
+    /// and the participant's queue function handles it and raises its reply, for the points only that function reaches.
     /// </param>
-    private async Task<Run> ArmAsync(CrashPoint point, bool classic = false)
+    private async Task<Run> ArmAsync(CrashPoint point, bool queueOnly = false)
     {
         var storage = await fixture.StartStorageAsync();
         var environment = new Dictionary<string, string?>
@@ -206,12 +193,8 @@ public sealed class CrashPointTests(HostFixture fixture, ITestOutputHelper outpu
             [HostProcess.DurableLeaseSetting("controlQueueVisibilityTimeout")] = Seconds(DurableLeaseSeconds),
             [HostProcess.DurableLeaseSetting("workItemQueueVisibilityTimeout")] = Seconds(DurableLeaseSeconds),
             ["LOCALHOST_QUEUE_MESSAGE_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
-            ["TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS"] = MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
+            ["TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS"] = queueOnly ? "0" : MessageLeaseSeconds.ToString(CultureInfo.InvariantCulture),
         };
-        if (classic)
-        {
-            environment["TRANSACTIONS_FAST_PATH"] = "false";
-        }
 
         var host = await HostProcess.StartAsync("A", fixture, storage, point, extraEnvironment: environment);
         foreach (var (account, balance) in Initial)

@@ -44,8 +44,7 @@ public sealed class StorageProbe(string connectionString, string taskHub = HostP
     }
 
     /// <summary>
-    /// Every recorded decision of the task hub (table <c>{hub}Decisions</c>, one decision row per transaction, beside the
-    /// fast path's vote rows): "Commit" or "Abort".
+    /// Every recorded decision of the task hub (table <c>{hub}Decisions</c>, one decision row per transaction): "Commit" or "Abort".
     /// </summary>
     public async Task<IReadOnlyDictionary<string, string>> DecisionsAsync()
     {

@@ -31,9 +31,6 @@ public sealed class AcknowledgementOrderTests
                 // early acknowledgements count.
                 ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "600",
                 ["Logging:LogLevel:Serverless.Functions.Coordination"] = "Debug",
-
-                // The classic path, where RecordDecision sends phase 2 and its result races the acknowledgements.
-                ["TRANSACTIONS_FAST_PATH"] = "false",
             },
             logs: logs);
         var (id, alice, bob) = (TestHost.Id("early-ack"), TestHost.Id("alice"), TestHost.Id("bob"));

@@ -12,11 +12,11 @@ namespace Serverless.Functions.Tests;
 /// <summary>
 /// I2 on the real engine: the decision is taken once even when an orchestration episode is replayed with its events in
 /// another order. Azure Storage sends an episode's activity messages before it commits the episode's history, so after a
-/// crash between the two, <c>RecordDecision</c> may already have recorded one decision while the replayed episode meets its
+/// crash between the two, a phase-2 activity may already have recorded one decision while the replayed episode meets its
 /// events in another order and proposes the other. These tests build that state: a decision record written first, as the
-/// earlier episode's <c>RecordDecision</c> (or an abort request, or in-doubt resolution) would have, and then the events that
-/// make the orchestration propose the opposite. The recorded decision must be carried out; ignoring what
-/// <c>RecordDecision</c> returns would carry out the proposal instead and fail every assertion on the decision.
+/// earlier episode's phase-2 activity (or an abort request, or in-doubt resolution) would have, and then the events that
+/// make the orchestration propose the opposite. The recorded decision must be carried out; ignoring the decision a phase-2
+/// activity finds recorded would carry out the proposal instead and fail every assertion on the decision.
 /// </summary>
 /// <remarks>Each test has hosts of its own: the bank's function is disabled, so that its commands can be counted and delivered by hand.</remarks>
 public sealed class DecisionRaceTests(ITestOutputHelper output)
@@ -25,17 +25,15 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
 
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
 
-    // The classic path: the orchestration sends every command and records every decision, the mechanism these tests race.
     // Short Durable queue leases: a message the stopped host had fetched but not finished (a phase-2 retry's activity result)
     // comes back in seconds, not the default five minutes, for the host that takes over.
-    private static readonly Dictionary<string, string?> Classic = new()
+    private static readonly Dictionary<string, string?> ShortLeases = new()
     {
-        ["TRANSACTIONS_FAST_PATH"] = "false",
         ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:controlQueueVisibilityTimeout"] = "00:00:05",
         ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:workItemQueueVisibilityTimeout"] = "00:00:05",
     };
 
-    private static readonly Dictionary<string, string?> BankPaused = new(Classic) { ["AzureWebJobs.BankParticipant.Disabled"] = "true" };
+    private static readonly Dictionary<string, string?> BankPaused = new(ShortLeases) { ["AzureWebJobs.BankParticipant.Disabled"] = "true" };
 
     [Fact]
     public async Task CommitRecordedFirst_WhenTheDeadlineThenProposesAbort_CommitIsCarriedOut_AndOnlyCommitsReachTheBank()
@@ -91,7 +89,7 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
             Step("host with the bank paused stopped");
 
             // The coordinator's process is gone; another one, with the bank running, comes up on the same storage.
-            await using var recovered = await TestHost.StartAsync(Classic, azurite, logs);
+            await using var recovered = await TestHost.StartAsync(ShortLeases, azurite, logs);
             Step("second host started");
             var end = await recovered.WaitForStatusAsync(id, Wait, "Committed", "Aborted");
             Step("ended");
@@ -121,7 +119,7 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
         var inbox = new PausedInbox(host, "bank");
         var prepares = await inbox.TakeAsync(id, 2, Wait);
 
-        // Abort recorded before any vote, and no event raised: the orchestration learns of it only from RecordDecision.
+        // Abort recorded before any vote, and no event raised: the orchestration learns of it only from its phase-2 activities.
         const string Reason = "abort recorded before the votes";
         var recorded = await host.Decisions.RecordAsync(id, new DecisionRecord(Decision.Abort, Reason, DateTimeOffset.UtcNow, []));
         Assert.Equal(Decision.Abort, recorded.Decision);

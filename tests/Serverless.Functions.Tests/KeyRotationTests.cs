@@ -111,8 +111,6 @@ public sealed class KeyRotationTests
             ["TRANSACTIONS_SIGNING_KEY"] = key,
             ["TRANSACTIONS_SIGNING_KEYS_PREVIOUS"] = previous,
             ["AzureWebJobs.BankParticipant.Disabled"] = "true",
-            // The classic path: the orchestration sends every command and records every decision (what this test takes apart).
-            ["TRANSACTIONS_FAST_PATH"] = "false",
             ["AzureWebJobs.InventoryParticipant.Disabled"] = "true",
             ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "600",
 

@@ -68,7 +68,7 @@ public sealed class PausedInbox(TestHost host, string participant)
 
     /// <summary>
     /// Delivers every command of <paramref name="transactionId"/> that reaches <paramref name="inboxes"/>, as it arrives, until
-    /// the transaction's orchestration has ended (its status may show the end earlier, when the deciding voter ended it);
+    /// the transaction's orchestration has ended;
     /// then takes what is left undelivered. Returns each as "participant Kind branch", in order.
     /// </summary>
     public static async Task<List<string>> DeliverUntilEndAsync(TestHost host, string transactionId, TimeSpan timeout, params PausedInbox[] inboxes)

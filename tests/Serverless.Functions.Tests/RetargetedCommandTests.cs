@@ -150,9 +150,6 @@ public sealed class RetargetedCommandTests(RetargetedCommandTests.Fixture fixtur
             ["AzureWebJobs.BankParticipant.Disabled"] = "true",
             ["AzureWebJobs.InventoryParticipant.Disabled"] = "true",
             ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "600",
-
-            // The classic path: the orchestration sends every command and records every decision (what this test takes apart).
-            ["TRANSACTIONS_FAST_PATH"] = "false",
         };
     }
 }

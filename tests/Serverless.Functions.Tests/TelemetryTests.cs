@@ -67,9 +67,8 @@ public sealed class TelemetryTests(HostFixture fixture, ITestOutputHelper output
             }
         }
 
-        // Durable's span: the orchestration right under the start. (On the fast path the start request sends the prepares and
-        // the last voter the commits, so a committing transfer runs no activity; the classic path's activities are spans of
-        // the orchestration's trace too, checked below by the tree.)
+        // Durable's span: the orchestration right under the start. (Its activities are spans of the orchestration's trace
+        // too, checked below by the tree.)
         var orchestration = Assert.Single(spans, IsOrchestration);
         Assert.Equal(start.SpanId, orchestration.ParentSpanId);
 

@@ -27,9 +27,6 @@ public sealed class FailedOrchestrationHostFixture : LoggedHostFixture
         ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/1 * * * * *",
         ["TRANSACTIONS_IN_DOUBT_SECONDS"] = "5",
 
-        // The classic path: the orchestration's activities send every command, so that the bank's paused inbox is where
-        // each one lands (or is lost). On the fast path the last voter would commit the bank's branches in-process.
-        ["TRANSACTIONS_FAST_PATH"] = "false",
         ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "3600",
     };
 }

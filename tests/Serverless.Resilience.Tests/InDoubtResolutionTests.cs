@@ -26,9 +26,6 @@ public sealed class InDoubtHostFixture : LoggedHostFixture
         ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/1 * * * * *",
         ["TRANSACTIONS_IN_DOUBT_SECONDS"] = "1",
 
-        // The classic path: the orchestration's activities send every command, so that the bank's paused inbox is where
-        // each one lands (or is lost). On the fast path the last voter would commit the bank's branches in-process.
-        ["TRANSACTIONS_FAST_PATH"] = "false",
         ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "3600",
         ["Logging:LogLevel:Serverless.Functions.Participants"] = "Information",
     };

@@ -85,9 +85,15 @@ public static class CrashPoints
         }
 
         var hit = Interlocked.Increment(ref _hits);
-        if (hit != armed.After)
+        if (hit < armed.After)
         {
             return;
+        }
+
+        if (hit > armed.After)
+        {
+            // Another thread reached the point while the process is being killed: it must not get any further either.
+            Thread.Sleep(Timeout.Infinite);
         }
 
         Console.Error.WriteLine($"{CrashLinePrefix} {point} reached (hit {hit}, transaction {transactionId ?? "?"}): killing process {Environment.ProcessId}");
