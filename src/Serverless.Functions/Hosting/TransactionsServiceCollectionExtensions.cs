@@ -40,7 +40,6 @@ public static class TransactionsServiceCollectionExtensions
         services.AddSingleton<ParticipantRegistry>();
         services.AddSingleton<ParticipantInbox>();
         services.AddSingleton<CommandDelivery>();
-        services.AddSingleton<ActivityBatching>();
         services.AddSingleton<InDoubtResolver>();
         services.AddSingleton<HistoryRetention>();
         services.AddSingleton<TransactionViews>();

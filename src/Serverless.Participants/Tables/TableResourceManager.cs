@@ -16,9 +16,6 @@ namespace Serverless.Participants.Tables;
 /// <remarks>
 /// Idempotency and ordering follow <see cref="ParticipantProtocol"/>. Concurrent branches on one resource race
 /// on its ETag; the loser reloads and decides again. After an exception, zero or all of a step is durable.
-/// The rows a step read or wrote are remembered with their ETags, so that the commit or rollback that follows a prepare in
-/// the same process decides on them without reading them back: every write is still guarded by the ETag it was decided
-/// on, so a row changed meanwhile (elsewhere, or by another branch) costs a 412 and a fresh read, never a wrong step.
 /// </remarks>
 public abstract class TableResourceManager<TOperation>(TableClient table) : IResourceManager, IRequiresInitialization, IPreparedBranchSource
     where TOperation : class
@@ -35,12 +32,6 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
 
     // The first key after every "tx|…" key: '}' follows '|' in ordinal order.
     private const string RecordPrefixEnd = "tx}";
-
-    /// <summary>Most rows remembered (<see cref="_written"/>); beyond, the memory starts again empty.</summary>
-    private const int MaxRemembered = 10_000;
-
-    /// <summary>The rows this instance last read or wrote, with their ETags.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string PartitionKey, string RowKey), TableEntity> _written = new();
 
     public TableClient Table => table;
 
@@ -70,7 +61,7 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
             return PrepareResult.No($"invalid operation: {error}");
         }
 
-        return await WithRetriesAsync(branch, op!, remembered: false, (resource, record) =>
+        return await WithRetriesAsync(branch, op!, (resource, record) =>
         {
             if (ParticipantProtocol.OnPrepare(RecordOf(record)) == BranchAction.AlreadyDone)
             {
@@ -116,7 +107,7 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
             return;
         }
 
-        await WithRetriesAsync<object?>(branch, op!, remembered: true, (resource, recordEntity) =>
+        await WithRetriesAsync<object?>(branch, op!, (resource, recordEntity) =>
         {
             var record = RecordOf(recordEntity);
             var action = commit ? ParticipantProtocol.OnCommit(record) : ParticipantProtocol.OnRollback(record);
@@ -159,14 +150,12 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
     protected virtual bool ResourceRequired(TOperation operation) => true;
 
     /// <summary>
-    /// Reads the resource and the branch's record (or, with <paramref name="remembered"/>, takes both from what this instance
-    /// last read or wrote, if it knows both), decides, and writes the step in one entity-group transaction guarded by the ETags it
-    /// decided on; on a conflict (409, 412) or a row gone (404), reads again and decides again.
+    /// Reads the resource and the branch's record, decides, and writes the step in one entity-group transaction guarded by
+    /// the ETags it read; on a conflict (409, 412) or a row gone (404), reads again and decides again.
     /// </summary>
     private async Task<T> WithRetriesAsync<T>(
         BranchKey branch,
         TOperation op,
-        bool remembered,
         Func<TableEntity?, TableEntity?, (T Result, List<TableTransactionAction>? Actions)> decide,
         CancellationToken cancellationToken)
     {
@@ -175,25 +164,16 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
         for (var attempt = 1; ; attempt++)
         {
             TableEntity? resource = null, record = null;
-            if (remembered && attempt == 1 && _written.TryGetValue((pk, rk), out var r) && _written.TryGetValue((pk, recordKey), out var b))
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {pk} and (RowKey eq {rk} or RowKey eq {recordKey})");
+            await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
             {
-                (resource, record) = (Clone(r), Clone(b));
-            }
-            else
-            {
-                                var filter = TableClient.CreateQueryFilter($"PartitionKey eq {pk} and (RowKey eq {rk} or RowKey eq {recordKey})");
-                await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+                if (e.RowKey == rk)
                 {
-                    if (e.RowKey == rk)
-                    {
-                        resource = e;
-                    }
-                    else
-                    {
-                        record = e;
-                    }
-
-                    Remember(e);
+                    resource = e;
+                }
+                else
+                {
+                    record = e;
                 }
             }
 
@@ -205,52 +185,13 @@ public abstract class TableResourceManager<TOperation>(TableClient table) : IRes
 
             try
             {
-                var responses = await table.SubmitTransactionAsync(actions, cancellationToken);
-                Remember(actions, responses.Value);
+                await table.SubmitTransactionAsync(actions, cancellationToken);
                 return result;
             }
             catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412 or 404 && attempt < MaxConflictRetries)
             {
-                // Another branch changed the resource, a duplicate wrote the record first, or a remembered row is stale or
-                // gone: forget them, read and decide again.
-                _written.TryRemove((pk, rk), out _);
-                _written.TryRemove((pk, recordKey), out _);
+                // Another branch changed the resource, a duplicate wrote the record first, or a row is gone: read and decide again.
                 await Task.Delay(Random.Shared.Next(1, 4 * Math.Min(attempt, 25)), cancellationToken);
-            }
-        }
-    }
-
-    /// <summary>Remembers a row as read.</summary>
-    private void Remember(TableEntity read)
-    {
-        if (_written.Count >= MaxRemembered)
-        {
-            _written.Clear();
-        }
-
-        _written[(read.PartitionKey, read.RowKey)] = Clone(read);
-    }
-
-    /// <summary>Remembers each row written with the ETag its write returned (a row whose ETag is not known is forgotten).</summary>
-    private void Remember(List<TableTransactionAction> actions, IReadOnlyList<Response> responses)
-    {
-        if (_written.Count >= MaxRemembered)
-        {
-            _written.Clear();
-        }
-
-        for (var i = 0; i < actions.Count; i++)
-        {
-            var key = (actions[i].Entity.PartitionKey, actions[i].Entity.RowKey);
-            if (i < responses.Count && responses[i].Headers.ETag is { } etag && actions[i].Entity is TableEntity written)
-            {
-                var copy = Clone(written);
-                copy.ETag = etag;
-                _written[key] = copy;
-            }
-            else
-            {
-                _written.TryRemove(key, out _);
             }
         }
     }
