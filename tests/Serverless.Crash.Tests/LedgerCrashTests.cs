@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Serverless.Functions.Faults;
-using Serverless.Participants.MySql.Tests;
 using Serverless.Testing;
 
 namespace Serverless.Crash.Tests;

@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
-using Serverless.Functions.Tests;
 using Serverless.Testing;
 using static Microsoft.Playwright.Assertions;
 

@@ -5,6 +5,7 @@ using Microsoft.Azure.Functions.Worker;
 using Serverless.Functions.Hosting;
 using Serverless.LocalHost;
 using Serverless.LocalHost.Catalog;
+using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;
 

@@ -6,8 +6,6 @@ using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Participants;
 using Serverless.Functions.Participants.Ledger;
-using Serverless.Participants.MySql.Tests;
-using Serverless.Participants.Postgres.Tests;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Serverless.Testing;
-using Serverless.Participants.Postgres.Tests;
 
 namespace Serverless.Functions.Tests;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MySqlConnector;
 using Serverless.Core.Participants;
+using Serverless.Testing;
 
 namespace Serverless.Participants.MySql.Tests;
 

@@ -1,6 +1,7 @@
 using MySqlConnector;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Testing;
 
 namespace Serverless.Participants.MySql.Tests;
 

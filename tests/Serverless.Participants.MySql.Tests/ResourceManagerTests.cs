@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Testing;
 
 namespace Serverless.Participants.MySql.Tests;
 

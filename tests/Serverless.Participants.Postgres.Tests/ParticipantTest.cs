@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using Serverless.Core.Participants;
+using Serverless.Testing;
 
 namespace Serverless.Participants.Postgres.Tests;
 

@@ -1,4 +1,5 @@
 using Npgsql;
+using Serverless.Testing;
 
 namespace Serverless.Participants.Postgres.Tests;
 

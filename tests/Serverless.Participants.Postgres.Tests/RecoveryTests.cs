@@ -1,5 +1,6 @@
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Testing;
 
 namespace Serverless.Participants.Postgres.Tests;
 

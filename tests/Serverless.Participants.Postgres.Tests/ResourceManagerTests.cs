@@ -1,6 +1,7 @@
 using Npgsql;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Testing;
 
 namespace Serverless.Participants.Postgres.Tests;
 

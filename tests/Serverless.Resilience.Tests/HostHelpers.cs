@@ -9,7 +9,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serverless.Functions.Participants;
 using Serverless.Functions.Storage;
-using Serverless.Functions.Tests;
 using Serverless.Participants.Samples;
 using Serverless.Testing;
 

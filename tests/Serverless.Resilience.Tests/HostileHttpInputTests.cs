@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Serverless.Functions.Tests;
+using Serverless.Testing;
 
 namespace Serverless.Resilience.Tests;
 

@@ -8,7 +8,6 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Storage;
-using Serverless.Functions.Tests;
 using Serverless.Testing;
 
 namespace Serverless.Resilience.Tests;

@@ -5,7 +5,6 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Storage;
-using Serverless.Functions.Tests;
 using Serverless.Participants.Samples;
 using Serverless.Participants.Tables;
 using Serverless.Testing;

@@ -1,5 +1,4 @@
 using System.Net;
-using Serverless.Functions.Tests;
 using Serverless.Testing;
 
 namespace Serverless.Resilience.Tests;

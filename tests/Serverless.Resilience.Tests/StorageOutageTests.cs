@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Serverless.Functions.Tests;
 using Serverless.LocalHost;
 using Serverless.Testing;
 using Xunit.Abstractions;

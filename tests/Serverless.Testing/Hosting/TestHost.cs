@@ -11,9 +11,8 @@ using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
 using Serverless.LocalHost;
-using Serverless.Testing;
 
-namespace Serverless.Functions.Tests;
+namespace Serverless.Testing;
 
 /// <summary>
 /// The local Functions host, in this process, on a free loopback port, against a private Azurite of its own (on disk in a
@@ -215,32 +214,4 @@ public sealed class TestHost : IAsyncDisposable
     };
 
     public static string Id(string hint) => $"{hint}-{Guid.NewGuid():N}"[..Math.Min(64, hint.Length + 33)];
-}
-
-/// <summary>
-/// One <see cref="TestHost"/> (with its own Azurite) shared by the tests of a class; each test uses its own ids and accounts.
-/// <see cref="Logs"/> keeps every log line the host's filters let through.
-/// </summary>
-public class HostFixture : IAsyncLifetime
-{
-    private TestHost? _host;
-
-    public TestHost Host => _host ?? throw new InvalidOperationException("The host fixture has not been initialized yet.");
-
-    public LogCapture Logs { get; } = new();
-
-    public async Task InitializeAsync() => _host = await TestHost.StartAsync(Settings(), logs: Logs);
-
-    public async Task DisposeAsync()
-    {
-        if (_host is not null)
-        {
-            await _host.DisposeAsync();
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
-    /// <summary>Settings of this fixture's host; override for another configuration.</summary>
-    protected virtual IReadOnlyDictionary<string, string?>? Settings() => null;
 }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Serverless.Functions.Tests;
+namespace Serverless.Testing;
 
 /// <summary>Keeps every log line of a host that passes its filters (event id, category, message), so that tests can wait on what it did.</summary>
 public sealed class LogCapture : ILoggerProvider
