@@ -50,9 +50,8 @@ public sealed class ParticipantOutageTests
             new Dictionary<string, string?> { ["LOCALHOST_WORKER_ID"] = "participant-" + TestNames.UniquePrefix() },
             azurite: coordinator.Azurite))
         {
-            // Well within the 120 s vote deadline. While the new host takes partitions over, an orchestration's start message
-            // can come back seconds late, after its transaction's report was raised and discarded ("No such instance"): the
-            // vote-board check, 10 s after the start, finds the recorded Commit then.
+            // Well within the 120 s vote deadline: the second host's bank handles the waiting prepares and raises the votes;
+            // the orchestrations (on either host, as the partitions move) decide and send the commits.
             foreach (var t in transfers)
             {
                 await coordinator.WaitForStatusAsync(t.Id, Wait, "Committed");

@@ -8,7 +8,7 @@ namespace Serverless.Bench.Textbook;
 
 /// <summary>
 /// Sends the textbook's signed commands to <see cref="TextbookNames.BankQueue"/>, with the app's codec and its counted
-/// queue client (<see cref="StorageClients"/>), as the product's <c>SendCommands</c> activity does for its own inboxes.
+/// queue client (<see cref="StorageClients"/>), as the product's activities do for its own inboxes.
 /// </summary>
 /// <remarks>When a send returns the message is durable; after an exception it may or may not have been sent (the resource manager tolerates duplicates).</remarks>
 public sealed class TextbookInbox(StorageClients storage, MessageCodec codec)
