@@ -16,13 +16,4 @@ internal static partial class Logs
 
     [LoggerMessage(4103, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} {Command} lost a race (attempt {Attempt}); reading again")]
     public static partial void RaceLost(this ILogger logger, string transactionId, string participant, int branch, string command, int attempt);
-
-    [LoggerMessage(4110, LogLevel.Information, "Transaction {TransactionId}: participant {Participant} branch {Branch} in doubt since {PreparedAt:o}; asking the coordinator")]
-    public static partial void InDoubt(this ILogger logger, string transactionId, string participant, int branch, DateTimeOffset preparedAt);
-
-    [LoggerMessage(4111, LogLevel.Information, "Transaction {TransactionId}: participant {Participant} branch {Branch} is still undecided; it stays prepared")]
-    public static partial void StillUndecided(this ILogger logger, string transactionId, string participant, int branch);
-
-    [LoggerMessage(4112, LogLevel.Warning, "Transaction {TransactionId}: participant {Participant} branch {Branch} could not be recovered; the next pass retries")]
-    public static partial void RecoveryFailed(this ILogger logger, Exception exception, string transactionId, string participant, int branch);
 }

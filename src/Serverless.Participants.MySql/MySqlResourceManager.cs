@@ -15,7 +15,7 @@ namespace Serverless.Participants.MySql;
 /// and this library's formatID.
 /// </summary>
 /// <remarks>
-/// <para>The branch's record lives in the same database (<c>tx_xa_branches</c>, see <see cref="EnsureSchemaAsync"/>).
+/// <para>The branch's record lives in the same database (<c>tx_xa_branches</c>, see <see cref="EnsureCreatedAsync"/>).
 /// For a Yes vote it is written inside the XA transaction, so it commits or vanishes with the data; a No, a rollback,
 /// and a rollback that arrives before any prepare (I6) are recorded in statements of their own. Every command reads
 /// the branch's phase from <c>XA RECOVER</c> and the table and follows <see cref="ParticipantProtocol"/>.</para>
@@ -31,13 +31,14 @@ namespace Serverless.Participants.MySql;
 /// <para>After an exception other than <see cref="ProtocolViolationException"/>, zero or all of the step is durable (a
 /// prepare may have prepared; retrying the same command answers Yes without preparing again).</para>
 /// </remarks>
-public sealed partial class MySqlResourceManager : IResourceManager
+public sealed partial class MySqlResourceManager : IResourceManager, IRequiresInitialization, IPreparedBranchSource
 {
     private const int MaxAttempts = 10;
 
     private readonly string _connectionString;
     private readonly string _xaConnectionString;
     private readonly MySqlPrepareHandler _prepare;
+    private readonly Func<MySqlConnection, CancellationToken, Task>? _createSchema;
     private readonly int _lockTimeoutSeconds;
     private readonly ILogger _logger;
 
@@ -49,12 +50,14 @@ public sealed partial class MySqlResourceManager : IResourceManager
     /// <param name="prepare">The branch's work: runs inside the XA transaction that is prepared on Yes.</param>
     /// <param name="options">Settings; defaults when null.</param>
     /// <param name="logger">Where the branch's story is logged; nowhere when null.</param>
+    /// <param name="createSchema">Creates the tables <paramref name="prepare"/> works on when missing, for <see cref="EnsureCreatedAsync"/>; none when null.</param>
     public MySqlResourceManager(
         string connectionString,
         string participant,
         MySqlPrepareHandler prepare,
         MySqlParticipantOptions? options = null,
-        ILogger? logger = null)
+        ILogger? logger = null,
+        Func<MySqlConnection, CancellationToken, Task>? createSchema = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         ArgumentNullException.ThrowIfNull(prepare);
@@ -73,6 +76,7 @@ public sealed partial class MySqlResourceManager : IResourceManager
         _xaConnectionString = new MySqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
         Participant = participant;
         _prepare = prepare;
+        _createSchema = createSchema;
         _lockTimeoutSeconds = (int)Math.Ceiling(options.LockTimeout.TotalSeconds);
         _logger = logger ?? NullLogger.Instance;
     }
@@ -83,11 +87,18 @@ public sealed partial class MySqlResourceManager : IResourceManager
     /// <summary>The xid under which <paramref name="branch"/> is prepared, as XA statements take it: <c>'{transactionId}','{participant}:{branch}',formatID</c>.</summary>
     public string XaIdOf(BranchKey branch) => XaId.Of(Participant, branch).Sql;
 
-    /// <summary>Creates the <c>tx_xa_branches</c> and <c>tx_xa_started</c> tables when missing (safe to call concurrently and repeatedly).</summary>
-    public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates the <c>tx_xa_branches</c> and <c>tx_xa_started</c> tables, then the prepare handler's own, when missing (safe to
+    /// call concurrently and repeatedly).
+    /// </summary>
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await BranchStore.EnsureSchemaAsync(connection, cancellationToken);
+        if (_createSchema is not null)
+        {
+            await _createSchema(connection, cancellationToken);
+        }
     }
 
     /// <summary>What this participant durably knows of <paramref name="branch"/>; null when nothing.</summary>

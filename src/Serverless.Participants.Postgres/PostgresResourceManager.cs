@@ -13,7 +13,7 @@ namespace Serverless.Participants.Postgres;
 /// <c>PREPARE TRANSACTION</c>-ed on prepare and finished with <c>COMMIT PREPARED</c> or <c>ROLLBACK PREPARED</c>.
 /// </summary>
 /// <remarks>
-/// <para>The branch's record lives in the same database (<c>tx_branches</c>, see <see cref="EnsureSchemaAsync"/>).
+/// <para>The branch's record lives in the same database (<c>tx_branches</c>, see <see cref="EnsureCreatedAsync"/>).
 /// For a Yes vote it is written inside the prepared transaction, so it commits or vanishes with the data; a No,
 /// a rollback, and a rollback that arrives before any prepare (I6) are recorded in small transactions of their
 /// own. Every command reads the branch's phase from <c>pg_prepared_xacts</c> and the table and follows
@@ -27,12 +27,13 @@ namespace Serverless.Participants.Postgres;
 /// <para>After an exception other than <see cref="ProtocolViolationException"/>, zero or all of the step is durable
 /// (a prepare may have prepared; retrying the same command answers Yes without preparing again).</para>
 /// </remarks>
-public sealed partial class PostgresResourceManager : IResourceManager
+public sealed partial class PostgresResourceManager : IResourceManager, IRequiresInitialization, IPreparedBranchSource
 {
     private const int MaxAttempts = 10;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgresPrepareHandler _prepare;
+    private readonly Func<NpgsqlConnection, CancellationToken, Task>? _createSchema;
     private readonly TimeSpan _lockTimeout;
     private readonly ILogger _logger;
 
@@ -44,12 +45,14 @@ public sealed partial class PostgresResourceManager : IResourceManager
     /// <param name="prepare">The branch's work: runs inside the transaction that is prepared on Yes.</param>
     /// <param name="options">Settings; defaults when null.</param>
     /// <param name="logger">Where the branch's story is logged; nowhere when null.</param>
+    /// <param name="createSchema">Creates the tables <paramref name="prepare"/> works on when missing, for <see cref="EnsureCreatedAsync"/>; none when null.</param>
     public PostgresResourceManager(
         NpgsqlDataSource dataSource,
         string participant,
         PostgresPrepareHandler prepare,
         PostgresParticipantOptions? options = null,
-        ILogger? logger = null)
+        ILogger? logger = null,
+        Func<NpgsqlConnection, CancellationToken, Task>? createSchema = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentNullException.ThrowIfNull(prepare);
@@ -67,6 +70,7 @@ public sealed partial class PostgresResourceManager : IResourceManager
         _dataSource = dataSource;
         Participant = participant;
         _prepare = prepare;
+        _createSchema = createSchema;
         _lockTimeout = options.LockTimeout;
         _logger = logger ?? NullLogger.Instance;
     }
@@ -78,13 +82,17 @@ public sealed partial class PostgresResourceManager : IResourceManager
     public string GlobalTransactionIdOf(BranchKey branch) => GlobalTransactionId.Format(Participant, branch);
 
     /// <summary>
-    /// Creates the <c>tx_branches</c> table when missing (safe to call concurrently and repeatedly). Fails when
-    /// the server has <c>max_prepared_transactions = 0</c>.
+    /// Creates the <c>tx_branches</c> table, then the prepare handler's own, when missing (safe to call concurrently and
+    /// repeatedly). Fails when the server has <c>max_prepared_transactions = 0</c>.
     /// </summary>
-    public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await BranchStore.EnsureSchemaAsync(connection, cancellationToken);
+        if (_createSchema is not null)
+        {
+            await _createSchema(connection, cancellationToken);
+        }
     }
 
     /// <summary>What this participant durably knows of <paramref name="branch"/>; null when nothing.</summary>

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Participants;
-using Serverless.Functions.Participants.Ledger;
+using Serverless.Participants.MySql;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;
@@ -154,8 +154,8 @@ public sealed class LedgerScenarioTests(LedgerScenarioTests.Fixture fixture) : I
         Assert.Empty(await PreparedAsync());
     }
 
-    private LedgerResourceManager Ledger() =>
-        Assert.IsType<LedgerResourceManager>(Host.Services.GetRequiredService<ParticipantRegistry>().Find("ledger"));
+    private MySqlResourceManager Ledger() =>
+        Assert.IsType<MySqlResourceManager>(Host.Services.GetRequiredService<ParticipantRegistry>().Find("ledger"));
 
     private async Task<JsonElement> RunAsync(params object[] branches)
     {

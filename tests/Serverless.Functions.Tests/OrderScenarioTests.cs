@@ -107,8 +107,8 @@ public sealed class OrderScenarioTests(OrderScenarioTests.Fixture fixture) : ICl
         Assert.Equal(Serverless.Core.Protocol.Decision.Commit, (await Host.Decisions.GetAsync(id))?.Decision);
     }
 
-    private Serverless.Functions.Participants.Orders.OrdersResourceManager Orders() =>
-        Assert.IsType<Serverless.Functions.Participants.Orders.OrdersResourceManager>(
+    private Serverless.Participants.Postgres.PostgresResourceManager Orders() =>
+        Assert.IsType<Serverless.Participants.Postgres.PostgresResourceManager>(
             Host.Services.GetRequiredService<Serverless.Functions.Participants.ParticipantRegistry>().Find("orders"));
 
     private static string PlaceOperation(string orderId, Shop shop, int quantity) =>

@@ -30,7 +30,7 @@ public abstract class LedgerTest(MariaDbServer server) : IAsyncLifetime
     {
         ConnectionString = await server.DatabaseAsync(GetType().Name);
         Ledger = new LedgerParticipant(ConnectionString, Participant, Options);
-        await Ledger.EnsureSchemaAsync();
+        await Manager.EnsureCreatedAsync();
     }
 
     public async Task DisposeAsync()

@@ -5,7 +5,10 @@ using Serverless.Testing;
 
 namespace Serverless.Participants.MySql.Tests;
 
-/// <summary>Prepared XA branches outlive their connections and are finished by recovery (XA RECOVER) from the coordinator's answer.</summary>
+/// <summary>
+/// Prepared XA branches outlive their connections, are listed from XA RECOVER, and are finished by the one in-doubt loop
+/// (<see cref="InDoubtRecovery"/>) from the coordinator's answer.
+/// </summary>
 public sealed class RecoveryTests(MariaDbServer server) : LedgerTest(server)
 {
     [Fact]
@@ -24,28 +27,47 @@ public sealed class RecoveryTests(MariaDbServer server) : LedgerTest(server)
         // A new process: a manager of its own, nothing in memory.
         var restarted = new LedgerParticipant(ConnectionString, Participant, Options).ResourceManager;
         var asked = new List<BranchKey>();
-        var result = await restarted.RecoverAsync((b, _) =>
+        var result = await RecoverAsync(restarted, b =>
         {
             asked.Add(b);
-            return Task.FromResult<Decision?>(b.TransactionId == commit.TransactionId ? Decision.Commit : b == abort ? Decision.Abort : null);
-        }, TimeSpan.Zero);
+            return b.TransactionId == commit.TransactionId ? Decision.Commit : b == abort ? Decision.Abort : null;
+        });
 
         Assert.Equal(new RecoveryResult(Committed: 2, RolledBack: 1, Undecided: 1, Failed: 0), result);
         Assert.Equal(4, asked.Count);
         Assert.Equal(60, await Ledger.GetBalanceAsync(account));
-        Assert.Equal([open], (await restarted.ListInDoubtAsync(TimeSpan.Zero)).Select(b => b.Branch));
+        Assert.Equal([open], (await restarted.ListPreparedAsync(DateTimeOffset.MaxValue, 10)).Select(b => b.Branch));
         await restarted.RollbackAsync(open, "{}");
     }
 
     [Fact]
-    public async Task ListInDoubt_LeavesYoungBranchesAlone()
+    public async Task Recovery_CountsAFailedInquiry_AndLeavesTheBranchForTheNextPass()
+    {
+        var account = await AccountAsync(100);
+        var branch = NewBranch();
+        Assert.Equal(Vote.Yes, (await Manager.PrepareAsync(branch, Debit(account, 40))).Vote);
+
+        var failed = await RecoverAsync(Manager, _ => throw new HttpRequestException("coordinator unreachable"));
+        Assert.Equal(new RecoveryResult(0, 0, 0, 1), failed);
+        Assert.Single(await PreparedAsync());
+
+        var next = await RecoverAsync(Manager, _ => Decision.Abort);
+        Assert.Equal(new RecoveryResult(0, 1, 0, 0), next);
+        Assert.Equal(100, await Ledger.GetBalanceAsync(account));
+        Assert.Equal(BranchPhase.RolledBack, (await Manager.GetBranchAsync(branch))!.Phase);
+    }
+
+    [Fact]
+    public async Task ListPrepared_LeavesYoungBranchesAlone()
     {
         var branch = NewBranch();
         Assert.Equal(Vote.Yes, (await Manager.PrepareAsync(branch, Credit(await AccountAsync(0), 5))).Vote);
 
-        Assert.Empty(await Manager.ListInDoubtAsync(TimeSpan.FromMinutes(5)));
-        var listed = Assert.Single(await Manager.ListInDoubtAsync(TimeSpan.Zero));
-        Assert.Equal(branch, listed.Branch);
+        var fiveMinutesAgo = DateTimeOffset.UtcNow.AddMinutes(-5);
+        Assert.Empty(await Manager.ListPreparedAsync(fiveMinutesAgo, 10));
+        Assert.Equal(new RecoveryResult(0, 0, 0, 0), await RecoverAsync(Manager, _ => Decision.Commit, fiveMinutesAgo));
+        var listed = Assert.Single(await Manager.ListPreparedAsync(DateTimeOffset.UtcNow.AddMinutes(1), 10));
+        Assert.Equal((branch, "{}"), (listed.Branch, listed.Operation));
         Assert.InRange(listed.PreparedAt, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
 
         await Manager.RollbackAsync(branch, "{}");
@@ -69,9 +91,8 @@ public sealed class RecoveryTests(MariaDbServer server) : LedgerTest(server)
         await MySqlConnection.ClearAllPoolsAsync();
         try
         {
-            Assert.Empty(await Manager.ListInDoubtAsync(TimeSpan.Zero));
-            var result = await Manager.RecoverAsync((_, _) => Task.FromResult<Decision?>(Decision.Abort), TimeSpan.Zero);
-            Assert.Equal(new RecoveryResult(0, 0, 0, 0), result);
+            Assert.Empty(await Manager.ListPreparedAsync(DateTimeOffset.MaxValue, 10));
+            Assert.Equal(new RecoveryResult(0, 0, 0, 0), await RecoverAsync(Manager, _ => Decision.Abort));
             Assert.Contains($"1:{foreign}:{Participant}:0", await MariaDbServer.PreparedXidsAsync(ConnectionString));
         }
         finally
@@ -96,4 +117,8 @@ public sealed class RecoveryTests(MariaDbServer server) : LedgerTest(server)
     }
 
     private static BranchKey NewBranchOf(BranchKey branch, int index) => branch with { Branch = index };
+
+    /// <summary>One pass of the in-doubt loop over <paramref name="manager"/>'s branches prepared before <paramref name="preparedBefore"/> (any, by default).</summary>
+    private static Task<RecoveryResult> RecoverAsync(MySqlResourceManager manager, Func<BranchKey, Decision?> decide, DateTimeOffset? preparedBefore = null) =>
+        InDoubtRecovery.RecoverAsync(manager, manager, preparedBefore ?? DateTimeOffset.MaxValue, 100, (b, _) => Task.FromResult(decide(b.Branch)));
 }

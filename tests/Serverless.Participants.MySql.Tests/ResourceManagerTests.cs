@@ -187,8 +187,8 @@ public sealed class ResourceManagerTests(MariaDbServer server) : LedgerTest(serv
         Assert.Equal(Vote.Yes, (await Manager.PrepareAsync(branch, Debit(account, 1))).Vote);
         Assert.Equal(Vote.Yes, (await other.PrepareAsync(branch, Debit(account2, 1))).Vote);
 
-        Assert.Equal([branch], (await Manager.ListInDoubtAsync(TimeSpan.Zero)).Select(b => b.Branch));
-        Assert.Equal([branch], (await other.ListInDoubtAsync(TimeSpan.Zero)).Select(b => b.Branch));
+        Assert.Equal([branch], (await Manager.ListPreparedAsync(DateTimeOffset.MaxValue, 10)).Select(b => b.Branch));
+        Assert.Equal([branch], (await other.ListPreparedAsync(DateTimeOffset.MaxValue, 10)).Select(b => b.Branch));
         await other.RollbackAsync(branch, "{}");
         await Manager.CommitAsync(branch, "{}");
         Assert.Equal((99L, 100L), ((await Ledger.GetBalanceAsync(account))!.Value, (await Ledger.GetBalanceAsync(account2))!.Value));

@@ -273,9 +273,9 @@ public sealed class OrdersTwoPhaseTests(PostgresServer server) : ParticipantTest
     }
 
     [Fact]
-    public async Task EnsureSchema_IsIdempotent_AlsoConcurrently()
+    public async Task EnsureCreated_IsIdempotent_AlsoConcurrently()
     {
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Orders.EnsureSchemaAsync())).WaitAsync(Timeout);
-        await Orders.EnsureSchemaAsync();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Manager.EnsureCreatedAsync())).WaitAsync(Timeout);
+        await Manager.EnsureCreatedAsync();
     }
 }

@@ -38,7 +38,7 @@ public abstract class ParticipantTest(PostgresServer server) : IAsyncLifetime
         ConnectionString = await server.DatabaseAsync(GetType().Name);
         DataSource = NewDataSource();
         Orders = new OrdersParticipant(DataSource, Participant, Options);
-        await Orders.EnsureSchemaAsync();
+        await Manager.EnsureCreatedAsync();
     }
 
     public async Task DisposeAsync()

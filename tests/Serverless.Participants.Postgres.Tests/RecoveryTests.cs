@@ -4,7 +4,7 @@ using Serverless.Testing;
 
 namespace Serverless.Participants.Postgres.Tests;
 
-/// <summary>In-doubt branches after a restart: listed, asked about and finished.</summary>
+/// <summary>In-doubt branches after a restart: listed, asked about and finished by the one in-doubt loop (<see cref="InDoubtRecovery"/>).</summary>
 public sealed class RecoveryTests(PostgresServer server) : ParticipantTest(server)
 {
     /// <summary>Prepares a branch in a process that then "dies": its connections are closed.</summary>
@@ -22,22 +22,26 @@ public sealed class RecoveryTests(PostgresServer server) : ParticipantTest(serve
     /// <summary>The participant as a restarted process sees it: a new instance on new connections.</summary>
     private OrdersParticipant Restarted() => new(NewDataSource(), Participant, Options);
 
+    /// <summary>One pass of the in-doubt loop over <paramref name="manager"/>'s branches prepared before <paramref name="preparedBefore"/> (any, by default).</summary>
+    private static Task<RecoveryResult> RecoverAsync(PostgresResourceManager manager, Func<BranchKey, Decision?> decide, DateTimeOffset? preparedBefore = null) =>
+        InDoubtRecovery.RecoverAsync(manager, manager, preparedBefore ?? DateTimeOffset.MaxValue, 100, (b, _) => Task.FromResult(decide(b.Branch)));
+
     [Fact]
     public async Task Recover_AfterARestart_CommitsABranchDecidedCommit()
     {
         var (branch, orderId) = await PrepareInAProcessThatDiesAsync();
         var restarted = Restarted();
 
-        var inDoubt = Assert.Single(await restarted.ResourceManager.ListInDoubtAsync(TimeSpan.Zero));
-        Assert.Equal(branch, inDoubt.Branch);
+        var inDoubt = Assert.Single(await restarted.ResourceManager.ListPreparedAsync(DateTimeOffset.MaxValue, 10));
+        Assert.Equal((branch, "{}"), (inDoubt.Branch, inDoubt.Operation));
         Assert.True(inDoubt.PreparedAt <= DateTimeOffset.UtcNow.AddSeconds(5));
 
         var asked = new List<BranchKey>();
-        var result = await restarted.ResourceManager.RecoverAsync((b, _) =>
+        var result = await RecoverAsync(restarted.ResourceManager, b =>
         {
             asked.Add(b);
-            return Task.FromResult<Decision?>(Decision.Commit);
-        }, TimeSpan.Zero);
+            return Decision.Commit;
+        });
 
         Assert.Equal(new RecoveryResult(1, 0, 0, 0), result);
         Assert.Equal([branch], asked);
@@ -51,7 +55,7 @@ public sealed class RecoveryTests(PostgresServer server) : ParticipantTest(serve
         var (branch, orderId) = await PrepareInAProcessThatDiesAsync();
         var restarted = Restarted();
 
-        var result = await restarted.ResourceManager.RecoverAsync((_, _) => Task.FromResult<Decision?>(Decision.Abort), TimeSpan.Zero);
+        var result = await RecoverAsync(restarted.ResourceManager, _ => Decision.Abort);
 
         Assert.Equal(new RecoveryResult(0, 1, 0, 0), result);
         Assert.Null(await restarted.GetOrderAsync(orderId));
@@ -68,8 +72,7 @@ public sealed class RecoveryTests(PostgresServer server) : ParticipantTest(serve
         var restarted = Restarted();
 
         // The coordinator's answer under presumed abort (I4): no record of the transaction means Abort.
-        var result = await restarted.ResourceManager.RecoverAsync(
-            (b, _) => Task.FromResult<Decision?>(decisions.TryGetValue(b.TransactionId, out var d) ? d : Decision.Abort), TimeSpan.Zero);
+        var result = await RecoverAsync(restarted.ResourceManager, b => decisions.TryGetValue(b.TransactionId, out var d) ? d : Decision.Abort);
 
         Assert.Equal(new RecoveryResult(1, 1, 0, 0), result);
         Assert.NotNull(await restarted.GetOrderAsync(knownOrder));
@@ -83,7 +86,7 @@ public sealed class RecoveryTests(PostgresServer server) : ParticipantTest(serve
         var (branch, orderId) = await PrepareInAProcessThatDiesAsync();
         var restarted = Restarted();
 
-        var result = await restarted.ResourceManager.RecoverAsync((_, _) => Task.FromResult<Decision?>(null), TimeSpan.Zero);
+        var result = await RecoverAsync(restarted.ResourceManager, _ => null);
 
         Assert.Equal(new RecoveryResult(0, 0, 1, 0), result);
         Assert.Equal([restarted.ResourceManager.GlobalTransactionIdOf(branch)], await PreparedGidsAsync());
@@ -97,28 +100,28 @@ public sealed class RecoveryTests(PostgresServer server) : ParticipantTest(serve
         var (branch, orderId) = await PrepareInAProcessThatDiesAsync();
         var restarted = Restarted();
 
-        var failed = await restarted.ResourceManager.RecoverAsync((_, _) => throw new HttpRequestException("coordinator unreachable"), TimeSpan.Zero);
+        var failed = await RecoverAsync(restarted.ResourceManager, _ => throw new HttpRequestException("coordinator unreachable"));
         Assert.Equal(new RecoveryResult(0, 0, 0, 1), failed);
         Assert.Single(await PreparedGidsAsync());
 
-        var next = await restarted.ResourceManager.RecoverAsync((_, _) => Task.FromResult<Decision?>(Decision.Abort), TimeSpan.Zero);
+        var next = await RecoverAsync(restarted.ResourceManager, _ => Decision.Abort);
         Assert.Equal(new RecoveryResult(0, 1, 0, 0), next);
         Assert.Null(await restarted.GetOrderAsync(orderId));
         Assert.Equal(BranchPhase.RolledBack, (await restarted.ResourceManager.GetBranchAsync(branch))!.Phase);
     }
 
     [Fact]
-    public async Task ListInDoubt_LeavesOutBranchesYoungerThanTheBound()
+    public async Task ListPrepared_LeavesOutBranchesYoungerThanTheBound()
     {
         var (branch, orderId) = await PrepareInAProcessThatDiesAsync();
         var restarted = Restarted();
+        var anHourAgo = DateTimeOffset.UtcNow.AddHours(-1);
 
-        Assert.Empty(await restarted.ResourceManager.ListInDoubtAsync(TimeSpan.FromHours(1)));
-        var result = await restarted.ResourceManager.RecoverAsync((_, _) => Task.FromResult<Decision?>(Decision.Commit), TimeSpan.FromHours(1));
-        Assert.Equal(new RecoveryResult(0, 0, 0, 0), result);
+        Assert.Empty(await restarted.ResourceManager.ListPreparedAsync(anHourAgo, 10));
+        Assert.Equal(new RecoveryResult(0, 0, 0, 0), await RecoverAsync(restarted.ResourceManager, _ => Decision.Commit, anHourAgo));
 
         await restarted.ResourceManager.RollbackAsync(branch, PlaceOperation(orderId));
-        Assert.Empty(await restarted.ResourceManager.ListInDoubtAsync(TimeSpan.Zero));
+        Assert.Empty(await restarted.ResourceManager.ListPreparedAsync(DateTimeOffset.MaxValue, 10));
     }
 
     [Fact]

@@ -166,8 +166,8 @@ public sealed class ResourceManagerTests(PostgresServer server) : ParticipantTes
 
         Assert.NotEqual(mine.GlobalTransactionIdOf(branch), theirs.GlobalTransactionIdOf(branch));
         Assert.Equal($"{Participant}:tx:{branch.TransactionId}:0", mine.GlobalTransactionIdOf(branch));
-        Assert.Single(await mine.ListInDoubtAsync(TimeSpan.Zero));
-        Assert.Empty(await theirs.ListInDoubtAsync(TimeSpan.Zero));
+        Assert.Single(await mine.ListPreparedAsync(DateTimeOffset.MaxValue, 10));
+        Assert.Empty(await theirs.ListPreparedAsync(DateTimeOffset.MaxValue, 10));
         await mine.CommitAsync(branch, Note(id));
     }
 

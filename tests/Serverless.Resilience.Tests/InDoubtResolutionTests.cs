@@ -221,7 +221,7 @@ public sealed class InDoubtResolutionTests(InDoubtHostFixture fixture) : IClassF
         var table = Host.Table("ListPrepared" + TestNames.UniquePrefix());
         var bank = new BankResourceManager(table);
         await bank.EnsureCreatedAsync();
-        await bank.SetBalanceAsync("alice", 100);
+        await bank.SetAsync("alice", 100);
         var debit30 = Debit("alice", 30);
         await bank.PrepareAsync(new BranchKey("held", 0), debit30);
         await bank.PrepareAsync(new BranchKey("refused", 0), Debit("alice", 1000));

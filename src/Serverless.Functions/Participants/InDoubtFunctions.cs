@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
+using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Telemetry;
@@ -45,27 +46,43 @@ public sealed class InDoubtFunctions(
         }
     }
 
-    /// <summary>One participant's pass: resolve and finish each of its branches prepared too long ago.</summary>
-    public async Task ResolveAsync(string participant, IResourceManager resourceManager, IPreparedBranchSource source, DurableTaskClient client, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// One participant's pass (<see cref="InDoubtRecovery"/>): each of its branches prepared too long ago is resolved, finished by
+    /// the decision, and its acknowledgement raised on the orchestration. A branch that fails is logged and left for the next run.
+    /// </summary>
+    public Task<RecoveryResult> ResolveAsync(string participant, IResourceManager resourceManager, IPreparedBranchSource source, DurableTaskClient client, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        var before = time.GetUtcNow().AddSeconds(-settings.InDoubtSeconds);
-        foreach (var prepared in await source.ListPreparedAsync(before, MaxBranchesPerRun, cancellationToken))
-        {
-            var branch = prepared.Branch;
-            logger.InDoubt(branch.TransactionId, participant, branch.Branch, prepared.PreparedAt);
-            TransactionTelemetry.BranchInDoubt(participant);
-            if (prepared.Operation is null)
+        ArgumentNullException.ThrowIfNull(client);
+        return InDoubtRecovery.RecoverAsync(
+            resourceManager,
+            source,
+            time.GetUtcNow().AddSeconds(-settings.InDoubtSeconds),
+            MaxBranchesPerRun,
+            decide: async (prepared, ct) =>
             {
-                logger.InDoubtWithoutOperation(branch.TransactionId, participant, branch.Branch);
-                continue;
-            }
+                Listed(participant, prepared);
+                return (await resolver.ResolveAsync(prepared.Branch, participant, client, ct))?.Decision;
+            },
+            finished: (prepared, outcome, ct) => inbox.RaiseAsync(
+                new ProtocolMessage(MessageKind.Ack, prepared.Branch.TransactionId) { Branch = prepared.Branch.Branch, Outcome = outcome }, participant, client, ct),
+            failed: (prepared, exception) =>
+            {
+                if (prepared.Operation is null)
+                {
+                    Listed(participant, prepared);
+                    logger.InDoubtWithoutOperation(prepared.Branch.TransactionId, participant, prepared.Branch.Branch);
+                }
+                else
+                {
+                    logger.InDoubtPassFailed(exception, participant);
+                }
+            },
+            cancellationToken);
+    }
 
-            if (await resolver.ResolveAsync(branch, participant, client, cancellationToken) is { } decision)
-            {
-                var ack = await ParticipantInbox.FinishAsync(resourceManager, branch, prepared.Operation, decision.Decision, cancellationToken);
-                await inbox.RaiseAsync(ack, participant, client, cancellationToken);
-            }
-        }
+    private void Listed(string participant, PreparedBranch prepared)
+    {
+        logger.InDoubt(prepared.Branch.TransactionId, participant, prepared.Branch.Branch, prepared.PreparedAt);
+        TransactionTelemetry.BranchInDoubt(participant);
     }
 }

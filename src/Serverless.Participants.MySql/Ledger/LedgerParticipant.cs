@@ -32,20 +32,17 @@ public sealed class LedgerParticipant
         MySqlParticipantOptions? options = null,
         ILogger? logger = null)
     {
-        ResourceManager = new MySqlResourceManager(connectionString, participant, ApplyAsync, options, logger);
+        ResourceManager = new MySqlResourceManager(connectionString, participant, ApplyAsync, options, logger, CreateSchemaAsync);
         _connectionString = connectionString;
         _lockTimeoutSeconds = (int)Math.Ceiling((options ?? new MySqlParticipantOptions()).LockTimeout.TotalSeconds);
     }
 
-    /// <summary>The resource manager to hand the participant's commands to.</summary>
+    /// <summary>The resource manager to hand the participant's commands to; its <see cref="MySqlResourceManager.EnsureCreatedAsync"/> creates the ledger's tables too.</summary>
     public MySqlResourceManager ResourceManager { get; }
 
-    /// <summary>Creates the ledger's tables and the branch tables when missing.</summary>
-    public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
+    /// <summary>Creates the ledger's tables when missing.</summary>
+    private static async Task CreateSchemaAsync(MySqlConnection connection, CancellationToken cancellationToken)
     {
-        await ResourceManager.EnsureSchemaAsync(cancellationToken);
-        await using var connection = new MySqlConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
         await using (var accounts = new MySqlCommand("""
             CREATE TABLE IF NOT EXISTS ledger_accounts (
                 account varchar(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,

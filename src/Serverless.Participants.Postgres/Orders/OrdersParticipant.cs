@@ -31,17 +31,15 @@ public sealed class OrdersParticipant
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         _dataSource = dataSource;
-        ResourceManager = new PostgresResourceManager(dataSource, participant, PlaceAsync, options, logger);
+        ResourceManager = new PostgresResourceManager(dataSource, participant, PlaceAsync, options, logger, CreateSchemaAsync);
     }
 
-    /// <summary>The resource manager to hand the participant's commands to.</summary>
+    /// <summary>The resource manager to hand the participant's commands to; its <see cref="PostgresResourceManager.EnsureCreatedAsync"/> creates the <c>orders</c> table too.</summary>
     public PostgresResourceManager ResourceManager { get; }
 
-    /// <summary>Creates the <c>orders</c> and <c>tx_branches</c> tables when missing.</summary>
-    public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
+    /// <summary>Creates the <c>orders</c> table when missing.</summary>
+    private static async Task CreateSchemaAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        await ResourceManager.EnsureSchemaAsync(cancellationToken);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var command = new NpgsqlCommand("""
             SELECT pg_advisory_xact_lock(hashtextextended('serverless.participants.postgres.orders', 0));

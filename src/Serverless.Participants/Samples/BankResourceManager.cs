@@ -13,7 +13,7 @@ public sealed record BankOperation(bool IsDebit, string Account, long Amount);
 /// Balance and Held). A debit holds the amount on prepare; a credit holds nothing (the money is not there to
 /// spend until commit). Commit applies, rollback releases.
 /// </summary>
-public sealed class BankResourceManager(TableClient table) : TableResourceManager<BankOperation>(table)
+public sealed class BankResourceManager(TableClient table) : AmountResourceManager<BankOperation>(table, AccountRow, "Balance", "Held")
 {
     public const string AccountRow = "account";
 
@@ -84,19 +84,5 @@ public sealed class BankResourceManager(TableClient table) : TableResourceManage
 
         resource["Held"] = GetLong(resource, "Held") - op.Amount;
         return true;
-    }
-
-    /// <summary>Reads an account; null when it does not exist.</summary>
-    public async Task<(long Balance, long Held)?> GetAccountAsync(string account, CancellationToken cancellationToken = default)
-    {
-        var response = await Table.GetEntityIfExistsAsync<TableEntity>(account, AccountRow, cancellationToken: cancellationToken);
-        return response.HasValue ? (GetLong(response.Value!, "Balance"), GetLong(response.Value!, "Held")) : null;
-    }
-
-    /// <summary>Creates an account or sets its balance; holds are kept, since they belong to transactions in flight.</summary>
-    public async Task SetBalanceAsync(string account, long balance, CancellationToken cancellationToken = default)
-    {
-        var entity = new TableEntity(account, AccountRow) { ["Balance"] = balance };
-        await Table.UpsertEntityAsync(entity, TableUpdateMode.Merge, cancellationToken);
     }
 }

@@ -13,7 +13,7 @@ public sealed record InventoryOperation(string Sku, long Quantity, bool CheckOnl
 /// Reserved). Prepare reserves, commit takes the units out of stock, rollback releases them. A <c>check</c>
 /// operation only verifies availability and votes ReadOnly: it takes no part in phase 2.
 /// </summary>
-public sealed class InventoryResourceManager(TableClient table) : TableResourceManager<InventoryOperation>(table)
+public sealed class InventoryResourceManager(TableClient table) : AmountResourceManager<InventoryOperation>(table, ItemRow, "Stock", "Reserved")
 {
     public const string ItemRow = "item";
 
@@ -70,19 +70,5 @@ public sealed class InventoryResourceManager(TableClient table) : TableResourceM
     {
         resource["Reserved"] = GetLong(resource, "Reserved") - op.Quantity;
         return true;
-    }
-
-    /// <summary>Reads an item; null when it does not exist.</summary>
-    public async Task<(long Stock, long Reserved)?> GetItemAsync(string sku, CancellationToken cancellationToken = default)
-    {
-        var response = await Table.GetEntityIfExistsAsync<TableEntity>(sku, ItemRow, cancellationToken: cancellationToken);
-        return response.HasValue ? (GetLong(response.Value!, "Stock"), GetLong(response.Value!, "Reserved")) : null;
-    }
-
-    /// <summary>Creates an item or sets its stock; reservations are kept.</summary>
-    public async Task SetStockAsync(string sku, long stock, CancellationToken cancellationToken = default)
-    {
-        var entity = new TableEntity(sku, ItemRow) { ["Stock"] = stock };
-        await Table.UpsertEntityAsync(entity, TableUpdateMode.Merge, cancellationToken);
     }
 }
