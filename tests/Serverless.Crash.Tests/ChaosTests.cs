@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net.Http.Json;
 using Serverless.Functions.Faults;
 
 namespace Serverless.Crash.Tests;
@@ -8,7 +9,10 @@ namespace Serverless.Crash.Tests;
 /// A bounded chaos run: a couple of hundred concurrent transfers among a handful of accounts while the host is killed and
 /// restarted several times, with clients retrying the same transaction id while it is down. Every other restart arms a
 /// random crash point (<see cref="CrashPoints"/>) at a random hit, so kills land both at random moments (SIGKILL from
-/// outside) and exactly at protocol steps (the host killing itself there).
+/// outside) and exactly at protocol steps (the host killing itself there): during prepares, between the decision and
+/// phase 2, during phase 2. The host runs with host.json as shipped (Durable's leases included), and every transaction
+/// must end within its vote deadline + <c>TRANSACTIONS_IN_DOUBT_SECONDS</c> + 60 s (I7), while no status read shows it
+/// undecided once its decision is recorded.
 /// </summary>
 public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : IClassFixture<HostFixture>
 {
@@ -19,6 +23,9 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
     private const long InitialBalance = 1000;
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(240);
     private static readonly TimeSpan ClientPatience = TimeSpan.FromSeconds(120);
+
+    /// <summary>The host's <c>TRANSACTIONS_IN_DOUBT_SECONDS</c>: the default.</summary>
+    private const int InDoubtSeconds = 60;
 
     [Fact]
     public async Task TransfersWhileTheHostIsKilledRepeatedly_AllEndWithBalancesExactlyTheCommittedTransfersAndNothingHeld()
@@ -38,13 +45,8 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
         }).ToList();
 
         await using var storage = await fixture.StartStorageAsync();
-        // Durable's leases at 10 s rather than 30 s: after each kill the orchestrations the dead host held wait that long.
-        var lease = TimeSpan.FromSeconds(10).ToString("c", System.Globalization.CultureInfo.InvariantCulture);
-        await using var host = await HostProcess.StartAsync("A", fixture, storage, extraEnvironment: new Dictionary<string, string?>
-        {
-            [HostProcess.DurableLeaseSetting("controlQueueVisibilityTimeout")] = lease,
-            [HostProcess.DurableLeaseSetting("workItemQueueVisibilityTimeout")] = lease,
-        });
+        var probe = new StorageProbe(storage.ConnectionString);
+        await using var host = await HostProcess.StartAsync("A", fixture, storage);
         foreach (var (account, balance) in initial)
         {
             await host.PutAccountAsync(account, balance);
@@ -62,15 +64,36 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
             }
         })));
 
+        var sampler = SampleStatusesAsync(http, probe, transfers, new Random(seed + 1), clients);
         var kills = await KillRepeatedlyAsync(host, random, clients);
         await clients.WaitAsync(RunTimeout);
+        var (samples, undecided) = await sampler;
         output.WriteLine($"clients done after {stopwatch.Elapsed.TotalSeconds:0.0} s; {retries} requests failed for want of a host and were repeated");
         foreach (var kill in kills)
         {
-            output.WriteLine($"kill: {kill}");
+            output.WriteLine($"kill at {kill.At:HH:mm:ss.fff}: {kill.What}");
         }
 
-        var outcome = await Ledger.AssertEndedCorrectlyAsync(host.Client, new StorageProbe(storage.ConnectionString), initial, transfers, TimeSpan.FromSeconds(90));
+        var outcome = await Ledger.AssertEndedCorrectlyAsync(host.Client, probe, initial, transfers, TimeSpan.FromSeconds(90));
+
+        // I7's bound, for every transaction; and how long after a kill the transactions in flight at it ended.
+        var ends = await Ledger.WaitForAllToEndAsync(host.Client, transfers, TimeSpan.FromSeconds(30));
+        var slowest = TimeSpan.Zero;
+        foreach (var t in transfers)
+        {
+            var created = ends[t.Id].GetProperty("createdAt").GetDateTimeOffset();
+            var completed = ends[t.Id].GetProperty("completedAt").GetDateTimeOffset();
+            var bound = TimeSpan.FromSeconds(t.TimeoutSeconds + InDoubtSeconds + 60);
+            Assert.True(completed - created <= bound, $"{t.Id} (deadline {t.TimeoutSeconds} s) took {(completed - created).TotalSeconds:0.0} s to end, over its bound of {bound.TotalSeconds:0} s");
+            foreach (var kill in kills.Where(k => created <= k.At && k.At < completed))
+            {
+                slowest = completed - kill.At > slowest ? completed - kill.At : slowest;
+            }
+        }
+
+        output.WriteLine($"slowest end of a transaction in flight at a kill: {slowest.TotalSeconds:0.0} s after the kill");
+        output.WriteLine($"{samples} status reads of transactions with a recorded decision, {undecided.Count} of them undecided");
+        Assert.True(undecided.IsEmpty, $"status reads that showed no decision although one was recorded before them:\n{string.Join('\n', undecided.Take(10))}");
         output.WriteLine($"{TransferCount} transfers, {kills.Count} kills, {host.Starts} host starts: {outcome}; total {stopwatch.Elapsed.TotalSeconds:0.0} s");
 
         // Anything the host found worth a warning is shown; a protocol violation (logged as critical) is a failure.
@@ -92,9 +115,9 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
     /// killed itself at its armed crash point first, keep it down for a random 0.2–1.5 s while clients keep retrying, and start it again, armed
     /// with a random crash point every other time.
     /// </summary>
-    private static async Task<List<string>> KillRepeatedlyAsync(HostProcess host, Random random, Task clients)
+    private static async Task<List<(DateTimeOffset At, string What)>> KillRepeatedlyAsync(HostProcess host, Random random, Task clients)
     {
-        var kills = new List<string>();
+        var kills = new List<(DateTimeOffset At, string What)>();
         var armed = "unarmed";
         for (var k = 1; k <= KillCount; k++)
         {
@@ -109,13 +132,13 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
             if (host.IsRunning)
             {
                 await host.KillAsync();
-                kills.Add($"#{k} SIGKILL after {uptime.TotalSeconds:0.0} s up ({armed})");
+                kills.Add((DateTimeOffset.UtcNow, $"#{k} SIGKILL after {uptime.TotalSeconds:0.0} s up ({armed})"));
             }
             else
             {
                 var line = host.OutputLines.LastOrDefault(l => l.StartsWith(CrashPoints.CrashLinePrefix, StringComparison.Ordinal));
                 Assert.True(line is not null, $"the host ended by itself, not at a crash point:\n{host.RecentOutput}");
-                kills.Add($"#{k} {line}");
+                kills.Add((DateTimeOffset.UtcNow, $"#{k} {line}"));
             }
 
             await Task.Delay(random.Next(200, 1500));
@@ -126,7 +149,7 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
             // A host armed with a point that work waiting for it reaches at once dies before it answers: start it again unarmed.
             if (!await host.StartAgainAsync(point, after))
             {
-                kills.Add($"#{k} died at {point} while starting");
+                kills.Add((DateTimeOffset.UtcNow, $"#{k} died at {point} while starting"));
                 armed = "unarmed";
                 Assert.True(await host.StartAgainAsync(), "the host came back");
             }
@@ -138,12 +161,50 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
             if (host.IsRunning)
             {
                 await host.KillAsync();
-                kills.Add($"SIGKILL to disarm ({armed})");
+                kills.Add((DateTimeOffset.UtcNow, $"SIGKILL to disarm ({armed})"));
             }
 
             Assert.True(await host.StartAgainAsync(), "the host came back");
         }
 
         return kills;
+    }
+
+    /// <summary>
+    /// Until the clients are done: reads the decision record of a random transfer and, when one is recorded, its status
+    /// right after; a status that shows no decision then is a violation (the record was durable before the read began).
+    /// </summary>
+    private static async Task<(int Samples, ConcurrentBag<string> Undecided)> SampleStatusesAsync(
+        HttpClient http, StorageProbe probe, IReadOnlyList<Transfer> transfers, Random random, Task clients)
+    {
+        var (samples, undecided) = (0, new ConcurrentBag<string>());
+        while (!clients.IsCompleted)
+        {
+            var transfer = transfers[random.Next(transfers.Count)];
+            try
+            {
+                if (await probe.DecisionAsync(transfer.Id) is { } recorded)
+                {
+                    using var response = await http.GetAsync($"/api/transactions/{transfer.Id}");
+                    if (response.IsSuccessStatusCode)
+                    {
+                        samples++;
+                        var doc = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+                        if (doc.GetProperty("decision").GetString() != recorded)
+                        {
+                            undecided.Add($"{transfer.Id}: recorded {recorded}, read {doc}");
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                // The host is down: the clients retry, and so does the sampler.
+            }
+
+            await Task.Delay(50);
+        }
+
+        return (samples, undecided);
     }
 }

@@ -64,6 +64,20 @@ public sealed class StorageProbe(string connectionString, string taskHub = HostP
         return decisions;
     }
 
+    /// <summary>The recorded decision of one transaction ("Commit" or "Abort"), or null while none is recorded.</summary>
+    public async Task<string?> DecisionAsync(string id)
+    {
+        try
+        {
+            var row = await _tables.GetTableClient($"{taskHub}Decisions").GetEntityIfExistsAsync<TableEntity>(id, "decision");
+            return row.HasValue ? row.Value!.GetString("Decision") : null;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The status the orchestration last published for a transaction ("Preparing"…), or null when there is no instance.</summary>
     public async Task<string?> TransactionStatusAsync(string id)
     {

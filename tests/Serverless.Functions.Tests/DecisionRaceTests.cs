@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
@@ -72,13 +73,15 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
                 var prepares = await inbox.TakeAsync(id, 2, Wait, c => c.Kind == MessageKind.Prepare);
                 Assert.Equal(operations, prepares.OrderBy(p => p.Branch).Select(p => p.Message.Operation));
 
-                // The deadline fires: the orchestration proposes Abort, finds Commit recorded, and commits.
+                // The deadline fires: the orchestration proposes Abort, finds Commit recorded, and commits. (Every read shows
+                // the recorded Commit from the moment it is recorded.)
+                var adopted = $"Transaction {id} proposed Abort but Commit was already recorded";
+                await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Any(l => l.Message.Contains(adopted, StringComparison.Ordinal))), Wait, "the orchestration adopting the recorded Commit");
                 var doc = await paused.WaitForStatusAsync(id, Wait, "Committing", "Committed", "Aborting", "Aborted");
                 Step("decided");
                 Assert.Equal("Commit", doc.GetProperty("decision").GetString());
                 Assert.Equal("Committing", doc.GetProperty("status").GetString());
                 Assert.All(doc.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Yes", b.GetProperty("vote").GetString()));
-                Assert.Contains(logs.Lines, l => l.Message.Contains($"Transaction {id} proposed Abort but Commit was already recorded", StringComparison.Ordinal));
                 var landed = await Eventually.WaitAsync(
                     async () => await inbox.PeekAsync(id),
                     commands => commands.Select(c => c.Branch).Distinct().Count() == 2,
@@ -147,6 +150,42 @@ public sealed class DecisionRaceTests(ITestOutputHelper output)
         Assert.Equal((100, 0), await host.GetAccountAsync(alice));
         Assert.Equal((0, 0), await host.GetAccountAsync(bob));
         AssertRecorded(recorded, await host.Decisions.GetAsync(id));
+    }
+
+    /// <remarks>
+    /// The orchestration here waits for votes that never come (the bank's prepares are taken and kept), as one whose
+    /// messages a dead process still holds would: it cannot publish anything. A decision recorded meanwhile (by in-doubt
+    /// resolution's presumed abort, here by hand) is what every read shows at once.
+    /// </remarks>
+    [Fact]
+    public async Task ADecisionRecordedWhileTheOrchestrationCannotRun_IsWhatEveryReadShowsAtOnce()
+    {
+        var (id, alice, bob) = (TestHost.Id("recorded"), TestHost.Id("alice"), TestHost.Id("bob"));
+        await using var host = await TestHost.StartAsync(BankPaused);
+        await host.PutAccountAsync(alice, 100);
+        await host.PutAccountAsync(bob, 0);
+        Assert.Equal(HttpStatusCode.Accepted, (await host.StartAsync(TestHost.Transfer(id, alice, bob, 30, timeoutSeconds: 600))).StatusCode);
+        await new PausedInbox(host, "bank").TakeAsync(id, 2, Wait);
+        var before = await host.GetStatusAsync(id);
+        Assert.Equal("Preparing", before.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, before.GetProperty("decision").ValueKind);
+
+        const string Reason = "presumed abort: recorded while the orchestration could not run";
+        var recorded = await host.Decisions.RecordAsync(id, new DecisionRecord(Decision.Abort, Reason, DateTimeOffset.UtcNow, []));
+
+        var doc = await host.GetStatusAsync(id);
+        Assert.Equal("Aborting", doc.GetProperty("status").GetString());
+        Assert.Equal("Abort", doc.GetProperty("decision").GetString());
+        Assert.Equal(Reason, doc.GetProperty("reason").GetString());
+        Assert.Equal(recorded.DecidedAt, doc.GetProperty("decidedAt").GetDateTimeOffset());
+        Assert.Contains(await ListIdsAsync(host, "Aborting"), i => i == id);
+        Assert.DoesNotContain(await ListIdsAsync(host, "Preparing"), i => i == id);
+    }
+
+    private static async Task<List<string>> ListIdsAsync(TestHost host, string status)
+    {
+        var page = await host.Client.GetFromJsonAsync<JsonElement>($"/api/transactions?status={status}&top=1000");
+        return [.. page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()!)];
     }
 
     private void Step(string what) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,6:0.0} s  {what}");

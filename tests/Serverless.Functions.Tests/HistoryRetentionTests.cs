@@ -3,8 +3,10 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Retention;
 using Serverless.Testing;
@@ -26,16 +28,23 @@ public sealed class HistoryRetentionTests
     [Fact]
     public async Task PurgeHistory_OnItsSchedule_PurgesFinishedTransactionsPastTheRetention_AndNeverAPreparingOne()
     {
+        // The shortest retention the app accepts (1:00:30), and a clock two hours ahead for history retention alone: every
+        // transaction that has completed is then past it, while the rest of the app keeps the real time.
         var logs = new LogCapture();
         await using var host = await TestHost.StartAsync(
             new Dictionary<string, string?>
             {
                 ["TRANSACTIONS_HISTORY_PURGE_SCHEDULE"] = "*/1 * * * * *",
-                ["TRANSACTIONS_HISTORY_RETENTION"] = "00:00:04",
+                ["TRANSACTIONS_HISTORY_RETENTION"] = "01:00:30",
                 ["AzureWebJobs.InventoryParticipant.Disabled"] = "true",
                 ["Logging:LogLevel:Serverless.Functions.Retention"] = "Information",
             },
-            logs: logs);
+            logs: logs,
+            configureServices: services => services.AddSingleton(sp => new HistoryRetention(
+                sp.GetRequiredService<DecisionStore>(),
+                sp.GetRequiredService<TransactionsSettings>(),
+                new FixedClock(DateTimeOffset.UtcNow.AddHours(2)),
+                sp.GetRequiredService<ILogger<HistoryRetention>>())));
         var durable = host.Services.GetRequiredService<DurableTaskClient>();
         var inventory = new PausedInbox(host, "inventory");
         var (committed, aborted, preparing) = (TestHost.Id("purge-commit"), TestHost.Id("purge-abort"), TestHost.Id("purge-keep"));
@@ -51,8 +60,6 @@ public sealed class HistoryRetentionTests
         await Eventually.WaitAsync(async () => (await host.GetAccountAsync(carol)).Held == 40, Wait, "carol's debit held");
         Assert.Equal("Committed", await EndStatusAsync(host, TestHost.Transfer(committed, alice, bob, 30)));
         Assert.Equal("Aborted", await EndStatusAsync(host, TestHost.Transfer(aborted, poor, bob, 50)));
-        Assert.Equal(Decision.Commit, (await host.Decisions.GetAsync(committed))?.Decision);
-        Assert.Equal(Decision.Abort, (await host.Decisions.GetAsync(aborted))?.Decision);
 
         await Eventually.WaitAsync(
             async () => await NotFoundAsync(host, committed) && await NotFoundAsync(host, aborted),
@@ -64,6 +71,7 @@ public sealed class HistoryRetentionTests
             Assert.Null(await durable.GetInstanceAsync(id));
             Assert.Empty(await ListAsync(durable, new OrchestrationQuery { InstanceIdPrefix = id }));
             Assert.Null(await host.Decisions.GetAsync(id));
+            Assert.NotNull(await host.Decisions.PurgedAtAsync(id));
         }
 
         Assert.Contains(logs.Lines, l => l.EventId == 1500 && !l.Message.StartsWith("History purge: 0 ", StringComparison.Ordinal));
@@ -74,7 +82,6 @@ public sealed class HistoryRetentionTests
         var kept = await durable.GetInstanceAsync(preparing);
         Assert.NotNull(kept);
         Assert.Equal(OrchestrationRuntimeStatus.Running, kept.RuntimeStatus);
-        Assert.True(kept.CreatedAt < DateTimeOffset.UtcNow.AddSeconds(-4), $"created at {kept.CreatedAt:o}");
         Assert.Contains(await ListAsync(durable, new OrchestrationQuery()), i => i.InstanceId == preparing);
         var doc = await host.GetStatusAsync(preparing);
         Assert.Equal("Preparing", doc.GetProperty("status").GetString());
@@ -139,7 +146,22 @@ public sealed class HistoryRetentionTests
         {
             Assert.True(await NotFoundAsync(host, id), $"{id} should be purged");
             Assert.Null(await host.Decisions.GetAsync(id));
+            Assert.NotNull(await host.Decisions.PurgedAtAsync(id));
         }
+
+        // A purged id is never used again (I9): its bank branches still hold their records. The same request again, and
+        // another under the same id, are refused, and nothing moves.
+        var balances = (await host.GetAccountAsync(alice), await host.GetAccountAsync(bob));
+        foreach (var body in new[] { TestHost.Transfer(first, alice, bob, 1), TestHost.Transfer(first, bob, alice, 5) })
+        {
+            using var again = await host.StartAsync(body, waitSeconds: 5);
+            Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+            var problem = await again.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Contains("was purged", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Null(await durable.GetInstanceAsync(first));
+        Assert.Equal(balances, (await host.GetAccountAsync(alice), await host.GetAccountAsync(bob)));
 
         Assert.Equal(Decision.Commit, (await host.Decisions.GetAsync(slow))?.Decision);
 
@@ -155,6 +177,21 @@ public sealed class HistoryRetentionTests
 
         HistoryRetention Pass(TimeSpan retention) => new(
             host.Decisions, settings with { HistoryRetention = retention }, new FixedClock(now), NullLogger<HistoryRetention>.Instance);
+    }
+
+    [Theory]
+    [InlineData("00:00:04", "00:00:04")]
+    [InlineData("01:00:00", "01:00:00")]
+    public async Task TheApp_WithARetentionShorterThanTheLongestDeadlinePlusTheLease_RefusesToStart_SayingWhatItMustBe(string retention, string shown)
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestHost.StartAsync(
+            new Dictionary<string, string?> { ["TRANSACTIONS_HISTORY_RETENTION"] = retention }));
+
+        Assert.Equal(
+            $"TRANSACTIONS_HISTORY_RETENTION is {shown}, shorter than the longest vote deadline a transaction may ask for (3600 s) plus " +
+            "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS (30 s): a prepare delivered late could then reach its participant after its " +
+            "transaction was purged. Set it to at least 01:00:30.",
+            error.Message);
     }
 
     private static async Task<string?> EndStatusAsync(TestHost host, object body)

@@ -12,6 +12,9 @@ public static class Identifiers
     /// <summary>Most branches in one transaction.</summary>
     public const int MaxBranches = 64;
 
+    /// <summary>The longest vote deadline a transaction may ask for: 3600 seconds.</summary>
+    public const int MaxTimeoutSeconds = 3600;
+
     /// <summary>True for 1–64 characters of <c>[A-Za-z0-9_-]</c>.</summary>
     public static bool IsValidTransactionId(string? id) =>
         id is { Length: > 0 and <= MaxTransactionIdLength } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');

@@ -51,9 +51,9 @@ public static class StartRequestParser
         var timeout = defaultTimeoutSeconds;
         if (root.TryGetProperty("timeoutSeconds", out var t) && t.ValueKind != JsonValueKind.Null)
         {
-            if (t.ValueKind != JsonValueKind.Number || !t.TryGetInt32(out timeout) || timeout is < 1 or > 3600)
+            if (t.ValueKind != JsonValueKind.Number || !t.TryGetInt32(out timeout) || timeout is < 1 or > Identifiers.MaxTimeoutSeconds)
             {
-                errors["timeoutSeconds"] = ["Must be a whole number from 1 to 3600."];
+                errors["timeoutSeconds"] = [$"Must be a whole number from 1 to {Identifiers.MaxTimeoutSeconds}."];
             }
         }
 

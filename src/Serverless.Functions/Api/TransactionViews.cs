@@ -18,7 +18,9 @@ public sealed class TransactionViews(DecisionStore decisions)
 #pragma warning restore CS0618
 
     /// <summary>
-    /// The view of <paramref name="instance"/>; null when it is not a transaction (no input this orchestration can read). An
+    /// The view of <paramref name="instance"/>; null when it is not a transaction (no input this orchestration can read). A
+    /// running transaction whose decision is recorded shows it, also before its orchestration has published it (one more
+    /// read, for undecided views only), so that no read shows a transaction undecided once its decision is durable. An
     /// instance that failed or was terminated no longer carries its transaction (in-doubt resolution finishes it from the
     /// decision record), so it shows the recorded decision as Committing or Aborting, or, with none recorded, Aborting
     /// without a decision (presumed abort is the only outcome left, I4), its reason naming how the orchestration ended.
@@ -28,6 +30,13 @@ public sealed class TransactionViews(DecisionStore decisions)
     {
         ArgumentNullException.ThrowIfNull(instance);
         var view = Published(instance);
+        if (view is { Decision: null } && !EndedWithoutOutcome.Contains(instance.RuntimeStatus))
+        {
+            // Recorded, but not yet published: the orchestration has not run since (its messages may be leased by a process
+            // that died), or an abort request or in-doubt resolution recorded it. The status shows it at once.
+            return await decisions.GetAsync(instance.InstanceId, cancellationToken) is { } decided ? Recorded(view, decided) : view;
+        }
+
         if (!EndedWithoutOutcome.Contains(instance.RuntimeStatus) || view is { IsTerminal: true })
         {
             return view;
@@ -58,6 +67,18 @@ public sealed class TransactionViews(DecisionStore decisions)
             DecidedAt = null,
         };
     }
+
+    /// <summary>An undecided view with the decision that is recorded: Committing or Aborting, and the votes the record was taken on.</summary>
+    private static TransactionView Recorded(TransactionView view, DecisionRecord recorded) => view with
+    {
+        Status = recorded.Decision == Decision.Commit ? nameof(TransactionStatus.Committing) : nameof(TransactionStatus.Aborting),
+        Decision = recorded.Decision.ToString(),
+        Reason = recorded.Reason is { } reason ? Clip(reason) : null,
+        DecidedAt = recorded.DecidedAt,
+        Participants = [.. view.Participants.Select((b, i) => b.Vote is null && i < recorded.Votes.Length && recorded.Votes[i] is { } vote
+            ? b with { Vote = vote.ToString() }
+            : b)],
+    };
 
     /// <summary>The instance's input, or null when it has none or it is not a request (a poison input).</summary>
     public static TransactionRequest? TryReadInput(OrchestrationMetadata instance)

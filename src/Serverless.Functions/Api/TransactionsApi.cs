@@ -49,6 +49,13 @@ public sealed class TransactionsApi(
         }
 
         using var span = TransactionTelemetry.StartTransaction(parsed.Id, parsed.Branches.Count);
+        if (await decisions.PurgedAtAsync(parsed.Id, cancellationToken) is { } purgedAt)
+        {
+            // Its participants still keep their records of it: a new transaction under this id would meet them (I9).
+            return Problems.Conflict(
+                $"transaction '{parsed.Id}' ended and was purged from the history at {purgedAt:o}; a transaction id is never used twice: use another transactionId");
+        }
+
 
         // Scheduled at once: the engine refuses an id it already has (DedupeStatuses: every status), and then the instance
         // tells whether it is this request again or another one. The engine reads the instance itself before it writes, so

@@ -19,6 +19,9 @@ public sealed class DecisionStore(TableClient table)
 {
     private const string RowKey = "decision";
 
+    /// <summary>The row that says a transaction was purged: its tombstone, kept for good.</summary>
+    private const string PurgedRowKey = "purged";
+
     public TableClient Table => table;
 
     public Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default) => table.CreateIfNotExistsAsync(cancellationToken);
@@ -75,8 +78,9 @@ public sealed class DecisionStore(TableClient table)
     }
 
     /// <summary>
-    /// Deletes the transaction's decision record, whatever it holds (no ETag condition: retention removes the row as it is).
-    /// A row that is not there (never written, already deleted, no table yet) is not an error.
+    /// Deletes the transaction's decision record, whatever it holds (no ETag condition: retention removes the row as it is),
+    /// and keeps its tombstone (<see cref="MarkPurgedAsync"/>). A row that is not there (never written, already deleted, no
+    /// table yet) is not an error.
     /// </summary>
     /// <remarks>
     /// Only for a transaction whose orchestration has Completed: every branch that may hold a reservation acknowledged, so no
@@ -92,6 +96,36 @@ public sealed class DecisionStore(TableClient table)
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
             // Already gone, or no table yet.
+        }
+    }
+
+    /// <summary>
+    /// Leaves the tombstone of a transaction that history retention is purging: a row beside its decision record that
+    /// <see cref="DeleteAsync"/> keeps, so that its id is never used for another transaction (I9). Idempotent.
+    /// </summary>
+    /// <remarks>
+    /// Participants keep their branch records of a transaction for good, so a new transaction under the same id would have
+    /// its prepares answered by the old records; the tombstone outlives them all.
+    /// </remarks>
+    public async Task MarkPurgedAsync(string transactionId, DateTimeOffset purgedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        await table.UpsertEntityAsync(new TableEntity(transactionId, PurgedRowKey) { ["PurgedAt"] = purgedAt }, TableUpdateMode.Replace, cancellationToken);
+    }
+
+    /// <summary>When the transaction was purged, or null when it never was (a new id, or one still in the task hub).</summary>
+    public async Task<DateTimeOffset?> PurgedAtAsync(string transactionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        try
+        {
+            var response = await table.GetEntityIfExistsAsync<TableEntity>(transactionId, PurgedRowKey, cancellationToken: cancellationToken);
+            return response.HasValue ? response.Value!.GetDateTimeOffset("PurgedAt") ?? DateTimeOffset.MinValue : null;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table yet: nothing was ever purged.
+            return null;
         }
     }
 

@@ -100,7 +100,7 @@ public sealed partial class TwoPhaseCommitOrchestration
         {
             null => "the input is empty",
             _ when request.Id != instanceId => $"the input is the request of transaction '{request.Id}', not of this instance",
-            { TimeoutSeconds: < 1 or > 3600 } => $"timeoutSeconds {request.TimeoutSeconds} is not 1-3600",
+            { TimeoutSeconds: < 1 or > Identifiers.MaxTimeoutSeconds } => $"timeoutSeconds {request.TimeoutSeconds} is not 1-{Identifiers.MaxTimeoutSeconds}",
             { Branches: null or { Count: 0 } } => "the input has no branches",
             { Branches.Count: > Identifiers.MaxBranches } => $"the input has {request.Branches.Count} branches, more than {Identifiers.MaxBranches}",
             _ when request.Branches.Any(b => b is null || string.IsNullOrEmpty(b.Participant) || string.IsNullOrEmpty(b.Operation)) =>

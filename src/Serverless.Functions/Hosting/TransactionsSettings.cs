@@ -95,8 +95,8 @@ public sealed record TransactionsSettings
     /// <summary>
     /// <c>TRANSACTIONS_HISTORY_RETENTION</c>: how long a finished (Completed) transaction is kept in the task hub, with its
     /// decision record, before the <c>PurgeHistory</c> timer function (on <c>TRANSACTIONS_HISTORY_PURGE_SCHEDULE</c>) purges
-    /// it. A time span "d.hh:mm:ss" from one second to 3650 days. Default 3 days. A transaction id can be used again once
-    /// its transaction is purged: this is how long a repeated start is recognised as the same transaction.
+    /// it. A time span "d.hh:mm:ss" from <see cref="MinimumHistoryRetention"/> (1:00:30 by default) to 3650 days. Default 3
+    /// days. A purged transaction leaves a tombstone, so that its id is never used for another transaction.
     /// </summary>
     public TimeSpan HistoryRetention { get; init; } = DefaultHistoryRetention;
 
@@ -129,7 +129,7 @@ public sealed record TransactionsSettings
             }
         }
 
-        return new TransactionsSettings
+        var settings = new TransactionsSettings
         {
             StorageConnectionString = NullIfEmpty(configuration["AzureWebJobsStorage"]),
             StorageAccountName = NullIfEmpty(configuration["AzureWebJobsStorage:accountName"]),
@@ -148,7 +148,19 @@ public sealed record TransactionsSettings
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
             HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),
         };
+        return settings.HistoryRetention >= settings.MinimumHistoryRetention
+            ? settings
+            : throw new InvalidOperationException(
+                $"TRANSACTIONS_HISTORY_RETENTION is {settings.HistoryRetention:c}, shorter than the longest vote deadline a transaction may ask for " +
+                $"({Identifiers.MaxTimeoutSeconds} s) plus TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS ({settings.LocalDeliveryLease.TotalSeconds:0} s): a prepare " +
+                $"delivered late could then reach its participant after its transaction was purged. Set it to at least {settings.MinimumHistoryRetention:c}.");
     }
+
+    /// <summary>
+    /// The shortest <see cref="HistoryRetention"/> this app accepts: the longest vote deadline a request may ask for plus
+    /// <see cref="LocalDeliveryLease"/>, so that no command of a transaction can still be on its way when it is purged.
+    /// </summary>
+    public TimeSpan MinimumHistoryRetention => TimeSpan.FromSeconds(Identifiers.MaxTimeoutSeconds) + LocalDeliveryLease;
 
     /// <summary>
     /// The task hub's name as the Functions host resolves it: the <c>AzureFunctionsJobHost__…</c> override, else

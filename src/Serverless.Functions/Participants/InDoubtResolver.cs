@@ -13,14 +13,16 @@ namespace Serverless.Functions.Participants;
 /// transaction, from the durable decision record, the orchestration, or presumed abort.
 /// </summary>
 /// <remarks>
-/// <para>A recorded decision is the answer. With none recorded: a transaction whose orchestration does not exist or has
-/// ended (it cannot decide any more), or whose vote deadline passed longer than <see cref="TransactionsSettings.InDoubtSeconds"/>
-/// ago, is presumed aborted (I4) by recording Abort, first writer wins: if the orchestration records Commit first, Commit
-/// is the answer, so presuming can never contradict a decision (I2). Otherwise the transaction is still preparing and the
-/// participant keeps waiting (I3): null.</para>
+/// <para>A recorded decision is the answer, whatever became of the orchestration. With none recorded: a transaction whose
+/// orchestration does not exist or has ended (it cannot decide any more), or whose vote deadline has passed, is presumed
+/// aborted (I4) by recording Abort, first writer wins: if the orchestration records Commit first, Commit is the answer, so
+/// presuming can never contradict a decision (I2); if the presumption is recorded first, the orchestration adopts it when
+/// it next runs. The resolver needs the orchestration's instance row only (for its deadline), never the orchestration to
+/// run: a transaction whose messages a dead process still holds is finished all the same. Otherwise the transaction is
+/// still preparing before its deadline and the participant keeps waiting (I3): null.</para>
 /// <para>Read-mostly and idempotent; safe to run from several processes at once.</para>
 /// </remarks>
-public sealed class InDoubtResolver(DecisionStore decisions, TransactionsSettings settings, TimeProvider time, ILogger<InDoubtResolver> logger)
+public sealed class InDoubtResolver(DecisionStore decisions, TimeProvider time, ILogger<InDoubtResolver> logger)
 {
     /// <summary>The decision <paramref name="branch"/> must be finished by, or null while its transaction may still decide.</summary>
     public async Task<DecisionRecord?> ResolveAsync(BranchKey branch, string participant, DurableTaskClient client, CancellationToken cancellationToken = default)
@@ -41,8 +43,7 @@ public sealed class InDoubtResolver(DecisionStore decisions, TransactionsSetting
         {
             presumed = $"presumed abort: the orchestration ended {instance.RuntimeStatus} without a decision";
         }
-        else if (ReadInput(instance) is { } request
-            && time.GetUtcNow() > request.Deadline.AddSeconds(settings.InDoubtSeconds))
+        else if (ReadInput(instance) is { } request && time.GetUtcNow() > request.Deadline)
         {
             presumed = $"presumed abort: the vote deadline passed at {request.Deadline:o} and no decision followed";
         }

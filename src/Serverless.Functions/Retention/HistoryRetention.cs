@@ -27,12 +27,12 @@ public sealed record HistoryPurgeResult(int Purged, int Examined, DateTimeOffset
 /// before it (an instance completes after it is created), and each is then kept unless its <c>LastUpdatedAt</c> (when it
 /// completed) is before the cutoff too. A transaction that took long to finish is kept for the whole retention after it
 /// finished.</para>
-/// <para>Per transaction the decision record is deleted first, then the instance purged, then the record deleted again.
-/// A crash after the first step leaves a Completed instance without a record: harmless (all branches acknowledged), and the
-/// next pass finds the instance again and finishes. The other order could leave a record without an instance, which no
-/// pass would find again, and which a new transaction reusing the id would adopt as its own decision (first writer wins).
-/// The second delete removes a record written while the instance was being purged (an abort request or a presumed abort
-/// answering a late inquiry, both Abort).</para>
+/// <para>Per transaction the tombstone is written first (<see cref="DecisionStore.MarkPurgedAsync"/>: from then on a start
+/// with its id is refused, I9), then the decision record deleted, then the instance purged, then the record deleted again.
+/// A crash after the first steps leaves a Completed instance with its tombstone, and perhaps without a record: harmless
+/// (all branches acknowledged), and the next pass finds the instance again and finishes. The second delete removes a
+/// record written while the instance was being purged (an abort request or a presumed abort answering a late inquiry,
+/// both Abort). The tombstone is never deleted: participants keep their branch records for good.</para>
 /// <para>Idempotent; passes in several processes at once only do some work twice.</para>
 /// </remarks>
 public sealed class HistoryRetention(DecisionStore decisions, TransactionsSettings settings, TimeProvider time, ILogger<HistoryRetention> logger)
@@ -74,6 +74,7 @@ public sealed class HistoryRetention(DecisionStore decisions, TransactionsSettin
                     return Done(new HistoryPurgeResult(purged, examined, cutoff, Truncated: true));
                 }
 
+                await decisions.MarkPurgedAsync(instance.InstanceId, time.GetUtcNow(), cancellationToken);
                 await decisions.DeleteAsync(instance.InstanceId, cancellationToken);
                 var result = await client.PurgeInstanceAsync(instance.InstanceId, cancellation: cancellationToken);
                 await decisions.DeleteAsync(instance.InstanceId, cancellationToken);

@@ -18,7 +18,7 @@ public sealed class TransactionsSettingsTests
     [Theory]
     [InlineData("3.00:00:00", 3 * 86400)]
     [InlineData("1.12:00:00", 36 * 3600)]
-    [InlineData("00:00:02", 2)]
+    [InlineData("01:00:30", 3630)]
     [InlineData(" 0.06:30:00 ", (6 * 3600) + (30 * 60))]
     [InlineData("3650.00:00:00", 3650 * 86400)]
     public void HistoryRetention_ReadsADaysHoursMinutesSecondsSpan(string text, int seconds)
@@ -40,6 +40,24 @@ public sealed class TransactionsSettingsTests
         Assert.Equal(
             $"TRANSACTIONS_HISTORY_RETENTION must be a time span \"d.hh:mm:ss\" from 00:00:01 to 3650 days (e.g. \"3.00:00:00\" for three days); it is '{text.Trim()}'.",
             error.Message);
+    }
+
+    [Theory]
+    [InlineData("00:00:02", null)]
+    [InlineData("01:00:29", null)]
+    [InlineData("01:00:59", "60")]
+    public void HistoryRetention_ShorterThanTheLongestDeadlinePlusTheLocalDeliveryLease_IsRefused(string retention, string? lease)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => TransactionsSettings.From(
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["TRANSACTIONS_HISTORY_RETENTION"] = retention,
+                ["TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS"] = lease,
+                ["TRANSACTIONS_SIGNING_KEY"] = Current,
+            }).Build()));
+
+        Assert.StartsWith($"TRANSACTIONS_HISTORY_RETENTION is {retention}, shorter than the longest vote deadline", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"Set it to at least {(lease is null ? "01:00:30" : "01:01:00")}.", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

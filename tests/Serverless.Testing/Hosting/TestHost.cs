@@ -79,11 +79,13 @@ public sealed class TestHost : IAsyncDisposable
     /// <param name="azurite">An Azurite to use instead of a private one (two hosts on one task hub, an outage test).</param>
     /// <param name="logs">Also receives every log line of the host.</param>
     /// <param name="clientTimeout">When the client gives up on a request; default 90 s.</param>
+    /// <param name="configureServices">Changes the app's services after they are registered (a clock of the test's, say).</param>
     public static async Task<TestHost> StartAsync(
         IReadOnlyDictionary<string, string?>? settings = null,
         AzuriteInstance? azurite = null,
         ILoggerProvider? logs = null,
-        TimeSpan? clientTimeout = null)
+        TimeSpan? clientTimeout = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         var owns = azurite is null;
         azurite ??= await AzuriteInstance.StartAsync(new AzuriteOptions { Location = Path.Combine(Path.GetTempPath(), "serverless-tests", Guid.NewGuid().ToString("N")) });
@@ -113,7 +115,7 @@ public sealed class TestHost : IAsyncDisposable
                 overrides[key] = value;
             }
 
-            var app = LocalFunctionsHost.Build([], overrides);
+            var app = LocalFunctionsHost.Build([], overrides, configureServices: configureServices);
             if (logs is not null)
             {
                 app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
