@@ -56,6 +56,9 @@ internal static partial class Logs
     [LoggerMessage(2005, LogLevel.Warning, "In-doubt resolution for participant {Participant} failed; retrying at the next run")]
     public static partial void InDoubtPassFailed(this ILogger logger, Exception exception, string participant);
 
+    [LoggerMessage(2007, LogLevel.Warning, "Transaction {TransactionId}: in-doubt resolution of participant {Participant} branch {Branch} failed ({Error}); retrying at the next run")]
+    public static partial void InDoubtBranchFailed(this ILogger logger, Exception exception, string transactionId, string participant, int branch, string error);
+
     [LoggerMessage(2006, LogLevel.Warning, "Transaction {TransactionId}: the reply of participant {Participant} branch {Branch} could not be delivered to its orchestration: {Error}")]
     public static partial void ReplyNotDelivered(this ILogger logger, string transactionId, string participant, int branch, string error);
 

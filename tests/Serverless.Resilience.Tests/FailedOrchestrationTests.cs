@@ -118,7 +118,7 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
         Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.Transfer(id, from, to, 30, timeoutSeconds: 60))).StatusCode);
         await Host.DeliverByHandAsync("bank", id, expected: 2, Wait);
         await Host.WaitForStatusAsync(id, Wait, "Committing");
-        Assert.Equal(2, await Host.DropCommandsAsync("bank", id)); // both commits lost
+        Assert.Equal(2, await Host.DropCommandsAsync("bank", id, expected: 2, Wait)); // both commits lost
 
         // An acknowledgement without a payload: the run fails after Commit was recorded.
         await Host.Durable().RaiseEventAsync(id, TransactionEvents.Ack, null);

@@ -174,6 +174,21 @@ public static class HostHelpers
             $"{expected} commands of {transactionId} in the inbox of {participant}");
     }
 
+    /// <summary>
+    /// Waits until <paramref name="expected"/> commands of <paramref name="transactionId"/> are in <paramref name="participant"/>'s
+    /// inbox and drops them (deletes them unread), as a lost command; returns how many were dropped.
+    /// </summary>
+    /// <remarks>A decision shows in the status as soon as it is recorded, before the phase-2 activities have sent their commands.</remarks>
+    public static async Task<int> DropCommandsAsync(this TestHost host, string participant, string transactionId, int expected, TimeSpan timeout)
+    {
+        var dropped = 0;
+        await Eventually.WaitAsync(
+            async () => (dropped += await host.DropCommandsAsync(participant, transactionId)) >= expected,
+            timeout,
+            $"{expected} commands of {transactionId} in the inbox of {participant} to drop");
+        return dropped;
+    }
+
     /// <summary>Removes (loses) every command waiting in a participant's inbox for <paramref name="transactionId"/>; returns how many.</summary>
     public static async Task<int> DropCommandsAsync(this TestHost host, string participant, string transactionId)
     {

@@ -178,8 +178,13 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
 
         await host.Queue(Bank).SendMessageAsync(text);
 
-        var done = await host.WaitForStatusAsync(target.Tx, Wait, "Aborting", "Aborted");
-        var branch = done.GetProperty("participants")[0];
+        // Aborting from the moment Abort is recorded; the branch's reason shows once the orchestration has published its step.
+        await host.WaitForStatusAsync(target.Tx, Wait, "Aborting", "Aborted");
+        JsonElement branch = default;
+        await Eventually.WaitAsync(
+            async () => (branch = (await host.GetStatusAsync(target.Tx)).GetProperty("participants")[0]).GetProperty("reason").ValueKind == JsonValueKind.String,
+            Wait,
+            "the No vote's reason in the status");
         Assert.Equal("No", branch.GetProperty("vote").GetString());
         Assert.Contains("invalid operation", branch.GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, await host.CountAsync(StorageNames.PoisonQueue(Bank)));

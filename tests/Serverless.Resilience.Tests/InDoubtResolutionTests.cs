@@ -52,7 +52,7 @@ public sealed class InDoubtResolutionTests(InDoubtHostFixture fixture) : IClassF
         await Host.DeliverByHandAsync("bank", id, expected: 2, Wait);
         var decided = await Host.WaitForStatusAsync(id, Wait, "Committing", "Committed");
         Assert.Equal("Commit", decided.GetProperty("decision").GetString());
-        await Host.DropCommandsAsync("bank", id);
+        await Host.DropCommandsAsync("bank", id, expected: 2, Wait);
 
         await Host.WaitForStatusAsync(id, Wait, "Committed");
         Assert.Equal((70, 0), await Host.GetAccountAsync(from));
@@ -80,7 +80,7 @@ public sealed class InDoubtResolutionTests(InDoubtHostFixture fixture) : IClassF
 
         await Host.DeliverByHandAsync("bank", id, expected: 2, Wait);
         await Host.WaitForStatusAsync(id, Wait, "Aborting", "Aborted");
-        await Host.DropCommandsAsync("bank", id);
+        await Host.DropCommandsAsync("bank", id, expected: 1, Wait);
 
         var done = await Host.WaitForStatusAsync(id, Wait, "Aborted");
         Assert.Equal("RolledBack", done.GetProperty("participants")[0].GetProperty("outcome").GetString());

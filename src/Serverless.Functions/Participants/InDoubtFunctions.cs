@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Participants;
@@ -74,7 +75,7 @@ public sealed class InDoubtFunctions(
                 }
                 else
                 {
-                    logger.InDoubtPassFailed(exception, participant);
+                    logger.InDoubtBranchFailed(exception, prepared.Branch.TransactionId, participant, prepared.Branch.Branch, StorageErrors.Describe(exception));
                 }
             },
             cancellationToken);
