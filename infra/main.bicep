@@ -63,7 +63,7 @@ param inDoubtSeconds int = 60
 @minLength(11)
 param historyPurgeSchedule string = '0 17 * * * *'
 
-@description('TRANSACTIONS_HISTORY_RETENTION: how long a finished (Completed) transaction stays in the task hub, with its decision record, before PurgeHistory purges it; a time span "d.hh:mm:ss" from 00:00:01 to 3650 days. Unfinished, failed and terminated transactions are never purged. A transaction id can be reused once purged. Default 3 days.')
+@description('TRANSACTIONS_HISTORY_RETENTION: how long a finished (Completed) transaction stays in the task hub, with its decision record, before PurgeHistory purges it; a time span "d.hh:mm:ss" from 01:00:30 (the longest vote deadline plus the local-delivery lease; the app refuses to start with less) to 3650 days. Unfinished, failed and terminated transactions are never purged. A purged transaction leaves a tombstone: its id is never used again. Default 3 days.')
 @minLength(8)
 param historyRetention string = '3.00:00:00'
 
