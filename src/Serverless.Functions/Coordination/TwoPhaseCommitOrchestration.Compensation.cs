@@ -58,7 +58,7 @@ public sealed partial class TwoPhaseCommitOrchestration
                 // The state's decision is the recorded one (adopted before it was acted on): send what is still owed.
                 recorded = DecisionRecord.Of(state);
                 var owed = Phase2(Coordinator.Resume(state, _options));
-                (_, sent) = owed.Count == 0 ? (recorded, 0) : await SendOnceAsync(recorded, owed);
+                sent = owed.Count == 0 ? 0 : (await SendOnceAsync(recorded, owed)).Sent;
             }
 
             compensation = recorded is null
@@ -94,9 +94,7 @@ public sealed partial class TwoPhaseCommitOrchestration
     {
         if (phase2.Count == 0)
         {
-            var record = await _context.CallActivityAsync<DecisionRecord>(
-                nameof(TwoPhaseCommitFunctions.RecordDecision), new RecordDecisionInput(_context.InstanceId, proposed), ActivityRetries);
-            return (record, 0);
+            return (await RecordDecisionAsync(proposed), 0);
         }
 
         List<Task<Phase2Result>> tasks = [.. phase2.Select(c => SchedulePhase2(c, proposed))];

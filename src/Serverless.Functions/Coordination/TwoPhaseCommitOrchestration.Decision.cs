@@ -59,8 +59,7 @@ public sealed partial class TwoPhaseCommitOrchestration
             {
                 try
                 {
-                    return await _context.CallActivityAsync<DecisionRecord>(
-                        nameof(TwoPhaseCommitFunctions.RecordDecision), new RecordDecisionInput(_state.Id, proposed), ActivityRetries);
+                    return await RecordDecisionAsync(proposed);
                 }
                 catch (TaskFailedException ex)
                 {
@@ -85,4 +84,9 @@ public sealed partial class TwoPhaseCommitOrchestration
             await _context.CreateTimer(Now.UtcDateTime + _options.Phase2RetryDelay(attempt), CancellationToken.None);
         }
     }
+
+    /// <summary>The <c>RecordDecision</c> activity, within its retry policy: for a decision whose phase 2 sends nothing.</summary>
+    private Task<DecisionRecord> RecordDecisionAsync(DecisionRecord proposed) =>
+        _context.CallActivityAsync<DecisionRecord>(
+            nameof(TwoPhaseCommitFunctions.RecordDecision), new RecordDecisionInput(_context.InstanceId, proposed), ActivityRetries);
 }
