@@ -39,14 +39,19 @@ public sealed record CoordinatorStep(
 /// <para>Presumed abort (I4): a transaction still preparing when its deadline passes is aborted, and
 /// under Abort the coordinator waits only for the branches that voted Yes; branches that never voted are
 /// sent a rollback so that a late prepare reserves nothing (I6).</para>
+/// <para>Branch kinds: every prepared branch (2PC, TCC) is prepared first; only when all voted Yes (or ReadOnly) do the
+/// saga branches run their actions, one at a time in request order, each action's result counting as its vote. Commit is
+/// decided when the last action was applied, so a saga action never runs for a transaction that a prepared branch
+/// refused. Under Abort every saga branch is compensated, whatever this run saw of its action (a compensation arriving
+/// before its action cancels it).</para>
 /// </remarks>
 public static class Coordinator
 {
-    /// <summary>The commands that start a new transaction: a prepare for every branch.</summary>
+    /// <summary>The commands that start a new transaction: a prepare for every prepared branch, or the first saga action when there is none.</summary>
     public static ImmutableArray<CoordinatorCommand> Start(TransactionState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        return [.. state.Branches.Select(b => (CoordinatorCommand)new SendPrepare(b.Index))];
+        return Preparing(state);
     }
 
     /// <summary>
@@ -59,8 +64,7 @@ public static class Coordinator
         ArgumentNullException.ThrowIfNull(options);
         return state.Status switch
         {
-            TransactionStatus.Preparing =>
-                [.. state.Branches.Where(b => b.Vote is null).Select(b => (CoordinatorCommand)new SendPrepare(b.Index))],
+            TransactionStatus.Preparing => Preparing(state),
             TransactionStatus.Committing or TransactionStatus.Aborting => Phase2Commands(state, 1, options),
             _ => [],
         };
@@ -80,6 +84,7 @@ public static class Coordinator
             AbortRequested r => OnAbortRequested(state, r, now, options),
             Phase2RetryDue r => OnRetry(state, r, options),
             DecisionInquiry q => OnInquiry(state, q, now, options),
+            CompensationFailed f => OnCompensationFailed(state, f, options),
             _ => Reject(state, $"unknown event {evt.GetType().Name}"),
         };
     }
@@ -100,9 +105,11 @@ public static class Coordinator
             return Duplicate(proposed, []);
         }
 
-        var branches = proposed.Branches.Select(b => b.Vote is null && b.Index < record.Votes.Length && record.Votes[b.Index] is { } vote
-            ? b with { Vote = vote }
-            : b);
+        var branches = proposed.Branches
+            .Select(b => b.IsSaga ? b with { Outcome = null } : b)
+            .Select(b => b.Vote is null && b.Index < record.Votes.Length && record.Votes[b.Index] is { } vote
+                ? b with { Vote = vote }
+                : b);
         var undecided = proposed with
         {
             Status = TransactionStatus.Preparing,
@@ -119,6 +126,18 @@ public static class Coordinator
     public static string NoVoteReason(string participant, string? reason) => reason is { Length: > 0 }
         ? $"participant '{participant}' voted No: {reason}"
         : $"participant '{participant}' voted No";
+
+    /// <summary>The reason recorded when a saga action was not applied: "saga action of 'payments' was not applied: insufficient funds in 'carol'".</summary>
+    public static string SagaNotAppliedReason(string participant, string? reason) => reason is { Length: > 0 }
+        ? $"saga action of '{participant}' was not applied: {reason}"
+        : $"saga action of '{participant}' was not applied";
+
+    /// <summary>What a transaction still preparing waits for: a prepare to every prepared branch that has not voted, or the saga action whose turn it is.</summary>
+    private static ImmutableArray<CoordinatorCommand> Preparing(TransactionState state) =>
+    [
+        .. state.Branches.Where(b => !b.IsSaga && b.Vote is null).Select(b => (CoordinatorCommand)new SendPrepare(b.Index)),
+        .. state.CurrentSagaAction is { } action ? [new RunSagaAction(action.Index)] : Array.Empty<CoordinatorCommand>(),
+    ];
 
     private static CoordinatorStep OnVote(TransactionState state, VoteCast vote, DateTimeOffset now, CoordinatorOptions options)
     {
@@ -148,12 +167,14 @@ public static class Coordinator
         {
             if (vote.Vote == Vote.No)
             {
-                return Decide(voted, Decision.Abort, NoVoteReason(branch.Participant, vote.Reason), now, options);
+                var reason = branch.IsSaga ? SagaNotAppliedReason(branch.Participant, vote.Reason) : NoVoteReason(branch.Participant, vote.Reason);
+                return Decide(voted, Decision.Abort, reason, now, options);
             }
 
+            // The vote that completes the prepared branches, or a saga action's success, starts the next saga action.
             return voted.AllVoted
                 ? Decide(voted, Decision.Commit, null, now, options)
-                : Applied(voted, []);
+                : Applied(voted, voted.CurrentSagaAction is { } next ? [new RunSagaAction(next.Index)] : []);
         }
 
         if (state.Decision == Decision.Commit)
@@ -201,7 +222,7 @@ public static class Coordinator
             return Duplicate(state, []);
         }
 
-        var next = WithBranch(state, branch with { Outcome = ack.Outcome });
+        var next = WithBranch(state, branch with { Outcome = ack.Outcome, Heuristic = null });
         return Applied(CompleteIfDone(next, now), []);
     }
 
@@ -216,7 +237,8 @@ public static class Coordinator
                 return new CoordinatorStep(state, StepKind.Duplicate, [new ScheduleVoteDeadline(state.Deadline - now)], "the vote deadline has not passed yet");
             }
 
-            var missing = string.Join(", ", state.Branches.Where(b => b.Vote is null).Select(b => $"'{b.Participant}'"));
+            var saga = state.CurrentSagaAction;
+            var missing = string.Join(", ", state.Branches.Where(b => b.Vote is null && (!b.IsSaga || b == saga)).Select(b => $"'{b.Participant}'"));
             var reason = missing.Length > 0
                 ? $"vote deadline passed without a vote from {missing}"
                 : "vote deadline passed";
@@ -264,6 +286,25 @@ public static class Coordinator
         };
     }
 
+    private static CoordinatorStep OnCompensationFailed(TransactionState state, CompensationFailed failed, CoordinatorOptions options)
+    {
+        if (!TryGetBranch(state, failed.Branch, out var branch))
+        {
+            return Reject(state, $"compensation failure for unknown branch {failed.Branch}");
+        }
+
+        if (!branch.IsSaga || state.Decision != Decision.Abort || branch.Outcome is not null)
+        {
+            return Reject(state, $"branch {branch.Index} owes no compensation");
+        }
+
+        var failures = branch.CompensationFailures + 1;
+        var heuristic = failures >= options.HeuristicAfterFailures
+            ? $"compensation failed {failures} times; it is retried until it succeeds, and the action's effect remains until then. Last failure: {failed.Reason}"
+            : null;
+        return Applied(WithBranch(state, branch with { CompensationFailures = failures, Heuristic = heuristic }), []);
+    }
+
     private static CoordinatorStep Decide(TransactionState state, Decision decision, string? reason, DateTimeOffset now, CoordinatorOptions options)
     {
         var decided = state with
@@ -272,6 +313,11 @@ public static class Coordinator
             Decision = decision,
             Reason = reason,
             DecidedAt = now,
+
+            // A saga action took effect before the decision: under Commit its branch is finished.
+            Branches = decision == Decision.Commit
+                ? [.. state.Branches.Select(b => b.IsSaga ? b with { Outcome = BranchOutcome.Committed } : b)]
+                : state.Branches,
         };
         var commands = DecisionCommands(decided);
         decided = CompleteIfDone(decided, now);
@@ -291,7 +337,7 @@ public static class Coordinator
     /// <summary>
     /// The phase-2 commands a decided transaction still owes: a commit to every unacknowledged Yes voter,
     /// or a rollback to every unacknowledged branch that did not vote No or ReadOnly (a branch that never
-    /// voted gets one too, so that a late prepare reserves nothing, I6).
+    /// voted gets one too, so that a late prepare reserves nothing, I6) and to every uncompensated saga branch.
     /// </summary>
     private static ImmutableArray<CoordinatorCommand> DecisionCommands(TransactionState state)
     {

@@ -7,10 +7,13 @@ public abstract record CoordinatorCommand;
 /// <summary>Send a prepare command to a branch's participant.</summary>
 public sealed record SendPrepare(int Branch) : CoordinatorCommand;
 
+/// <summary>Run the action of a saga branch: it takes effect at once, and its result is the branch's vote.</summary>
+public sealed record RunSagaAction(int Branch) : CoordinatorCommand;
+
 /// <summary>Send a commit command to a branch's participant.</summary>
 public sealed record SendCommit(int Branch) : CoordinatorCommand;
 
-/// <summary>Send a rollback command to a branch's participant.</summary>
+/// <summary>Send a rollback command to a branch's participant; for a saga branch, run its compensation.</summary>
 public sealed record SendRollback(int Branch) : CoordinatorCommand;
 
 /// <summary>Schedule a durable timer that delivers <see cref="Phase2RetryDue"/> after <paramref name="Delay"/>.</summary>

@@ -9,6 +9,12 @@ public sealed record CoordinatorOptions
     /// <summary>Upper bound of the exponential phase-2 retry delay. Default 5 minutes.</summary>
     public TimeSpan Phase2RetryMax { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// After how many failures a saga branch's compensation is reported as a heuristic outcome (the transaction aborted,
+    /// the action's effect remains until a retry succeeds). Default 3.
+    /// </summary>
+    public int HeuristicAfterFailures { get; init; } = 3;
+
     /// <summary>The delay before retry <paramref name="attempt"/> (1-based): base × 2^(attempt−1), capped.</summary>
     public TimeSpan Phase2RetryDelay(int attempt)
     {

@@ -39,11 +39,48 @@ public enum Vote
     ReadOnly,
 }
 
+/// <summary>
+/// How a branch takes part in a transaction. Prepared branches (<see cref="TwoPhase"/>, <see cref="Tcc"/>) are prepared
+/// first; saga branches run after every prepared branch voted Yes, one at a time in request order.
+/// </summary>
+public enum BranchKind
+{
+    /// <summary>Two-phase commit: prepare holds the change invisibly (a database's prepared transaction); commit or rollback finishes it.</summary>
+    TwoPhase,
+
+    /// <summary>Try-Confirm-Cancel: prepare is Try (a visible reservation, such as a hold), commit Confirm, rollback Cancel.</summary>
+    Tcc,
+
+    /// <summary>An action that takes effect at once, undone by its compensation when the transaction aborts.</summary>
+    Saga,
+}
+
 /// <summary>What a participant reports after executing a phase-2 command.</summary>
 public enum BranchOutcome
 {
     Committed,
     RolledBack,
+}
+
+/// <summary>The API names of <see cref="BranchKind"/>.</summary>
+public static class BranchKindExtensions
+{
+    /// <summary>The kind's name in the HTTP API: <c>2pc</c>, <c>tcc</c>, <c>saga</c>.</summary>
+    public static string ToApiName(this BranchKind kind) => kind switch
+    {
+        BranchKind.Tcc => "tcc",
+        BranchKind.Saga => "saga",
+        _ => "2pc",
+    };
+
+    /// <summary>The kind named <paramref name="name"/> in the HTTP API, or null for a name that is none.</summary>
+    public static BranchKind? FromApiName(string? name) => name switch
+    {
+        "2pc" => BranchKind.TwoPhase,
+        "tcc" => BranchKind.Tcc,
+        "saga" => BranchKind.Saga,
+        _ => null,
+    };
 }
 
 /// <summary>Classifiers over <see cref="TransactionStatus"/>.</summary>

@@ -27,7 +27,7 @@ public sealed class TransactionStateTests
     [Fact]
     public void Create_WithoutBranches_Throws()
     {
-        Assert.Throws<ArgumentException>(() => TransactionState.Create("tx", [], T0, VoteTimeout));
+        Assert.Throws<ArgumentException>(() => TransactionState.Create("tx", Array.Empty<(string, string)>(), T0, VoteTimeout));
     }
 
     [Fact]
