@@ -38,6 +38,12 @@ internal static partial class Logs
     [LoggerMessage(1008, LogLevel.Critical, "OPERATOR ALERT: transaction {TransactionId}: its orchestration failed ({Error}) and ends Failed; decision {Decision}; {Compensation}; branches: {Branches}")]
     public static partial void OrchestrationFailed(this ILogger logger, Exception exception, string transactionId, string error, string decision, string compensation, string branches);
 
+    [LoggerMessage(1014, LogLevel.Warning, "Transaction {TransactionId}: the compensation of saga participant {Participant} branch {Branch} failed ({Failures} so far): {Error}; retried on the phase-2 timer")]
+    public static partial void CompensationFailed(this ILogger logger, string transactionId, string participant, int branch, int failures, string error);
+
+    [LoggerMessage(1015, LogLevel.Critical, "OPERATOR ALERT: transaction {TransactionId} aborted, but the compensation of saga participant {Participant} branch {Branch} keeps failing: heuristic outcome, its action's effect remains until a retry succeeds. {Heuristic}")]
+    public static partial void HeuristicOutcome(this ILogger logger, string transactionId, string participant, int branch, string heuristic);
+
     [LoggerMessage(2000, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} {Command} -> {Result}")]
     public static partial void ParticipantHandled(this ILogger logger, string transactionId, string participant, int branch, string command, string result);
 

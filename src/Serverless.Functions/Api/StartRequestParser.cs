@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Serverless.Core.Messaging;
+using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
 
 namespace Serverless.Functions.Api;
@@ -24,8 +25,12 @@ public static class StartRequestParser
     /// </summary>
     public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
+    /// <param name="root">The request body.</param>
+    /// <param name="knownParticipants">Every participant a branch may name, with the branch kinds it takes.</param>
+    /// <param name="defaultTimeoutSeconds">The vote deadline when the request gives none.</param>
+    /// <param name="now">When the request was accepted.</param>
     public static (TransactionRequest? Request, Dictionary<string, string[]> Errors) Parse(
-        JsonElement root, IReadOnlyCollection<string> knownParticipants, int defaultTimeoutSeconds, DateTimeOffset now)
+        JsonElement root, IReadOnlyDictionary<string, IReadOnlyList<BranchKind>> knownParticipants, int defaultTimeoutSeconds, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(knownParticipants);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -83,7 +88,8 @@ public static class StartRequestParser
         return (new TransactionRequest(id, timeout, branches, Hash(timeout, branches), now), errors);
     }
 
-    private static void ParseBranch(JsonElement branch, int i, IReadOnlyCollection<string> known, Dictionary<string, string[]> errors, List<BranchRequest> branches)
+    private static void ParseBranch(
+        JsonElement branch, int i, IReadOnlyDictionary<string, IReadOnlyList<BranchKind>> known, Dictionary<string, string[]> errors, List<BranchRequest> branches)
     {
         var at = $"participants[{i}]";
         if (branch.ValueKind != JsonValueKind.Object)
@@ -97,9 +103,9 @@ public static class StartRequestParser
         {
             errors[$"{at}.participant"] = ["Required: the name of a configured participant."];
         }
-        else if (!known.Contains(p.GetString()!))
+        else if (!known.ContainsKey(p.GetString()!))
         {
-            errors[$"{at}.participant"] = [$"Unknown participant; known: {string.Join(", ", known)}."];
+            errors[$"{at}.participant"] = [$"Unknown participant; known: {string.Join(", ", known.Keys)}."];
         }
         else
         {
@@ -121,19 +127,44 @@ public static class StartRequestParser
             }
         }
 
+        var kind = BranchKind.TwoPhase;
+        if (branch.TryGetProperty("kind", out var k) && k.ValueKind != JsonValueKind.Null)
+        {
+            if (k.ValueKind != JsonValueKind.String || BranchKindExtensions.FromApiName(k.GetString()) is not { } named)
+            {
+                errors[$"{at}.kind"] = ["Must be \"2pc\" (the default), \"tcc\" or \"saga\"."];
+                return;
+            }
+
+            kind = named;
+        }
+
+        if (name is not null && !known[name].Contains(kind))
+        {
+            errors[$"{at}.kind"] = [$"Participant '{name}' takes {string.Join(" or ", known[name].Select(x => x.ToApiName()))} branches, not {kind.ToApiName()}."];
+            return;
+        }
+
         if (name is not null && operation is not null)
         {
-            branches.Add(new BranchRequest(name, operation));
+            branches.Add(new BranchRequest(name, operation, kind));
         }
     }
 
-    /// <summary>The identity of a request for idempotency: same timeout and the same branches in the same order.</summary>
+    /// <summary>
+    /// The identity of a request for idempotency: same timeout and the same branches in the same order, of the same kinds (a
+    /// 2PC branch adds nothing, so the identity of a request without kinds is what it always was).
+    /// </summary>
     private static string Hash(int timeout, List<BranchRequest> branches)
     {
         var text = new StringBuilder().Append(timeout);
-        foreach (var (participant, operation) in branches)
+        foreach (var (participant, operation, kind) in branches)
         {
             text.Append('\n').Append(participant).Append('\n').Append(operation);
+            if (kind != BranchKind.TwoPhase)
+            {
+                text.Append('\n').Append(kind.ToApiName());
+            }
         }
 
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));

@@ -28,13 +28,17 @@ public sealed record StatusDocument(
             view.CreatedAt,
             view.DecidedAt,
             view.CompletedAt,
-            [.. view.Participants.Select(b => new ParticipantStatus(b.Participant, b.Vote, b.Reason, b.Outcome))],
+            [.. view.Participants.Select(b => new ParticipantStatus(b.Participant, b.Vote, b.Reason, b.Outcome, b.Kind, b.Heuristic))],
             view.Deadline);
     }
 }
 
-/// <summary>One branch in the status document, in request order.</summary>
-public sealed record ParticipantStatus(string Participant, string? Vote, string? Reason, string? Outcome);
+/// <summary>
+/// One branch in the status document, in request order. Additions to DESIGN.md's document: <see cref="Kind"/> (<c>2pc</c>,
+/// <c>tcc</c>, <c>saga</c>; a saga branch's vote is its action's result, its outcome <c>RolledBack</c> once compensated) and
+/// <see cref="Heuristic"/>, set while the compensation of a saga branch keeps failing (its action's effect remains).
+/// </summary>
+public sealed record ParticipantStatus(string Participant, string? Vote, string? Reason, string? Outcome, string Kind, string? Heuristic);
 
 /// <summary>The answer to a start request: where to follow the transaction.</summary>
 public sealed record StartedDocument(string Id, string StatusQueryGetUri, string AbortPostUri);

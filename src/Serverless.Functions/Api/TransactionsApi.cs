@@ -6,6 +6,7 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Participants;
 using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Api;
@@ -16,7 +17,7 @@ namespace Serverless.Functions.Api;
 /// <see cref="TransactionListing"/>.
 /// </summary>
 public sealed class TransactionsApi(
-    TransactionsSettings settings, DecisionStore decisions, TransactionViews views, TimeProvider time, ILogger<TransactionsApi> logger)
+    TransactionsSettings settings, ParticipantRegistry participants, DecisionStore decisions, TransactionViews views, TimeProvider time, ILogger<TransactionsApi> logger)
 {
     /// <summary>Every runtime status: an id is never reused, whatever became of its instance.</summary>
     private static readonly IReadOnlyList<string> AnyStatus = [.. Enum.GetNames<OrchestrationRuntimeStatus>()];
@@ -39,7 +40,7 @@ public sealed class TransactionsApi(
         TransactionRequest parsed;
         using (body)
         {
-            var (result, errors) = StartRequestParser.Parse(body!.RootElement, settings.Participants, settings.DefaultTimeoutSeconds, time.GetUtcNow());
+            var (result, errors) = StartRequestParser.Parse(body!.RootElement, participants.Kinds, settings.DefaultTimeoutSeconds, time.GetUtcNow());
             if (result is null)
             {
                 return Problems.Validation(errors);

@@ -16,8 +16,8 @@ public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnly
     public DateTimeOffset Deadline => CreatedAt.AddSeconds(TimeoutSeconds);
 }
 
-/// <summary>One branch of a start request: the participant and its opaque operation as compact JSON.</summary>
-public sealed record BranchRequest(string Participant, string Operation);
+/// <summary>One branch of a start request: the participant, its opaque operation as compact JSON, and how it takes part.</summary>
+public sealed record BranchRequest(string Participant, string Operation, BranchKind Kind = BranchKind.TwoPhase);
 
 /// <summary>The names of the orchestration's external events: replies of participants whose inbox a queue function served.</summary>
 public static class TransactionEvents
@@ -51,7 +51,10 @@ public sealed record AckEvent(int Branch, BranchOutcome Outcome);
 /// <summary>A client asked to abort.</summary>
 public sealed record AbortEvent(string? Reason = null);
 
-/// <summary>A command for one branch of a transaction: the input of the <c>Prepare</c> activity, and the command of a phase-2 activity.</summary>
+/// <summary>
+/// A command for one branch of a transaction: the input of the <c>Prepare</c> activity (and of <c>SagaAction</c>, with
+/// <see cref="MessageKind.Prepare"/>: a saga action is its branch's first phase), and the command of a phase-2 activity.
+/// </summary>
 /// <param name="TransactionId">The transaction.</param>
 /// <param name="Kind">Prepare, Commit or Rollback.</param>
 /// <param name="Branch">The branch's index in the request.</param>
@@ -78,9 +81,10 @@ public sealed record Phase2Input(DecisionRecord Proposed, BranchCommand Command)
 /// <summary>
 /// What a phase-2 activity did: the decision it found recorded (the one the orchestration carries out), and the branch's
 /// outcome when its participant ran in this process (null: the command is in the inbox, and its acknowledgement comes as
-/// an event; or the recorded decision is not the proposed one, and nothing was sent).
+/// an event; or the recorded decision is not the proposed one, and nothing was sent). A saga compensation that failed
+/// says why in <paramref name="Failure"/>: the decision is recorded all the same, and the compensation is retried.
 /// </summary>
-public sealed record Phase2Result(DecisionRecord Recorded, BranchOutcome? Outcome);
+public sealed record Phase2Result(DecisionRecord Recorded, BranchOutcome? Outcome, string? Failure = null);
 
 /// <summary>The input of the <c>RecordDecision</c> activity: a decision whose phase 2 sends nothing (no branch holds a reservation).</summary>
 public sealed record RecordDecisionInput(string TransactionId, DecisionRecord Proposed);

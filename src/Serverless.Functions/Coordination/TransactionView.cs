@@ -32,7 +32,7 @@ public sealed record TransactionView(
             state.Deadline,
             state.DecidedAt,
             state.CompletedAt,
-            [.. state.Branches.Select(b => new BranchView(b.Participant, b.Vote?.ToString(), Truncate(b.Reason), b.Outcome?.ToString()))]);
+            [.. state.Branches.Select(b => new BranchView(b.Participant, b.Vote?.ToString(), Truncate(b.Reason), b.Outcome?.ToString(), b.Kind.ToApiName(), Truncate(b.Heuristic)))]);
     }
 
     /// <summary>The view of a transaction whose orchestration has not run yet: preparing, nothing known.</summary>
@@ -41,11 +41,14 @@ public sealed record TransactionView(
         ArgumentNullException.ThrowIfNull(request);
         return new TransactionView(
             nameof(TransactionStatus.Preparing), null, null, request.CreatedAt, request.Deadline, null, null,
-            [.. request.Branches.Select(b => new BranchView(b.Participant, null, null, null))]);
+            [.. request.Branches.Select(b => new BranchView(b.Participant, null, null, null, b.Kind.ToApiName()))]);
     }
 
     private static string? Truncate(string? text) => text is { Length: > MaxReasonLength } ? text[..MaxReasonLength] + "…" : text;
 }
 
-/// <summary>One branch in <see cref="TransactionView"/>, in request order.</summary>
-public sealed record BranchView(string Participant, string? Vote, string? Reason, string? Outcome);
+/// <summary>
+/// One branch in <see cref="TransactionView"/>, in request order: its kind (<c>2pc</c>, <c>tcc</c>, <c>saga</c>) and, while a
+/// saga compensation keeps failing, the heuristic outcome.
+/// </summary>
+public sealed record BranchView(string Participant, string? Vote, string? Reason, string? Outcome, string Kind = "2pc", string? Heuristic = null);

@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Serverless.Core.Messaging;
+using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Faults;
 using Serverless.Functions.Participants;
@@ -9,10 +10,10 @@ namespace Serverless.Functions.Coordination;
 
 /// <summary>
 /// The coordinator's functions: the <c>TwoPhaseCommit</c> orchestrator (instance id = transaction id) and its activities,
-/// one per branch and phase: <c>Prepare</c>, then <c>Commit</c> or <c>Rollback</c>; and <c>RecordDecision</c> for a decision
-/// whose phase 2 sends nothing.
+/// one per branch and phase: <c>Prepare</c>, then <c>Commit</c> or <c>Rollback</c>; for a saga branch <c>SagaAction</c>,
+/// then <c>Compensate</c> under Abort; and <c>RecordDecision</c> for a decision whose phase 2 sends nothing.
 /// </summary>
-public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandDelivery delivery, DecisionStore decisions)
+public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandDelivery delivery, DecisionStore decisions, ParticipantRegistry participants)
 {
     /// <summary>The orchestrator function's name, as clients schedule it.</summary>
     public const string OrchestratorName = nameof(TwoPhaseCommit);
@@ -36,6 +37,49 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
         return await delivery.DeliverAsync(command, cancellationToken) is { Vote: not null } reply ? VoteEvent.From(reply) : null;
     }
 
+    /// <summary>
+    /// Runs the action of a saga branch, keyed by the branch (<see cref="SagaKeys"/>), so that a second run (a retry, or a
+    /// crash before this activity's result was saved) is answered as the first. Returns the action's result as the branch's
+    /// vote: Yes applied, No not applied. Throws when the outcome is unknown; retried within the activity's policy.
+    /// </summary>
+    [Function(nameof(SagaAction))]
+    public async Task<VoteEvent> SagaAction([ActivityTrigger] BranchCommand command, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var result = await participants.Saga(command.Participant)
+            .ApplyAsync(SagaKeys.Of(command.TransactionId, command.Branch), command.Operation, cancellationToken);
+        CrashPoints.Reached(CrashPoint.AfterSagaActionApplied, command.TransactionId);
+        return new VoteEvent(command.Branch, result.Applied ? Vote.Yes : Vote.No, result.Reason);
+    }
+
+    /// <summary>
+    /// Records the proposed decision (first writer wins), then, if Abort is the recorded decision, runs the compensation of
+    /// the saga branch. A compensation that fails is reported in the result, not thrown: the orchestration counts it and
+    /// retries it on its phase-2 timer until it succeeds.
+    /// </summary>
+    [Function(nameof(Compensate))]
+    public async Task<Phase2Result> Compensate([ActivityTrigger] Phase2Input input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var command = input.Command;
+        var recorded = await RecordAsync(command.TransactionId, input.Proposed, cancellationToken);
+        if (recorded.Decision != Decision.Abort)
+        {
+            return new Phase2Result(recorded, null);
+        }
+
+        try
+        {
+            await participants.Saga(command.Participant).CompensateAsync(SagaKeys.Of(command.TransactionId, command.Branch), cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new Phase2Result(recorded, null, ex is TaskCanceledException ? "the payment service did not answer in time" : ex.Message);
+        }
+
+        return new Phase2Result(recorded, BranchOutcome.RolledBack);
+    }
+
     /// <summary>Records the proposed decision (first writer wins), then puts the branch's commit in its inbox if Commit is the recorded decision.</summary>
     [Function(nameof(Commit))]
     public Task<Phase2Result> Commit([ActivityTrigger] Phase2Input input, CancellationToken cancellationToken) =>
@@ -51,9 +95,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
     public async Task<DecisionRecord> RecordDecision([ActivityTrigger] RecordDecisionInput input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var recorded = await decisions.RecordAsync(input.TransactionId, input.Proposed, cancellationToken);
-        CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, input.TransactionId);
-        return recorded;
+        return await RecordAsync(input.TransactionId, input.Proposed, cancellationToken);
     }
 
     /// <summary>
@@ -64,8 +106,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
     {
         ArgumentNullException.ThrowIfNull(input);
         var command = input.Command with { Kind = kind };
-        var recorded = await decisions.RecordAsync(command.TransactionId, input.Proposed, cancellationToken);
-        CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, command.TransactionId);
+        var recorded = await RecordAsync(command.TransactionId, input.Proposed, cancellationToken);
         if (recorded.Decision != (kind == MessageKind.Commit ? Decision.Commit : Decision.Abort))
         {
             return new Phase2Result(recorded, null);
@@ -73,5 +114,12 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
 
         var reply = await delivery.DeliverAsync(command, cancellationToken);
         return new Phase2Result(recorded, reply?.Outcome);
+    }
+
+    private async Task<DecisionRecord> RecordAsync(string transactionId, DecisionRecord proposed, CancellationToken cancellationToken)
+    {
+        var recorded = await decisions.RecordAsync(transactionId, proposed, cancellationToken);
+        CrashPoints.Reached(CrashPoint.AfterDecisionRecorded, transactionId);
+        return recorded;
     }
 }

@@ -114,7 +114,7 @@ public sealed partial class TwoPhaseCommitOrchestration
 
         return TransactionState.Create(
             instanceId,
-            request!.Branches!.Select(b => (b.Participant, b.Operation)),
+            request!.Branches!.Select(b => (b.Participant, b.Operation, b.Kind)),
             request.CreatedAt,
             TimeSpan.FromSeconds(request.TimeoutSeconds));
     }
@@ -208,8 +208,10 @@ public sealed partial class TwoPhaseCommitOrchestration
     }
 
     /// <summary>
-    /// A branch activity ended: a vote or phase-2 outcome it brings is applied. A failed one is logged and left to what
-    /// recovers it: an unsent prepare ends in the deadline's abort, an unsent phase-2 command is sent again by the retry timer.
+    /// A branch activity ended: a vote (or saga action's result), phase-2 outcome or compensation failure it brings is
+    /// applied. A failed one is logged and left to what recovers it: an unsent prepare ends in the deadline's abort, an
+    /// unsent phase-2 command is sent again by the retry timer. A saga action that failed has an unknown outcome: it counts
+    /// as not applied, and the Abort that follows compensates it (or cancels it, should it arrive later).
     /// </summary>
     private async Task OnActivityCompletedAsync(Task completed)
     {
@@ -217,21 +219,26 @@ public sealed partial class TwoPhaseCommitOrchestration
         var activity = _activities[index];
         _activities.RemoveAt(index);
         VoteEvent? vote = null;
-        BranchOutcome? outcome = null;
+        Phase2Result? phase2 = null;
         try
         {
             if (completed is Task<VoteEvent?> prepare)
             {
                 vote = await prepare;
             }
-            else if (completed is Task<Phase2Result> phase2)
+            else if (completed is Task<Phase2Result> finish)
             {
-                outcome = (await phase2).Outcome;
+                phase2 = await finish;
             }
         }
         catch (TaskFailedException failed)
         {
             _logger.ActivityFailed(_state.Id, failed.TaskName, activity.Branch, failed.FailureDetails.ErrorMessage);
+            if (failed.TaskName == nameof(TwoPhaseCommitFunctions.SagaAction))
+            {
+                await OnVoteAsync(new VoteEvent(activity.Branch, Vote.No, $"its outcome is unknown ({failed.FailureDetails.ErrorMessage})"));
+            }
+
             return;
         }
 
@@ -239,9 +246,30 @@ public sealed partial class TwoPhaseCommitOrchestration
         {
             await OnVoteAsync(vote);
         }
-        else if (outcome is { } acknowledged)
+        else if (phase2?.Outcome is { } acknowledged)
         {
             await OnAckAsync(new AckEvent(activity.Branch, acknowledged));
+        }
+        else if (phase2?.Failure is { } failure)
+        {
+            await OnCompensationFailedAsync(activity.Branch, failure);
+        }
+    }
+
+    /// <summary>A saga compensation failed: counted; when the count reaches the threshold, a heuristic outcome is raised (a Critical alert and the metric).</summary>
+    private async Task OnCompensationFailedAsync(int branch, string failure)
+    {
+        var wasHeuristic = _state.Branches[branch].Heuristic is not null;
+        await ApplyAsync(new CompensationFailed(branch, failure));
+        var after = _state.Branches[branch];
+        _logger.CompensationFailed(_state.Id, after.Participant, branch, after.CompensationFailures, failure);
+        if (!wasHeuristic && after.Heuristic is { } heuristic)
+        {
+            _logger.HeuristicOutcome(_state.Id, after.Participant, branch, heuristic);
+            if (!_context.IsReplaying)
+            {
+                TransactionTelemetry.HeuristicOutcome(after.Participant);
+            }
         }
     }
 
@@ -323,6 +351,10 @@ public sealed partial class TwoPhaseCommitOrchestration
                     var prepare = Command(MessageKind.Prepare, p.Branch) with { OnePhase = _state.Branches.Length == 1 };
                     _activities.Add(new BranchActivity(p.Branch, _context.CallActivityAsync<VoteEvent?>(nameof(TwoPhaseCommitFunctions.Prepare), prepare, ActivityRetries)));
                     break;
+                case RunSagaAction a:
+                    var action = Command(MessageKind.Prepare, a.Branch);
+                    _activities.Add(new BranchActivity(a.Branch, _context.CallActivityAsync<VoteEvent?>(nameof(TwoPhaseCommitFunctions.SagaAction), action, ActivityRetries)));
+                    break;
                 case SendCommit or SendRollback:
                     SchedulePhase2(Phase2([command])[0], DecisionRecord.Of(_state));
                     break;
@@ -339,10 +371,10 @@ public sealed partial class TwoPhaseCommitOrchestration
 
     private Task<Phase2Result> SchedulePhase2(BranchCommand command, DecisionRecord proposed)
     {
-        var task = _context.CallActivityAsync<Phase2Result>(
-            command.Kind == MessageKind.Commit ? nameof(TwoPhaseCommitFunctions.Commit) : nameof(TwoPhaseCommitFunctions.Rollback),
-            new Phase2Input(proposed, command),
-            ActivityRetries);
+        var activity = command.Kind == MessageKind.Commit ? nameof(TwoPhaseCommitFunctions.Commit)
+            : _state.Branches[command.Branch].IsSaga ? nameof(TwoPhaseCommitFunctions.Compensate)
+            : nameof(TwoPhaseCommitFunctions.Rollback);
+        var task = _context.CallActivityAsync<Phase2Result>(activity, new Phase2Input(proposed, command), ActivityRetries);
         _activities.Add(new BranchActivity(command.Branch, task));
         return task;
     }

@@ -27,6 +27,9 @@ public enum CrashPoint
     /// <summary>A participant applied a commit durably and has not returned or raised its acknowledgement.</summary>
     AfterCommitApplied,
 
+    /// <summary>A <c>SagaAction</c> activity's action took effect at its service and the activity has not returned its result.</summary>
+    AfterSagaActionApplied,
+
     /// <summary>
     /// Inside the orchestrator episode that decides: the Durable engine has sent the episode's messages (the work items of
     /// its <c>Commit</c>, <c>Rollback</c> or <c>RecordDecision</c> activities) and has not committed the episode's history. The replay case of I2. Reached

@@ -11,6 +11,7 @@ using Serverless.Functions.Participants.Bank;
 using Serverless.Functions.Participants.Inventory;
 using Serverless.Functions.Participants.Ledger;
 using Serverless.Functions.Participants.Orders;
+using Serverless.Functions.Participants.Payments;
 using Serverless.Functions.Retention;
 using Serverless.Functions.Storage;
 
@@ -33,7 +34,11 @@ public static class TransactionsServiceCollectionExtensions
             settings.StorageClientId,
             sp.GetRequiredService<StorageMetrics>()));
         services.AddSingleton(settings.CreateCodec());
-        services.AddSingleton(new CoordinatorOptions { Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds) });
+        services.AddSingleton(new CoordinatorOptions
+        {
+            Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds),
+            HeuristicAfterFailures = settings.HeuristicAfterFailures,
+        });
         services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
         services.AddSingleton(sp => new ProtocolQueues(
             sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<MessageCodec>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProtocolQueues>>()));
@@ -54,6 +59,7 @@ public static class TransactionsServiceCollectionExtensions
         InventoryParticipant.Register(services);
         OrdersParticipant.Register(services, settings);
         LedgerParticipant.Register(services, settings);
+        PaymentsParticipant.Register(services, settings);
         return services;
     }
 }

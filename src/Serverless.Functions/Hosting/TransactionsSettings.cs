@@ -68,6 +68,21 @@ public sealed record TransactionsSettings
     /// <summary><c>LEDGER_MYSQL_CONNECTION</c>: the ledger participant's MySQL database (MySqlConnector form). Without it the app does not run the ledger.</summary>
     public string? LedgerConnectionString { get; init; }
 
+    /// <summary>
+    /// <c>PAYMENTS_URL</c>: the payment service the <c>payments</c> saga participant calls (<c>http://127.0.0.1:7072</c>
+    /// under ./run.sh). Without it the app has no <c>payments</c> participant.
+    /// </summary>
+    public Uri? PaymentsUrl { get; init; }
+
+    /// <summary><c>PAYMENTS_TIMEOUT_SECONDS</c>: how long a call to the payment service may take before its outcome counts as unknown (and it is retried). Default 10.</summary>
+    public int PaymentsTimeoutSeconds { get; init; } = 10;
+
+    /// <summary>
+    /// <c>TRANSACTIONS_HEURISTIC_AFTER_FAILURES</c>: after how many failures a saga compensation is reported as a heuristic
+    /// outcome (status document, dashboard, a Critical log, the <c>transactions.heuristic</c> metric). It is retried still. Default 3.
+    /// </summary>
+    public int HeuristicAfterFailures { get; init; } = 3;
+
     /// <summary><c>TRANSACTIONS_PHASE2_RETRY_SECONDS</c>: first phase-2 retry delay (a durable timer; doubles up to 5 minutes). Default 10.</summary>
     public double Phase2RetrySeconds { get; init; } = 10;
 
@@ -142,6 +157,9 @@ public sealed record TransactionsSettings
             DefaultTimeoutSeconds = Int(configuration, "TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS", 30, 1, 3600),
             OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
             LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
+            PaymentsUrl = AbsoluteHttpUrl(configuration, "PAYMENTS_URL"),
+            PaymentsTimeoutSeconds = Int(configuration, "PAYMENTS_TIMEOUT_SECONDS", 10, 1, 300),
+            HeuristicAfterFailures = Int(configuration, "TRANSACTIONS_HEURISTIC_AFTER_FAILURES", 3, 1, 1000),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             LocalDeliveryLease = TimeSpan.FromSeconds(Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
@@ -230,6 +248,13 @@ public sealed record TransactionsSettings
                 ? NullIfEmpty(hub.GetString())
                 : null;
     }
+
+    private static Uri? AbsoluteHttpUrl(IConfiguration configuration, string key) => NullIfEmpty(configuration[key]) switch
+    {
+        null => null,
+        var text when Uri.TryCreate(text.EndsWith('/') ? text : text + "/", UriKind.Absolute, out var url) && url.Scheme is "http" or "https" => url,
+        var text => throw new InvalidOperationException($"{key}: '{text}' is not an absolute http or https URL."),
+    };
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 

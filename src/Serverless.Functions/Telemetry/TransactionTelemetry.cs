@@ -35,6 +35,7 @@ public static class TransactionTelemetry
     private static readonly Counter<long> Started = Meter.CreateCounter<long>("transactions.started", "{transaction}", "Transactions started (a repeated start of the same one is not counted).");
     private static readonly Counter<long> Committed = Meter.CreateCounter<long>("transactions.committed", "{transaction}", "Transactions that ended Committed.");
     private static readonly Counter<long> Aborted = Meter.CreateCounter<long>("transactions.aborted", "{transaction}", "Transactions that ended Aborted.");
+    private static readonly Counter<long> Heuristic = Meter.CreateCounter<long>("transactions.heuristic", "{branch}", "Saga compensations that kept failing (a heuristic outcome: an aborted transaction's action still in effect), by participant.");
     private static readonly Counter<long> InDoubt = Meter.CreateCounter<long>("transactions.in_doubt", "{branch}", "Prepared branches in-doubt resolution looked at, by participant.");
     /// <summary>Bucket bounds in seconds, from a fast local transaction to a deadline's worth of waiting.</summary>
     private static readonly InstrumentAdvice<double> Seconds = new()
@@ -79,6 +80,8 @@ public static class TransactionTelemetry
         (committed ? Committed : Aborted).Add(1);
         EndToEndLatency.Record(Math.Max(0, sinceStart.TotalSeconds));
     }
+
+    public static void HeuristicOutcome(string participant) => Heuristic.Add(1, new KeyValuePair<string, object?>(ParticipantTag, participant));
 
     public static void BranchInDoubt(string participant) => InDoubt.Add(1, new KeyValuePair<string, object?>(ParticipantTag, participant));
 }

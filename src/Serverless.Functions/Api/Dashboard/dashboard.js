@@ -95,12 +95,14 @@
     const expected = tx.decision === 'Commit' ? 'Committed' : tx.decision === 'Abort' ? 'RolledBack' : null;
     const branches = (tx.participants ?? []).map(b => ({
       ...b,
-      holding: overdue && b.vote === 'Yes' && !b.outcome,
-      heuristic: Boolean(b.outcome) && b.outcome !== expected,
+      holding: overdue && b.vote === 'Yes' && !b.outcome && b.kind !== 'saga',
+      against: Boolean(b.outcome) && b.outcome !== expected,
+      compensationFailing: Boolean(b.heuristic),
     }));
     const holding = branches.filter(b => b.holding).length;
     if (holding > 0) flags.push(`${holding} branch${holding === 1 ? '' : 'es'} still holding a reservation`);
-    if (branches.some(b => b.heuristic)) flags.push('heuristic outcome: a branch finished against the decision');
+    if (branches.some(b => b.against)) flags.push('heuristic outcome: a branch finished against the decision');
+    if (branches.some(b => b.compensationFailing)) flags.push('heuristic outcome: a saga compensation keeps failing; its action\'s effect remains until a retry succeeds');
     return { flags, branches };
   }
 
@@ -110,16 +112,17 @@
     return h('table', { className: 'branches' },
       h('caption', { className: 'visually-hidden', text: `Branches of ${tx.id}` }),
       h('thead', {}, h('tr', {},
-        ['#', 'Participant', 'Vote', 'Outcome', 'Reason'].map(name => h('th', { scope: 'col', text: name })))),
+        ['#', 'Participant', 'Kind', 'Vote', 'Outcome', 'Reason'].map(name => h('th', { scope: 'col', text: name })))),
       h('tbody', {}, branches.map((b, i) => h('tr', {
-        className: b.heuristic ? 'heuristic' : b.holding ? 'holding' : null,
-        title: b.heuristic ? 'heuristic outcome' : b.holding ? 'holding a reservation past its time' : null,
+        className: b.against || b.compensationFailing ? 'heuristic' : b.holding ? 'holding' : null,
+        title: b.against || b.compensationFailing ? 'heuristic outcome' : b.holding ? 'holding a reservation past its time' : null,
       },
         h('td', { text: String(i + 1) }),
         h('td', { text: b.participant }),
+        h('td', { text: b.kind ?? '2pc' }),
         h('td', {}, badge('v', b.vote)),
         h('td', {}, badge('o', b.outcome)),
-        h('td', { className: 'reason', text: b.reason ?? '' })))));
+        h('td', { className: 'reason', text: [b.reason, b.heuristic].filter(Boolean).join(' — ') })))));
   }
 
   function row(tx, now) {

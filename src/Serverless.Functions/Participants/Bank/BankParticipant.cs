@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Protocol;
 using Serverless.Functions.Api;
 using Serverless.Functions.Storage;
 using Serverless.Participants.Samples;
@@ -18,7 +19,7 @@ public sealed class BankParticipant(ParticipantInbox inbox, BankResourceManager 
     public const string Name = "bank";
 
     public static IServiceCollection Register(IServiceCollection services) =>
-        services.AddParticipant(Name, sp => new BankResourceManager(sp.GetRequiredService<StorageClients>().Tables.GetTableClient("BankAccounts")));
+        services.AddParticipant(Name, sp => new BankResourceManager(sp.GetRequiredService<StorageClients>().Tables.GetTableClient("BankAccounts")), BranchKind.TwoPhase, BranchKind.Tcc);
 
     [Function("BankParticipant")]
     public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>

@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Protocol;
 using Serverless.Functions.Api;
 using Serverless.Functions.Storage;
 using Serverless.Participants.Samples;
@@ -18,7 +19,7 @@ public sealed class InventoryParticipant(ParticipantInbox inbox, InventoryResour
     public const string Name = "inventory";
 
     public static IServiceCollection Register(IServiceCollection services) =>
-        services.AddParticipant(Name, sp => new InventoryResourceManager(sp.GetRequiredService<StorageClients>().Tables.GetTableClient("InventoryItems")));
+        services.AddParticipant(Name, sp => new InventoryResourceManager(sp.GetRequiredService<StorageClients>().Tables.GetTableClient("InventoryItems")), BranchKind.TwoPhase, BranchKind.Tcc);
 
     [Function("InventoryParticipant")]
     public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Functions.Hosting;
+using Serverless.Participants.Payments;
+
+namespace Serverless.Functions.Participants.Payments;
+
+/// <summary>
+/// The sample <c>payments</c> saga participant as a module: an external payment service at <c>PAYMENTS_URL</c>, called by the
+/// <c>SagaAction</c> and <c>Compensate</c> activities through <see cref="PaymentsClient"/>. It has no inbox: it cannot prepare.
+/// </summary>
+public static class PaymentsParticipant
+{
+    public const string Name = "payments";
+
+    public static IServiceCollection Register(IServiceCollection services, TransactionsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.PaymentsUrl is not { } url
+            ? services
+            : services.AddSagaParticipant(Name, _ => new PaymentsClient(new HttpClient
+            {
+                BaseAddress = url,
+                Timeout = TimeSpan.FromSeconds(settings.PaymentsTimeoutSeconds),
+            }));
+    }
+}
