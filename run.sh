@@ -2,7 +2,8 @@
 # Runs the Functions app on the local Functions host on http://127.0.0.1:7071 (the port in local.settings.json), with
 # the coordinator and the sample participants, against Azurite (started here unless something already listens on its
 # ports), a local PostgreSQL for the orders participant and a local MariaDB for the ledger participant (each started here
-# unless local.settings.json names another).
+# unless local.settings.json names another), and the demo payment service on http://127.0.0.1:7072 (src/Serverless.Payments,
+# data in .payments-data/; started here unless something already listens on 7072), which the app reaches at PAYMENTS_URL.
 # With Azure Functions Core Tools installed you can instead run: cd src/Serverless.Functions && func start
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,7 +36,8 @@ pids=()
 stop_postgres=0
 stop_mariadb=0
 cleanup() {
-  # The host first, while Azurite still answers, so that it can release its task hub partitions; then Azurite.
+  # The host first, while Azurite still answers, so that it can release its task hub partitions; then the payment
+  # service, then Azurite.
   local i
   for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do
     kill "${pids[i]}" 2>/dev/null || true
@@ -80,6 +82,22 @@ if [[ -z "$configured" || ( -f .mariadb/connection && "$configured" == "$(cat .m
   echo "$conn" > .mariadb/connection
   node -e 'const fs=require("fs");const p=process.argv[1];const s=JSON.parse(fs.readFileSync(p));s.Values=s.Values||{};s.Values.LEDGER_MYSQL_CONNECTION=process.argv[2];fs.writeFileSync(p,JSON.stringify(s,null,2)+"\n")' "$settings" "$conn"
   stop_mariadb=1
+fi
+
+# The saga's external payment service: its own process with its own journal, as a payment provider would be.
+payments_port=7072
+export PAYMENTS_URL="http://127.0.0.1:$payments_port"
+if listening "$payments_port"; then
+  echo "run.sh: something already listens on $payments_port; using it as the payment service"
+else
+  dotnet build src/Serverless.Payments -c Release --nologo -v quiet
+  mkdir -p .payments-data
+  PAYMENTS_DATA_DIR="$root/.payments-data" dotnet src/Serverless.Payments/bin/Release/net10.0/Serverless.Payments.dll \
+    --urls "$PAYMENTS_URL" >> .payments-data/payments.log 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do listening "$payments_port" && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1; done
+  listening "$payments_port" || { echo "run.sh: the payment service did not start; its log:" >&2; tail -n 20 .payments-data/payments.log >&2; exit 1; }
+  echo "run.sh: payment service on $PAYMENTS_URL (data and log in .payments-data/)"
 fi
 
 dotnet build src/Serverless.LocalHost -c Release --nologo -v quiet

@@ -45,6 +45,9 @@ param ordersPostgresConnection string = ''
 @secure()
 param ledgerMySqlConnection string = ''
 
+@description('PAYMENTS_URL: the base URL of the payment service that saga branches charge and refund over HTTP (locally the demo service src/Serverless.Payments on http://127.0.0.1:7072). Default empty: no payment service.')
+param paymentsUrl string = ''
+
 @description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS: the vote deadline of a transaction whose request gives none. Default 30.')
 @minValue(1)
 @maxValue(3600)
@@ -189,6 +192,7 @@ module functionApp 'modules/function-app.bicep' = {
     previousSigningKeysSecretUri: keyVault.outputs.previousSigningKeysSecretUri
     ordersPostgresConnection: ordersPostgresConnection
     ledgerMySqlConnection: ledgerMySqlConnection
+    paymentsUrl: paymentsUrl
     defaultTimeoutSeconds: defaultTimeoutSeconds
     inDoubtSchedule: inDoubtSchedule
     inDoubtSeconds: inDoubtSeconds

@@ -47,6 +47,9 @@ param ordersPostgresConnection string
 @secure()
 param ledgerMySqlConnection string
 
+@description('PAYMENTS_URL (may be empty).')
+param paymentsUrl string
+
 @description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS.')
 param defaultTimeoutSeconds int
 
@@ -143,6 +146,10 @@ var appSettings = [
   {
     name: 'LEDGER_MYSQL_CONNECTION'
     value: ledgerMySqlConnection
+  }
+  {
+    name: 'PAYMENTS_URL'
+    value: paymentsUrl
   }
 ]
 

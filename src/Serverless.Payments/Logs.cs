@@ -1,0 +1,13 @@
+namespace Serverless.Payments;
+
+internal static partial class Logs
+{
+    [LoggerMessage(1, LogLevel.Information, "Journal {Path}: {Entries} entries replayed")]
+    public static partial void JournalReplayed(this ILogger logger, string path, int entries);
+
+    [LoggerMessage(2, LogLevel.Warning, "Journal {Path}: its last line was torn (a crash mid-write); ignored and cut off")]
+    public static partial void TornLineIgnored(this ILogger logger, string path);
+
+    [LoggerMessage(3, LogLevel.Information, "Fault {Fault} applied to a {Operation} request on account {Account} (key {Key})")]
+    public static partial void FaultApplied(this ILogger logger, Fault fault, string operation, string account, string key);
+}

@@ -1,0 +1,264 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Reflection;
+using System.Text.Json;
+
+namespace Serverless.Testing;
+
+/// <summary>
+/// The demo payment service (<c>src/Serverless.Payments</c>) as a real child process: the built
+/// <c>Serverless.Payments.dll</c> on a free loopback port, with its journal in a fresh temporary folder. It can be killed
+/// abruptly and started again on the same folder (and the same port when it is still free).
+/// </summary>
+/// <remarks>
+/// Nothing is built here: Serverless.Testing references the service's project (without its assembly) so that building any
+/// test project builds it, in the same configuration, and the dll is taken from
+/// <c>src/Serverless.Payments/bin/{configuration}/net10.0</c>. Disposing kills the process and deletes the folder.
+/// </remarks>
+public sealed class PaymentsServer : IAsyncDisposable
+{
+    /// <summary>How long a start may take before it fails with the process's output.</summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private static readonly Lazy<string> Dll = new(FindDll);
+
+    private readonly HttpClient _probe = new() { Timeout = TimeSpan.FromSeconds(2) };
+    private ChildProcess? _process;
+
+    private PaymentsServer(string dataDirectory, int port)
+    {
+        DataDirectory = dataDirectory;
+        Port = port;
+        Client = NewClient(BaseUrl);
+    }
+
+    /// <summary>The built service, <c>src/Serverless.Payments/bin/{configuration}/net10.0/Serverless.Payments.dll</c>.</summary>
+    public static string DllPath => Dll.Value;
+
+    /// <summary>The loopback port the service listens on.</summary>
+    public int Port { get; private set; }
+
+    /// <summary><c>http://127.0.0.1:{Port}</c>.</summary>
+    public Uri BaseUrl => new($"http://127.0.0.1:{Port}");
+
+    /// <summary>A client of the service (base address <see cref="BaseUrl"/>, 30 s timeout); replaced if a restart changes the port.</summary>
+    public HttpClient Client { get; private set; }
+
+    /// <summary>The service's <c>PAYMENTS_DATA_DIR</c>.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The journal file in <see cref="DataDirectory"/>.</summary>
+    public string JournalPath => Path.Combine(DataDirectory, "journal.jsonl");
+
+    /// <summary>Whether the process is running.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>The current process's recent output, for failure messages.</summary>
+    public string Output => _process?.Output ?? "";
+
+    /// <summary>Starts the service on a free port with a fresh data folder and waits until <c>/health</c> answers.</summary>
+    /// <exception cref="InvalidOperationException">The process ended while starting; the message holds its output.</exception>
+    /// <exception cref="TimeoutException">It did not answer within <see cref="StartTimeout"/>; the message holds its output.</exception>
+    public static async Task<PaymentsServer> StartAsync(CancellationToken cancellationToken = default)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"serverless-payments-{TestNames.UniquePrefix()}");
+        Directory.CreateDirectory(folder);
+        var server = new PaymentsServer(folder, FreePort.Get());
+        try
+        {
+            await server.StartProcessAsync(cancellationToken);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Kills the process at once (SIGKILL: no flush, no shutdown) and waits until it is gone.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.KillAndWaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    /// <summary>
+    /// Starts the service again on the same data folder, killing it first if it still runs. It takes the same port when
+    /// that is still free, else another one (then <see cref="BaseUrl"/> and <see cref="Client"/> change).
+    /// </summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        await KillAsync();
+        try
+        {
+            await StartProcessAsync(cancellationToken);
+        }
+        catch (InvalidOperationException) when (Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            Port = FreePort.Get();
+            Client.Dispose();
+            Client = NewClient(BaseUrl);
+            await StartProcessAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Sets (creating if need be) an account's balance, in minor units.</summary>
+    public async Task SetBalanceAsync(string account, long balance, CancellationToken cancellationToken = default)
+    {
+        using var response = await Client.PutAsJsonAsync($"/accounts/{account}", new { balance }, cancellationToken);
+        await EnsureAsync(response, $"PUT /accounts/{account}", cancellationToken);
+    }
+
+    /// <summary>The account's balance, or null when there is no such account.</summary>
+    public async Task<long?> BalanceAsync(string account, CancellationToken cancellationToken = default)
+    {
+        using var response = await Client.GetAsync($"/accounts/{account}", cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await EnsureAsync(response, $"GET /accounts/{account}", cancellationToken);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("balance").GetInt64();
+    }
+
+    /// <summary>
+    /// Sets the account's faults: <paramref name="charge"/> null, "fail", "hang" or "lose"; <paramref name="refund"/> null,
+    /// "fail" or "hang"; <paramref name="times"/> how many requests they apply to (null: until cleared).
+    /// </summary>
+    public async Task SetFaultAsync(
+        string account, string? charge, string? refund = null, int? times = null, CancellationToken cancellationToken = default)
+    {
+        using var response = await Client.PutAsJsonAsync($"/faults/{account}", new { charge, refund, times }, cancellationToken);
+        await EnsureAsync(response, $"PUT /faults/{account}", cancellationToken);
+    }
+
+    /// <summary>Clears the account's faults (its request counters stay).</summary>
+    public async Task ClearFaultAsync(string account, CancellationToken cancellationToken = default)
+    {
+        using var response = await Client.DeleteAsync($"/faults/{account}", cancellationToken);
+        await EnsureAsync(response, $"DELETE /faults/{account}", cancellationToken);
+    }
+
+    /// <summary>How many charge requests for the account this process has seen, faulted ones included.</summary>
+    public async Task<long> ChargeRequestsAsync(string account, CancellationToken cancellationToken = default) =>
+        (await FaultsAsync(account, cancellationToken)).GetProperty("chargeRequests").GetInt64();
+
+    /// <summary>How many refund requests for the account (the charge's account) this process has seen, faulted ones included.</summary>
+    public async Task<long> RefundRequestsAsync(string account, CancellationToken cancellationToken = default) =>
+        (await FaultsAsync(account, cancellationToken)).GetProperty("refundRequests").GetInt64();
+
+    /// <summary>The account's <c>GET /faults/{account}</c> document.</summary>
+    public async Task<JsonElement> FaultsAsync(string account, CancellationToken cancellationToken = default)
+    {
+        using var response = await Client.GetAsync($"/faults/{account}", cancellationToken);
+        await EnsureAsync(response, $"GET /faults/{account}", cancellationToken);
+        return await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+    }
+
+    /// <summary>Kills the process and deletes the data folder.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+
+        Client.Dispose();
+        _probe.Dispose();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"payments on {BaseUrl} ({_process})";
+
+    private static HttpClient NewClient(Uri baseUrl) => new() { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
+
+    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+
+        var environment = new Dictionary<string, string?>
+        {
+            ["PAYMENTS_DATA_DIR"] = DataDirectory,
+            ["ASPNETCORE_URLS"] = null,
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DOTNET_ENVIRONMENT"] = null,
+        };
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path && File.Exists(path) ? path : "dotnet";
+        var url = BaseUrl.ToString().TrimEnd('/');
+        var process = ChildProcess.Start(dotnet, [DllPath, "--urls", url], DataDirectory, environment);
+        _process = process;
+
+        var health = new Uri(BaseUrl, "/health");
+        try
+        {
+            await Eventually.WaitAsync(
+                async () =>
+                {
+                    if (process.HasExited)
+                    {
+                        await process.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+                        throw new InvalidOperationException(
+                            $"the payment service (pid {process.Id}) exited with code {process.ExitCode} while starting on {url}. Output:\n{process.Output}");
+                    }
+
+                    try
+                    {
+                        using var response = await _probe.GetAsync(health, cancellationToken);
+                        return response.IsSuccessStatusCode;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return false;
+                    }
+                    catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        return false;
+                    }
+                },
+                StartTimeout,
+                $"the payment service (pid {process.Id}) to answer {health}",
+                cancellationToken);
+        }
+        catch (TimeoutException timeout)
+        {
+            throw new TimeoutException($"{timeout.Message} Output:\n{process.Output}", timeout);
+        }
+    }
+
+    private static async Task EnsureAsync(HttpResponseMessage response, string request, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new HttpRequestException($"{request}: {(int)response.StatusCode} {body}", null, response.StatusCode);
+        }
+    }
+
+    private static string FindDll()
+    {
+        var configuration = typeof(PaymentsServer).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var dll = Path.Combine(RepositoryRoot.Find(), "src", "Serverless.Payments", "bin", configuration, "net10.0", "Serverless.Payments.dll");
+        if (!File.Exists(dll))
+        {
+            throw new InvalidOperationException(
+                $"The payment service is not built: '{dll}' does not exist. Build the solution (or tests/Serverless.Testing, which builds it) in {configuration}.");
+        }
+
+        return dll;
+    }
+}
