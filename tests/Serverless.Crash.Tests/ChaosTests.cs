@@ -111,15 +111,15 @@ public sealed class ChaosTests(HostFixture fixture, ITestOutputHelper output) : 
     }
 
     /// <summary>
-    /// <see cref="KillCount"/> times: let the host work for a random 0.4–1.5 s (up to 4 s when armed), SIGKILL it unless it
+    /// <paramref name="killCount"/> times: let the host work for a random 0.4–1.5 s (up to 4 s when armed), SIGKILL it unless it
     /// killed itself at its armed crash point first, keep it down for a random 0.2–1.5 s while clients keep retrying, and start it again, armed
     /// with a random crash point every other time.
     /// </summary>
-    private static async Task<List<(DateTimeOffset At, string What)>> KillRepeatedlyAsync(HostProcess host, Random random, Task clients)
+    internal static async Task<List<(DateTimeOffset At, string What)>> KillRepeatedlyAsync(HostProcess host, Random random, Task clients, int killCount = KillCount)
     {
         var kills = new List<(DateTimeOffset At, string What)>();
         var armed = "unarmed";
-        for (var k = 1; k <= KillCount; k++)
+        for (var k = 1; k <= killCount; k++)
         {
             var uptime = TimeSpan.FromMilliseconds(armed == "unarmed" ? random.Next(400, 1500) : 4000);
             var exited = host.Process.WaitForExitAsync(System.Threading.Timeout.InfiniteTimeSpan);

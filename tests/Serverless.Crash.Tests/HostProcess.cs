@@ -186,6 +186,8 @@ public sealed class HostProcess : IAsyncDisposable
             ["TRANSACTIONS_IN_DOUBT_SECONDS"] = null,
             ["ORDERS_POSTGRES_CONNECTION"] = null,
             ["LEDGER_MYSQL_CONNECTION"] = null,
+            ["PAYMENTS_URL"] = null,
+            ["PAYMENTS_TIMEOUT_SECONDS"] = null,
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = null,
         };

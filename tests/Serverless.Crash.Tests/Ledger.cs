@@ -10,13 +10,16 @@ public sealed record Transfer(string Id, string From, string To, long Amount)
     /// <summary>The vote deadline the start request asks for. Default 30 s.</summary>
     public int TimeoutSeconds { get; init; } = 30;
 
+    /// <summary>The branches of the start request, when they are not the bank transfer of <see cref="Amount"/> from <see cref="From"/> to <see cref="To"/>.</summary>
+    public IReadOnlyList<object>? Branches { get; init; }
+
     public object Body() => Body(TimeoutSeconds);
 
     public object Body(int timeoutSeconds) => new
     {
         transactionId = Id,
         timeoutSeconds,
-        participants = new object[]
+        participants = Branches ?? new object[]
         {
             new { participant = "bank", operation = new { type = "debit", account = From, amount = Amount } },
             new { participant = "bank", operation = new { type = "credit", account = To, amount = Amount } },
