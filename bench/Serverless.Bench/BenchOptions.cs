@@ -12,9 +12,12 @@ public sealed record BenchOptions
           --no-scale-out        skip the one-versus-two host processes comparison
           --capacity-seconds N  how long each Azurite capacity probe runs (default 3)
           --timeout-seconds N   the vote deadline each transaction asks for (default 10; the timers are drained per phase)
-          --only NAMES          run only these phases (comma-separated: c1,textbook-c1,c8,textbook-c8,c32,textbook-c32,c128,abort20,five,one)
+          --only NAMES          run only these phases (comma-separated: c1,textbook-c1,c8,textbook-c8,c32,textbook-c32,c128,abort20,five,one,
+                                order,mixed)
         The textbook-* phases run the same transfers against the textbook Durable 2PC kept in bench/ (same host, Azurite and
-        settings), each right after the product's phase of the same concurrency; the report compares the pairs.
+        settings), each right after the product's phase of the same concurrency; the report compares the pairs. The order and
+        mixed phases run the same 3-branch order, all 2PC and then with its money as a saga charge at the payment service
+        (a process the benchmark starts) and its stock as a TCC branch.
         No phase starts after 13 minutes: the rest are reported as skipped.
         """;
 
@@ -47,7 +50,8 @@ public sealed record BenchOptions
 
     /// <summary>
     /// The phases, in order: the 2-branch concurrency ladder (at c=1, 8 and 32 each followed by the same load on the
-    /// textbook orchestration), the abort mix, the 5-branch case, the one-phase case.
+    /// textbook orchestration), the abort mix, the 5-branch case, the one-phase case, and the 3-branch order all 2PC and mixed
+    /// (saga, 2PC, TCC).
     /// </summary>
     public IReadOnlyList<Scenario> Phases => [.. AllPhases.Where(p => Only is null || Only.Contains(p.Name))];
 
@@ -63,6 +67,8 @@ public sealed record BenchOptions
         new("abort20", 2, 32, Count(300), AbortShare: 0.2),
         new("five", 5, 32, Count(200)),
         new("one", 1, 32, Count(500)),
+        new("order", 3, 8, Count(200)),
+        new("mixed", 3, 8, Count(200), Mixed: true),
     ];
 
     /// <summary>The scale-out comparison's load, run once against one host process and once against two.</summary>

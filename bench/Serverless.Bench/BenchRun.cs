@@ -73,10 +73,19 @@ public static class BenchRun
         // The textbook orchestration is served by the same in-process host (same engine, task hub, settings and counting)
         // when a textbook phase is to run; otherwise the host serves the app alone, as before the comparison existed.
         var textbook = options.Phases.Any(p => p.Orchestration == Orchestration.Textbook);
-        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "benchphases", textbook, cancellationToken))
+
+        // The payment service of the mixed order: a process of its own, as in production, when a phase charges it.
+        await using var payments = options.Phases.Any(p => p.Mixed) ? await PaymentsServer.StartAsync(cancellationToken) : null;
+        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "benchphases", textbook, payments?.BaseUrl, cancellationToken))
         {
             Log("seeding accounts and items; warming up" + (textbook ? " (the product, then the textbook orchestration)" : ""));
             await workload.SeedAsync(host.Clients[0], cancellationToken);
+            if (payments is not null)
+            {
+                Log($"seeding cards at the payment service ({payments.BaseUrl})");
+                await workload.SeedCardsAsync(payments, cancellationToken);
+            }
+
             await WarmUpAsync(host, workload, azurite.ConnectionString, Orchestration.Product, cancellationToken);
             if (textbook)
             {

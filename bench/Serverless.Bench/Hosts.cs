@@ -36,8 +36,10 @@ public static class HostSettings
     /// <param name="connectionString">The benchmark's Azurite.</param>
     /// <param name="taskHub">The task hub of this host run (3-45 letters and digits); host processes of one run share it.</param>
     /// <param name="port">The host's HTTP port.</param>
-    public static Dictionary<string, string?> For(string connectionString, string taskHub, int port) => new()
+    /// <param name="paymentsUrl">The payment service the <c>payments</c> saga participant calls; null: none.</param>
+    public static Dictionary<string, string?> For(string connectionString, string taskHub, int port, Uri? paymentsUrl = null) => new()
     {
+        ["PAYMENTS_URL"] = paymentsUrl?.ToString(),
         ["AzureWebJobsStorage"] = connectionString,
         ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
         [TransactionsSettings.TaskHubKey] = taskHub,
@@ -116,13 +118,16 @@ public sealed class InProcessHost : IBenchHost
     /// Whether to serve the textbook orchestration (<see cref="TextbookTwoPhaseCommitFunctions"/>, this assembly's functions)
     /// beside the app's, through the local host's extra function assemblies.
     /// </param>
+    /// <param name="paymentsUrl">The payment service the <c>payments</c> saga participant calls; null: none.</param>
     /// <param name="cancellationToken">Stops waiting for the host to be healthy.</param>
-    public static async Task<InProcessHost> StartAsync(string connectionString, string taskHub, bool textbook = false, CancellationToken cancellationToken = default)
+    public static async Task<InProcessHost> StartAsync(
+        string connectionString, string taskHub, bool textbook = false, Uri? paymentsUrl = null, CancellationToken cancellationToken = default)
     {
         var port = FreePort.Get();
+        var settings = HostSettings.For(connectionString, taskHub, port, paymentsUrl);
         var app = textbook
-            ? LocalFunctionsHost.Build([], HostSettings.For(connectionString, taskHub, port), [typeof(TextbookTwoPhaseCommitFunctions).Assembly], TextbookInbox.Register)
-            : LocalFunctionsHost.Build([], HostSettings.For(connectionString, taskHub, port));
+            ? LocalFunctionsHost.Build([], settings, [typeof(TextbookTwoPhaseCommitFunctions).Assembly], TextbookInbox.Register)
+            : LocalFunctionsHost.Build([], settings);
         var log = new LogCounter();
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(log);
         await app.StartAsync(cancellationToken);

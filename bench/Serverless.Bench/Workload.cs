@@ -15,16 +15,25 @@ public enum Orchestration
 
 /// <summary>What one phase runs: how many transactions, how many at a time, of which shape, against which coordinator.</summary>
 /// <param name="Name">Short name, also the start of every transaction id of the phase.</param>
-/// <param name="Branches">2 (a bank transfer), 5 (a debit, two credits, two stock reservations) or 1 (a debit: the one-phase case).</param>
+/// <param name="Branches">
+/// 2 (a bank transfer), 5 (a debit, two credits, two stock reservations), 1 (a debit: the one-phase case) or 3 (an order:
+/// the money, a credit to the shop, a stock reservation).
+/// </param>
 /// <param name="Concurrency">Transactions in flight at once (client-side, each a POST with waitSeconds).</param>
 /// <param name="Transactions">How many the phase starts.</param>
 /// <param name="AbortShare">Share of transfers that debit an empty account, so the bank votes No and they abort.</param>
 /// <param name="Orchestration">The coordinator under test. Default the product.</param>
-public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0, Orchestration Orchestration = Orchestration.Product)
+/// <param name="Mixed">
+/// For the 3-branch order: the money is a saga charge at the payment service, the stock reservation a TCC branch (the
+/// mixed order), instead of a 2PC bank debit and a 2PC reservation.
+/// </param>
+public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0, Orchestration Orchestration = Orchestration.Product, bool Mixed = false)
 {
     public string Description => Orchestration == Orchestration.Textbook ? $"{Shape} (textbook)" : Shape;
 
-    private string Shape => Branches == 5
+    private string Shape => Branches == 3
+        ? Mixed ? $"order: saga charge, 2pc, tcc, c={Concurrency}" : $"order: 2pc x3, c={Concurrency}"
+        : Branches == 5
         ? $"5-branch (bank x3, inventory x2), c={Concurrency}"
         : Branches == 1
             ? $"1-branch debit (one-phase), c={Concurrency}"
@@ -38,9 +47,17 @@ public sealed record Scenario(string Name, int Branches, int Concurrency, int Tr
 /// touch the same row (the benchmark measures the coordinator, not contention on one hot account); balances large
 /// enough never to run out; a few empty accounts whose debits are refused (the abort mix).
 /// </summary>
-public sealed class Workload(int accounts = 2000, int emptyAccounts = 50, int skus = 200)
+public sealed class Workload(int accounts = 2000, int emptyAccounts = 50, int skus = 200, int cards = 200)
 {
     public const long StartingBalance = 1_000_000_000_000;
+
+    /// <summary>Creates the cards the mixed order charges at the payment service.</summary>
+    public async Task SeedCardsAsync(Serverless.Testing.PaymentsServer payments, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(payments);
+        await Parallel.ForEachAsync(Enumerable.Range(0, cards), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
+            await payments.SetBalanceAsync(Card(i), StartingBalance, ct));
+    }
 
     public IEnumerable<string> AccountIds => Enumerable.Range(0, accounts).Select(Account);
 
@@ -70,6 +87,18 @@ public sealed class Workload(int accounts = 2000, int emptyAccounts = 50, int sk
         var to = (from + 1 + random.Next(accounts - 1)) % accounts;
         var amount = 1 + random.Next(100);
         var refused = scenario.AbortShare > 0 && random.NextDouble() < scenario.AbortShare;
+        if (scenario.Branches == 3)
+        {
+            var sku = Sku(random.Next(skus));
+            object money = scenario.Mixed
+                ? new { participant = "payments", kind = "saga", operation = new { type = "charge", account = Card(random.Next(cards)), amount } }
+                : Bank("debit", Account(from), amount);
+            object stock = scenario.Mixed
+                ? new { participant = "inventory", kind = "tcc", operation = new { type = "reserve", sku, quantity = 1 } }
+                : new { participant = "inventory", operation = new { type = "reserve", sku, quantity = 1 } };
+            return new { transactionId = id, timeoutSeconds, participants = new[] { money, Bank("credit", Account(to), amount), stock } };
+        }
+
         if (scenario.Branches == 1)
         {
             // One debit: the prepare is its only message (a refused one, as in the warm-up, is decided Abort at its vote).
@@ -90,13 +119,15 @@ public sealed class Workload(int accounts = 2000, int emptyAccounts = 50, int sk
         }
         else if (scenario.Branches != 2)
         {
-            throw new ArgumentException("the benchmark knows 1-, 2- and 5-branch transactions", nameof(scenario));
+            throw new ArgumentException("the benchmark knows 1-, 2-, 3- and 5-branch transactions", nameof(scenario));
         }
 
         return new { transactionId = id, timeoutSeconds, participants = branches };
     }
 
     public static string Account(int i) => "a" + i.ToString("D5", CultureInfo.InvariantCulture);
+
+    private static string Card(int i) => "card" + i.ToString("D4", CultureInfo.InvariantCulture);
 
     private static string Empty(int i) => "empty" + i.ToString("D3", CultureInfo.InvariantCulture);
 

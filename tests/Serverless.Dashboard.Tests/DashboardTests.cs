@@ -113,7 +113,8 @@ public sealed partial class DashboardTests(KeyedHostFixture hostFixture, Browser
     public async Task Dashboard_HighlightsWhatIsInDoubtOrStuck_AndWritesValuesAsText()
     {
         var now = DateTimeOffset.UtcNow;
-        static object Branch(string participant, string? vote, string? outcome, string? reason = null) => new { participant, vote, reason, outcome };
+        static object Branch(string participant, string? vote, string? outcome, string? reason = null, string kind = "2pc", string? heuristic = null) =>
+            new { participant, vote, reason, outcome, kind, heuristic };
         object Tx(string id, string status, string? decision, string? reason, TimeSpan age, TimeSpan? decidedAgo, TimeSpan deadlineIn, params object[] branches) => new
         {
             id, status, decision, reason,
@@ -131,6 +132,11 @@ public sealed partial class DashboardTests(KeyedHostFixture hostFixture, Browser
                 TimeSpan.FromSeconds(20), null, TimeSpan.FromMinutes(1), Branch("bank", "Yes", null)),
             Tx("heuristic", "Committed", "Commit", null, TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(1),
                 Branch("bank", "Yes", "Committed"), Branch("inventory", "Yes", "RolledBack")),
+            Tx("compensation-failing", "Aborting", "Abort", "saga action of 'payments' was not applied: insufficient funds in 'carol'",
+                TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(20), TimeSpan.FromMinutes(1),
+                Branch("inventory", "Yes", "RolledBack", kind: "tcc"),
+                Branch("payments", "Yes", null, kind: "saga", heuristic: "compensation failed 3 times; it is retried until it succeeds, and the action's effect remains until then. Last failure: payments answered 503"),
+                Branch("payments", "No", "RolledBack", "insufficient funds in 'carol'", kind: "saga")),
             Tx("markup", "Aborted", "Abort", "<img src=x id=injected>", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1),
                 Branch("<b>bank</b>", "No", null, "<script>document.title='pwned'</script>")),
         };
@@ -156,7 +162,12 @@ public sealed partial class DashboardTests(KeyedHostFixture hostFixture, Browser
         await Expect(Row(page, "failed-orchestration")).ToContainTextAsync("in doubt");
         await Expect(Row(page, "heuristic")).ToContainTextAsync("heuristic outcome");
         await Expect(Row(page, "heuristic").Locator("tr.heuristic")).ToContainTextAsync("inventory");
-        await Expect(page.Locator("#summary")).ToContainTextAsync("4 in doubt or stuck");
+        await Expect(Row(page, "compensation-failing")).ToHaveClassAsync(new Regex("stuck"));
+        await Expect(Row(page, "compensation-failing")).ToContainTextAsync("a saga compensation keeps failing");
+        var failing = Row(page, "compensation-failing").Locator("tr.heuristic");
+        await Expect(failing).ToHaveCountAsync(1);
+        await Expect(failing.Locator("td")).ToHaveTextAsync(new[] { new Regex("^2$"), new Regex("^payments$"), new Regex("^saga$"), new Regex("^Yes$"), new Regex("^—$"), new Regex("^compensation failed 3 times.*payments answered 503$") });
+        await Expect(page.Locator("#summary")).ToContainTextAsync("5 in doubt or stuck");
 
         // Values are text, never markup.
         await Expect(Row(page, "markup")).ToContainTextAsync("<img src=x id=injected>");
@@ -298,7 +309,7 @@ public sealed partial class DashboardTests(KeyedHostFixture hostFixture, Browser
             var expected = branches[i];
             var text = (Func<string, string>)(name => expected.GetProperty(name).GetString() ?? "—");
             await Expect(cells.Nth(i).Locator("td")).ToHaveTextAsync(
-                [(i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), text("participant"), text("vote"), text("outcome"),
+                [(i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), text("participant"), text("kind"), text("vote"), text("outcome"),
                  expected.GetProperty("reason").GetString() ?? string.Empty]);
         }
     }
