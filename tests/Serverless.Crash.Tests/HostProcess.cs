@@ -303,19 +303,7 @@ public sealed class HostProcess : IAsyncDisposable
                         $"host {Name} (pid {process.Id}) exited with code {process.ExitCode} while starting. Output:\n{process.Output}");
                 }
 
-                try
-                {
-                    using var response = await _probe.GetAsync("/api/health", cancellationToken);
-                    return response.IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    return false;
-                }
+                return await HttpProbe.AnswersAsync(_probe, "/api/health", cancellationToken);
             },
             StartTimeout,
             $"host {Name} (pid {process.Id}) to answer /api/health",

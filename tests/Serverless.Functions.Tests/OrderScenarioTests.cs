@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;
@@ -140,26 +139,9 @@ public sealed class OrderScenarioTests(OrderScenarioTests.Fixture fixture) : ICl
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    private async Task<(long Stock, long Reserved)> ItemAsync(string sku)
-    {
-        var item = await Host.Client.GetFromJsonAsync<JsonElement>($"/api/inventory/items/{sku}");
-        return (item.GetProperty("stock").GetInt64(), item.GetProperty("reserved").GetInt64());
-    }
+    private Task<(long Stock, long Reserved)> ItemAsync(string sku) => Host.GetItemAsync(sku);
 
-    private async Task<List<string>> PreparedAsync()
-    {
-        await using var connection = new NpgsqlConnection(fixture.Database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()", connection);
-        var gids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            gids.Add(reader.GetString(0));
-        }
-
-        return gids;
-    }
+    private Task<List<string>> PreparedAsync() => PostgresServer.PreparedGidsAsync(fixture.Database);
 
     private sealed record Shop(string Sku, string Customer, string Store);
 

@@ -74,7 +74,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            return new Phase2Result(recorded, null, ex is TaskCanceledException ? "the payment service did not answer in time" : ex.Message);
+            return new Phase2Result(recorded, null, ex is TaskCanceledException ? $"participant '{command.Participant}' did not answer in time" : ex.Message);
         }
 
         return new Phase2Result(recorded, BranchOutcome.RolledBack);

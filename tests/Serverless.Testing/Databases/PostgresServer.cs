@@ -20,6 +20,27 @@ public sealed class PostgresServer() : DatabaseServer(ConnectionVariable, Script
     /// <summary>Runs <c>scripts/postgres.sh</c>; throws with its output when it fails. Answers its stdout.</summary>
     public static Task<string> RunScriptAsync(params string[] arguments) => Script.RunAsync(arguments);
 
+    /// <summary>The global ids of the transactions PostgreSQL holds prepared in <paramref name="connectionString"/>'s database (<c>pg_prepared_xacts</c>).</summary>
+    public static async Task<List<string>> PreparedGidsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        return await PreparedGidsAsync(connection);
+    }
+
+    private static async Task<List<string>> PreparedGidsAsync(NpgsqlConnection connection)
+    {
+        var gids = new List<string>();
+        await using var list = new NpgsqlCommand("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()", connection);
+        await using var reader = await list.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            gids.Add(reader.GetString(0));
+        }
+
+        return gids;
+    }
+
     protected override string ConnectionStringFor(string database) =>
         new NpgsqlConnectionStringBuilder(ConnectionString) { Database = database }.ConnectionString;
 
@@ -39,17 +60,7 @@ public sealed class PostgresServer() : DatabaseServer(ConnectionVariable, Script
         await using (var connection = new NpgsqlConnection(ConnectionStringFor(name)))
         {
             await connection.OpenAsync();
-            var gids = new List<string>();
-            await using (var list = new NpgsqlCommand("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()", connection))
-            await using (var reader = await list.ExecuteReaderAsync())
-            {
-                while (await reader.ReadAsync())
-                {
-                    gids.Add(reader.GetString(0));
-                }
-            }
-
-            foreach (var gid in gids)
+            foreach (var gid in await PreparedGidsAsync(connection))
             {
                 await using var rollback = new NpgsqlCommand($"ROLLBACK PREPARED '{gid.Replace("'", "''", StringComparison.Ordinal)}'", connection);
                 await rollback.ExecuteNonQueryAsync();

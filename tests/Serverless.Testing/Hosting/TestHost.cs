@@ -178,6 +178,13 @@ public sealed class TestHost : IAsyncDisposable
         return (doc.GetProperty("balance").GetInt64(), doc.GetProperty("held").GetInt64());
     }
 
+    /// <summary>An inventory item's stock and reservations.</summary>
+    public async Task<(long Stock, long Reserved)> GetItemAsync(string sku)
+    {
+        var item = await Client.GetFromJsonAsync<JsonElement>($"/api/inventory/items/{sku}");
+        return (item.GetProperty("stock").GetInt64(), item.GetProperty("reserved").GetInt64());
+    }
+
     public Task<HttpResponseMessage> StartAsync(object body, int? waitSeconds = null) =>
         Client.PostAsJsonAsync(waitSeconds is { } w ? $"/api/transactions?waitSeconds={w}" : "/api/transactions", body);
 

@@ -216,19 +216,7 @@ public sealed class PaymentsServer : IAsyncDisposable
                             $"the payment service (pid {process.Id}) exited with code {process.ExitCode} while starting on {url}. Output:\n{process.Output}");
                     }
 
-                    try
-                    {
-                        using var response = await _probe.GetAsync(health, cancellationToken);
-                        return response.IsSuccessStatusCode;
-                    }
-                    catch (HttpRequestException)
-                    {
-                        return false;
-                    }
-                    catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        return false;
-                    }
+                    return await HttpProbe.AnswersAsync(_probe, health.AbsoluteUri, cancellationToken);
                 },
                 StartTimeout,
                 $"the payment service (pid {process.Id}) to answer {health}",
