@@ -153,11 +153,14 @@ public static class Coordinator
                 return Reject(state, $"branch {branch.Index} voted {vote.Vote} after voting {recorded}");
             }
 
-            // A redelivered vote may be the one whose phase-2 commands were lost in a crash: re-issue them.
+            // A redelivered vote may be the one whose commands were lost in a crash: re-issue them (the phase-2
+            // commands, or while preparing the saga action it started; an action is idempotent by its key).
             return state.Status switch
             {
                 TransactionStatus.Committing or TransactionStatus.Aborting =>
                     Duplicate(state, Phase2Commands(state, 1, options)),
+                TransactionStatus.Preparing when state.CurrentSagaAction is { } current =>
+                    Duplicate(state, [new RunSagaAction(current.Index)]),
                 _ => Duplicate(state, []),
             };
         }

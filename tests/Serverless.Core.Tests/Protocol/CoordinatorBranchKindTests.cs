@@ -49,6 +49,21 @@ public sealed class CoordinatorBranchKindTests
     }
 
     [Fact]
+    public void RedeliveredVote_WhilePreparing_ReissuesTheCurrentSagaAction()
+    {
+        // The vote that started the action may be redelivered because the action's command was lost in a crash.
+        var state = Order().Votes(Vote.Yes, Vote.Yes);
+
+        var step = state.Apply(new VoteCast(1, Vote.Yes));
+
+        Assert.Equal(StepKind.Duplicate, step.Kind);
+        AssertCommands(step.Commands, new RunSagaAction(2));
+
+        var beforeAnyAction = Order().Then(new VoteCast(0, Vote.Yes)).Apply(new VoteCast(0, Vote.Yes));
+        AssertCommands(beforeAnyAction.Commands);
+    }
+
+    [Fact]
     public void LastSagaActionApplied_DecidesCommit_AndCommitsThePreparedBranchesOnly()
     {
         var step = Order().Votes(Vote.Yes, Vote.Yes, Vote.Yes).Apply(new VoteCast(3, Vote.Yes));
