@@ -2,6 +2,8 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Serverless.Core.Protocol;
+using Serverless.Functions.Coordination;
 using Serverless.Functions.Telemetry;
 using Serverless.Testing;
 
@@ -179,6 +181,45 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         Assert.Equal(2, fixture.Logs.Count(1015, id));
     }
 
+    [Fact]
+    public async Task FailedRun_WhoseRefundFails_NamesTheChargeAndItsKeyInTheAlert_AndTheOperatorsRefundByKeyRestoresTheMoney()
+    {
+        // The first charge goes through on the shop's card, whose refunds fail; the second hangs on another card.
+        var shop = await ShopAsync(cardBalance: 100);
+        var other = TestHost.Id("card");
+        await Payments.SetBalanceAsync(other, 100);
+        await Payments.SetFaultAsync(shop.Card, charge: null, refund: "fail");
+        await Payments.SetFaultAsync(other, charge: "hang");
+        var id = TestHost.Id("failed-saga");
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(OrderBody(id, shop, quantity: 1, charges: [60, 10], cards: [shop.Card, other]))).StatusCode);
+        await WaitForAsync(id, d => Branches(d)[2].GetProperty("vote").GetString() == "Yes");
+        Assert.Equal(40, await Payments.BalanceAsync(shop.Card));
+
+        // A vote event without a payload while the second charge hangs: the run fails, and its compensation runs once.
+        await Host.Durable().RaiseEventAsync(id, TransactionEvents.Vote, null);
+
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1008, id) == 1), Wait, "the failed run's alert");
+        var alert = Assert.Single(fixture.Logs.Lines, l => l.EventId == 1008 && l.Message.Contains(id, StringComparison.Ordinal)).Message;
+        Assert.Contains("phase 2 sent to 3 branch(es)", alert, StringComparison.Ordinal);
+        Assert.Contains($"NOT compensated, and nothing retries them: branch 2 (payments, key {id}.2): ", alert, StringComparison.Ordinal);
+        Assert.Contains("2 payments (saga): vote Yes, outcome none", alert, StringComparison.Ordinal);
+        Assert.Equal(Decision.Abort, (await Host.Decisions.GetAsync(id))!.Decision);
+        await AssertNothingRemainsAsync(shop);
+        Assert.Equal(40, await Payments.BalanceAsync(shop.Card));
+
+        // What docs/reliability.md tells the operator to do: the refund by the branch's key, once the service takes refunds.
+        await Payments.ClearFaultAsync(shop.Card);
+        using (var refund = await Payments.Client.PostAsync($"/charges/{id}.2/refund", null))
+        {
+            Assert.True(refund.IsSuccessStatusCode, $"refund answered {refund.StatusCode}");
+        }
+
+        Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
+        await Payments.ClearFaultAsync(other);
+        Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{id}.3")).GetProperty("status").GetString());
+        Assert.Equal(100, await Payments.BalanceAsync(other));
+    }
+
     [Theory]
     [InlineData("orders", "tcc", "{\"type\":\"place\"}", "participants[0].kind", "Participant 'orders' takes 2pc branches, not tcc.")]
     [InlineData("payments", null, "{\"type\":\"charge\"}", "participants[0].kind", "Participant 'payments' takes saga branches, not 2pc.")]
@@ -232,7 +273,8 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         return shop;
     }
 
-    private static object OrderBody(string id, Shop shop, int quantity, long[] charges, int timeoutSeconds = 30) => new
+    /// <summary>The order's body: its row, its stock (TCC), and a saga charge per amount, on the shop's card unless <paramref name="cards"/> names another.</summary>
+    private static object OrderBody(string id, Shop shop, int quantity, long[] charges, int timeoutSeconds = 30, string[]? cards = null) => new
     {
         transactionId = id,
         timeoutSeconds,
@@ -240,7 +282,7 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         {
             new { participant = "orders", operation = new { type = "place", orderId = shop.OrderId, sku = shop.Sku, quantity, customer = shop.Card } },
             new { participant = "inventory", kind = "tcc", operation = new { type = "reserve", sku = shop.Sku, quantity } },
-        }.Concat(charges.Select(amount => new { participant = "payments", kind = "saga", operation = new { type = "charge", account = shop.Card, amount } })),
+        }.Concat(charges.Select((amount, i) => new { participant = "payments", kind = "saga", operation = new { type = "charge", account = cards?[i] ?? shop.Card, amount } })),
     };
 
     private async Task<JsonElement> PlaceAsync(Shop shop, int quantity, long[] charges, int timeoutSeconds = 30)

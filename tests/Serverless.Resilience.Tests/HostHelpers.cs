@@ -19,8 +19,6 @@ public static class HostHelpers
 {
     public const string BankInbox = StorageNames.ParticipantQueuePrefix + "bank";
 
-    public static DurableTaskClient Durable(this TestHost host) => host.Services.GetRequiredService<DurableTaskClient>();
-
     public static BankResourceManager Bank(this TestHost host) => host.Services.GetRequiredService<BankResourceManager>();
 
     public static async Task PutAccountOrFailAsync(this TestHost host, string account, long balance)

@@ -1,4 +1,5 @@
 using Microsoft.DurableTask;
+using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 
 namespace Serverless.Functions.Coordination;
@@ -22,7 +23,8 @@ public sealed partial class TwoPhaseCommitOrchestration
     /// branch that may hold a reservation, then raises a Critical operator alert naming the exception, the decision and
     /// every branch. The instance then ends Failed: visible to operators and to in-doubt resolution, which finishes whatever
     /// is still prepared by the recorded decision. Each activity is tried within its retry policy only, so a poison input
-    /// fails fast instead of looping. Never throws but the engine's own exceptions: what it cannot do is in the alert.
+    /// fails fast instead of looping, and a saga compensation that fails is not retried either: the alert names it and its
+    /// key, for the operator to refund by. Never throws but the engine's own exceptions: what it cannot do is in the alert.
     /// </summary>
     private async Task CompensateAsync(Exception failure)
     {
@@ -30,6 +32,7 @@ public sealed partial class TwoPhaseCommitOrchestration
         TransactionState? state = _state;
         DecisionRecord? recorded = null;
         var sent = 0;
+        IReadOnlyList<string> notCompensated = [];
         string compensation;
         try
         {
@@ -37,20 +40,20 @@ public sealed partial class TwoPhaseCommitOrchestration
             {
                 // The input could not be run: nothing was sent, so no branch can hold anything of this run. Abort is recorded
                 // so that an inquiry or the in-doubt resolver answers from the record.
-                (recorded, _) = await SendOnceAsync(new DecisionRecord(Decision.Abort, reason, Now, []), []);
+                (recorded, _, _) = await SendOnceAsync(new DecisionRecord(Decision.Abort, reason, Now, []), []);
             }
             else if (state.Decision is null)
             {
                 var aborting = Coordinator.Apply(state, new AbortRequested(), Now, _options);
                 var decided = aborting.State with { Reason = reason };
-                (recorded, sent) = await SendOnceAsync(DecisionRecord.Of(decided), Phase2(aborting.Commands));
+                (recorded, sent, notCompensated) = await SendOnceAsync(DecisionRecord.Of(decided), Phase2(aborting.Commands));
                 state = decided;
                 if (recorded is { Decision: Decision.Commit })
                 {
                     // Decided meanwhile (this run's own record before it failed, a one-phase branch): carry that out.
                     var adopted = Coordinator.Adopt(decided, recorded, Now, _options);
                     state = adopted.State;
-                    (_, sent) = await SendOnceAsync(recorded, Phase2(adopted.Commands));
+                    (_, sent, notCompensated) = await SendOnceAsync(recorded, Phase2(adopted.Commands));
                 }
             }
             else
@@ -58,12 +61,17 @@ public sealed partial class TwoPhaseCommitOrchestration
                 // The state's decision is the recorded one (adopted before it was acted on): send what is still owed.
                 recorded = DecisionRecord.Of(state);
                 var owed = Phase2(Coordinator.Resume(state, _options));
-                sent = owed.Count == 0 ? 0 : (await SendOnceAsync(recorded, owed)).Sent;
+                if (owed.Count > 0)
+                {
+                    (_, sent, notCompensated) = await SendOnceAsync(recorded, owed);
+                }
             }
 
             compensation = recorded is null
                 ? "no activity could record the decision; in-doubt resolution must finish the branches"
-                : $"{recorded.Decision} recorded; phase 2 sent to {sent} branch(es)";
+                : $"{recorded.Decision} recorded; phase 2 sent to {sent} branch(es)" + (notCompensated.Count == 0 ? string.Empty
+                    : $"; NOT compensated, and nothing retries them: {string.Join("; ", notCompensated)}. Refund each by its key"
+                        + " (POST /charges/{key}/refund) once the service answers");
             if (state is not null)
             {
                 _state = state;
@@ -82,19 +90,20 @@ public sealed partial class TwoPhaseCommitOrchestration
             recorded?.Decision.ToString() ?? "none",
             compensation,
             state is null ? "unknown (the input could not be read)" : string.Join("; ", state.Branches.Select(b =>
-                $"{b.Index} {b.Participant}: vote {b.Vote?.ToString() ?? "none"}, outcome {b.Outcome?.ToString() ?? "none"}")));
+                $"{b.Index} {b.Participant}{(b.IsSaga ? " (saga)" : string.Empty)}: vote {b.Vote?.ToString() ?? "none"}, outcome {b.Outcome?.ToString() ?? "none"}")));
     }
 
     /// <summary>
     /// Records <paramref name="proposed"/> through the phase-2 activities of <paramref name="phase2"/> (through
     /// <c>RecordDecision</c> when there are none), each tried within its retry policy only, and waits for all of them.
-    /// Returns the recorded decision, if an activity could tell it, and how many branches were sent their command.
+    /// Returns the recorded decision, if an activity could tell it, how many branches were sent their command, and the saga
+    /// compensations that failed ("branch 2 (payments, key tx.2): …").
     /// </summary>
-    private async Task<(DecisionRecord? Recorded, int Sent)> SendOnceAsync(DecisionRecord proposed, IReadOnlyList<BranchCommand> phase2)
+    private async Task<(DecisionRecord? Recorded, int Sent, IReadOnlyList<string> NotCompensated)> SendOnceAsync(DecisionRecord proposed, IReadOnlyList<BranchCommand> phase2)
     {
         if (phase2.Count == 0)
         {
-            return (await RecordDecisionAsync(proposed), 0);
+            return (await RecordDecisionAsync(proposed), 0, []);
         }
 
         List<Task<Phase2Result>> tasks = [.. phase2.Select(c => SchedulePhase2(c, proposed))];
@@ -107,8 +116,14 @@ public sealed partial class TwoPhaseCommitOrchestration
             // Counted below: only the activities that succeeded sent their command.
         }
 
-        List<Phase2Result> done = [.. tasks.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result)];
-        return (done.FirstOrDefault()?.Recorded, done.Count(r => r.Recorded.Decision == proposed.Decision));
+        List<(BranchCommand Command, Phase2Result Result)> done =
+            [.. phase2.Zip(tasks).Where(p => p.Second.IsCompletedSuccessfully).Select(p => (p.First, p.Second.Result))];
+        List<(BranchCommand Command, Phase2Result Result)> sent = [.. done.Where(d => d.Result.Recorded.Decision == proposed.Decision)];
+        return (
+            done.FirstOrDefault().Result?.Recorded,
+            sent.Count(d => d.Result.Failure is null),
+            [.. sent.Where(d => d.Result.Failure is not null).Select(d =>
+                $"branch {d.Command.Branch} ({d.Command.Participant}, key {SagaKeys.Of(d.Command.TransactionId, d.Command.Branch)}): {d.Result.Failure}")]);
     }
 
     private static string Describe(Exception exception)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Azure.Data.Tables;
 using Azure.Storage.Queues;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
@@ -64,6 +65,9 @@ public sealed class TestHost : IAsyncDisposable
     public MessageCodec Codec => Services.GetRequiredService<MessageCodec>();
 
     public DecisionStore Decisions => Services.GetRequiredService<DecisionStore>();
+
+    /// <summary>This host's Durable client: to raise events, terminate or read instances as an operator or a client would.</summary>
+    public DurableTaskClient Durable() => Services.GetRequiredService<DurableTaskClient>();
 
     /// <summary>A queue of this host's storage (base64 messages, as the queue triggers read them).</summary>
     public QueueClient Queue(string name) =>
