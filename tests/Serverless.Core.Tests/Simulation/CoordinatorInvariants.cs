@@ -40,6 +40,10 @@ internal static class CoordinatorInvariants
             {
                 AbortRequested => before.Decision == Decision.Commit,
                 CompensationFailed f => before.Decision == Decision.Abort && before.Branches[f.Branch] is { IsSaga: true, Outcome: BranchOutcome.RolledBack },
+
+                // A saga action whose answer was lost: the engine's "not applied" and the service's real answer (applied)
+                // contradict each other, and whichever arrives second is refused.
+                VoteCast v => sagas[v.Branch] is { ReportedUnknown: true } && before.Branches[v.Branch].Vote is { } recorded && recorded != v.Vote,
                 _ => false,
             };
             if (!legitimate)
@@ -110,7 +114,7 @@ internal static class CoordinatorInvariants
         // The coordinator records exactly what the participants said.
         for (var i = 0; i < after.Branches.Length; i++)
         {
-            if (after.Branches[i].Vote is { } vote && Answered(i) is { } sent && vote != sent)
+            if (after.Branches[i].Vote is { } vote && Answered(i) is { } sent && vote != sent && !(vote == Vote.No && sagas[i] is { ReportedUnknown: true }))
             {
                 fail($"branch {i} recorded as {vote} but its participant voted {sent}");
             }

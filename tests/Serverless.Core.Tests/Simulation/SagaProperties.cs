@@ -70,10 +70,15 @@ public sealed class SagaProperties
             {
                 reached.Add("heuristic");
             }
+
+            if (world.Sagas.Any(s => s is { ReportedUnknown: true }))
+            {
+                reached.Add("answer lost");
+            }
         }
 
         Assert.Superset(
-            new HashSet<string> { "Committed", "Aborted", "Applied", "Declined", "Compensated", "Voided", "heuristic" },
+            new HashSet<string> { "Committed", "Aborted", "Applied", "Declined", "Compensated", "Voided", "heuristic", "answer lost" },
             reached);
     }
 
@@ -136,6 +141,22 @@ public sealed class SagaProperties
         Assert.Equal(TransactionStatus.Aborted, world.State.Status);
         Assert.Equal((SagaKeyState.Voided, 0), (world.Sagas[0]!.State, world.Sagas[0]!.Applications));
         Assert.Equal(Vote.No, world.State.Branches[0].Vote);
+    }
+
+    [Fact]
+    public void SagaActionWhoseAnswerIsLost_IsReportedNotApplied_AndItsEffectIsStillCompensated()
+    {
+        // The charge went through but the call timed out: the engine reports "not applied", which aborts; the compensation
+        // is sent to the saga branch all the same (whatever its vote) and refunds the charge.
+        var world = new World(new Scenario([Behaviour.Yes, Behaviour.TimesOut], Scenario.AllPrepares, [], Kinds: [BranchKind.TwoPhase, BranchKind.Saga]));
+
+        world.RunScript();
+        world.RunFairDelivery();
+
+        world.CheckQuiescentOutcome();
+        Assert.Equal(TransactionStatus.Aborted, world.State.Status);
+        Assert.Equal(Vote.No, world.State.Branches[1].Vote);
+        Assert.Equal((SagaKeyState.Compensated, 1, 1), (world.Sagas[1]!.State, world.Sagas[1]!.Applications, world.Sagas[1]!.Compensations));
     }
 
     [Fact]

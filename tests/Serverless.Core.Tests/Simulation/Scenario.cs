@@ -20,6 +20,12 @@ public enum Behaviour
     /// rollbacks and compensations.
     /// </summary>
     Never,
+
+    /// <summary>
+    /// Saga only: the action takes effect, but its first answer is lost to a timeout, and the engine reports the action as
+    /// not applied ("its outcome is unknown", a No); a repeated action is answered Applied. For a prepared branch, a No.
+    /// </summary>
+    TimesOut,
 }
 
 /// <summary>One move of the adversarial network.</summary>
@@ -131,10 +137,11 @@ public static class Scenarios
         (3, Gen.Constant(Behaviour.Yes)),
         (1, Gen.Constant(Behaviour.ReadOnly)));
 
-    /// <summary>A saga action: applied, declined, or never executed (its service is unreachable until the deadline).</summary>
+    /// <summary>A saga action: applied, declined, applied with its answer lost, or never executed (its service is unreachable until the deadline).</summary>
     private static readonly Gen<Behaviour> AnySagaBehaviour = Gen.Frequency(
         (6, Gen.Constant(Behaviour.Yes)),
         (2, Gen.Constant(Behaviour.No)),
+        (1, Gen.Constant(Behaviour.TimesOut)),
         (1, Gen.Constant(Behaviour.Never)));
 
     private static readonly Gen<Behaviour> WillingSagaBehaviour = Gen.Constant(Behaviour.Yes);

@@ -72,6 +72,9 @@ internal sealed class SagaAccount(int compensationFailures)
     /// <summary>The action's first answer, repeated to every later action with the key.</summary>
     public Vote? Answer { get; set; }
 
+    /// <summary>True once the engine reported the action as not applied because its answer was lost (its outcome unknown).</summary>
+    public bool ReportedUnknown { get; set; }
+
     /// <summary>The effect that remains: the action applied and not undone.</summary>
     public int NetEffect => Applications - Compensations;
 
@@ -515,9 +518,17 @@ internal sealed class World
                     Fail($"saga participant of branch {b} answered {answer} after answering {earlier}");
                 }
 
+                CheckAtomicity();
+                if (_scenario.Behaviours[b] == Behaviour.TimesOut && _votesSent[b] is null && !saga.ReportedUnknown)
+                {
+                    // The service applied the action, but the call timed out: the engine turns the failed activity into a No.
+                    saga.ReportedUnknown = true;
+                    _trace.Add($"  p{b} action: {saga}, its answer is lost; reported as not applied");
+                    return new VoteCast(b, Vote.No, "its outcome is unknown (timed out)");
+                }
+
                 _votesSent[b] = answer;
                 _trace.Add($"  p{b} action: {saga}, answers {answer}");
-                CheckAtomicity();
                 return answer == Vote.Yes
                     ? new VoteCast(b, Vote.Yes)
                     : new VoteCast(b, Vote.No, saga.State == SagaKeyState.Voided ? "cancelled by its compensation" : "card declined");
