@@ -9,7 +9,11 @@ namespace Serverless.Core.Tests.Simulation;
 /// The coordinator and its participants over a network that duplicates, reorders, delays and loses-until-redelivered
 /// every message, with crashes, the deadline and client aborts injected anywhere.
 /// </summary>
-/// <remarks>Every step is checked against I1, I2 and I4 as it happens (<see cref="CoordinatorInvariants"/>, <see cref="World"/>).</remarks>
+/// <remarks>
+/// Every step is checked against I1, I2 and I4 as it happens (<see cref="CoordinatorInvariants"/>, <see cref="World"/>).
+/// Two thirds of the generated transactions mix 2PC, TCC and saga branches; <see cref="SagaProperties"/> has the ones that
+/// always do, and what the saga branches promise.
+/// </remarks>
 public sealed class ProtocolProperties
 {
     [Property(MaxTest = 10000)]

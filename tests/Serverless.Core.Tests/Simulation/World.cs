@@ -10,7 +10,12 @@ internal enum ParticipantCommandKind
 {
     Prepare,
     Commit,
+
+    /// <summary>A rollback; for a saga branch, its compensation.</summary>
     Rollback,
+
+    /// <summary>A saga branch's action.</summary>
+    SagaAction,
 }
 
 internal sealed record ToParticipant(ParticipantCommandKind Kind, int Branch) : Envelope
@@ -25,6 +30,55 @@ internal sealed record ToCoordinator(CoordinatorEvent Event) : Envelope
     public bool IsTimer => Event is VoteDeadlinePassed or Phase2RetryDue;
 
     public override string ToString() => Event.ToString();
+}
+
+/// <summary>Where a saga branch's idempotency key stands at its (simulated) service.</summary>
+internal enum SagaKeyState
+{
+    /// <summary>Neither the action nor the compensation has arrived.</summary>
+    Unknown,
+
+    /// <summary>The action took effect.</summary>
+    Applied,
+
+    /// <summary>The action was declined: nothing was taken.</summary>
+    Declined,
+
+    /// <summary>The action took effect and was undone by the compensation.</summary>
+    Compensated,
+
+    /// <summary>The compensation arrived before any action: a later action with this key is refused and takes nothing.</summary>
+    Voided,
+}
+
+/// <summary>
+/// A saga branch's service, modelled on a payment service with idempotency keys: the action takes effect at most once per
+/// key and a repeat is answered as the first time; the compensation undoes it once, and one that arrives first voids the
+/// key. Counts every effect so that the simulation can check the net effect, whatever the coordinator asked for.
+/// </summary>
+internal sealed class SagaAccount(int compensationFailures)
+{
+    public SagaKeyState State { get; set; } = SagaKeyState.Unknown;
+
+    /// <summary>How many times the action took effect. Must never exceed one.</summary>
+    public int Applications { get; set; }
+
+    /// <summary>How many times an applied action was undone.</summary>
+    public int Compensations { get; set; }
+
+    /// <summary>How many more compensation attempts fail before one succeeds.</summary>
+    public int FailuresLeft { get; set; } = compensationFailures;
+
+    /// <summary>The action's first answer, repeated to every later action with the key.</summary>
+    public Vote? Answer { get; set; }
+
+    /// <summary>True once the engine reported the action as not applied because its answer was lost (its outcome unknown).</summary>
+    public bool ReportedUnknown { get; set; }
+
+    /// <summary>The effect that remains: the action applied and not undone.</summary>
+    public int NetEffect => Applications - Compensations;
+
+    public override string ToString() => $"{State} applied={Applications} compensated={Compensations}";
 }
 
 /// <summary>An invariant of the protocol does not hold; the message tells the story that led there.</summary>
@@ -46,6 +100,7 @@ internal sealed class World
     private readonly Scenario _scenario;
     private readonly List<Envelope> _inFlight = [];
     private readonly BranchRecord?[] _records;
+    private readonly SagaAccount?[] _sagas;
     private readonly Vote?[] _votesSent;
     private readonly List<string> _trace = [];
     private DateTimeOffset _now = Start;
@@ -55,8 +110,13 @@ internal sealed class World
         _scenario = scenario;
         var count = scenario.Behaviours.Length;
         _records = new BranchRecord?[count];
+        _sagas = [.. Enumerable.Range(0, count).Select(i => scenario.KindOf(i) == BranchKind.Saga ? new SagaAccount(scenario.CompensationFailuresOf(i)) : null)];
         _votesSent = new Vote?[count];
-        State = TransactionState.Create("tx-sim", scenario.Behaviours.Select((_, i) => ("p" + i, $"{{\"branch\":{i}}}")), Start, TimeSpan.FromSeconds(30));
+        State = TransactionState.Create(
+            "tx-sim",
+            scenario.Behaviours.Select((_, i) => ("p" + i, $"{{\"branch\":{i}}}", scenario.KindOf(i))),
+            Start,
+            TimeSpan.FromSeconds(30));
 
         // As the runtime does: the deadline timer goes out before the record, then the prepares (a crash may cut them short).
         _inFlight.Add(new ToCoordinator(new VoteDeadlinePassed()));
@@ -69,6 +129,12 @@ internal sealed class World
     public bool AbortCause { get; private set; }
 
     public bool DeadlineFired { get; private set; }
+
+    /// <summary>True once some saga branch was reported as a heuristic outcome (its compensation kept failing).</summary>
+    public bool HeuristicSeen { get; private set; }
+
+    /// <summary>The saga branches' services, null for a prepared branch.</summary>
+    public IReadOnlyList<SagaAccount?> Sagas => _sagas;
 
     public void RunScript()
     {
@@ -140,6 +206,31 @@ internal sealed class World
             if (State.Decision == Decision.Abort && record?.Phase == BranchPhase.Committed)
             {
                 Fail($"I1: branch {i} committed under Abort");
+            }
+        }
+
+        for (var i = 0; i < _sagas.Length; i++)
+        {
+            if (_sagas[i] is not { } saga)
+            {
+                continue;
+            }
+
+            if (State.Branches[i].Heuristic is { } heuristic)
+            {
+                Fail($"saga branch {i} is still a heuristic outcome after the transaction ended: {heuristic}");
+            }
+
+            if (State.Decision == Decision.Commit
+                && (saga.State != SagaKeyState.Applied || saga.Applications != 1 || saga.Compensations != 0 || State.Branches[i].Outcome != BranchOutcome.Committed))
+            {
+                Fail($"saga branch {i} ended {saga} (outcome {State.Branches[i].Outcome?.ToString() ?? "none"}) under Commit: its action must be applied exactly once and never compensated");
+            }
+
+            if (State.Decision == Decision.Abort
+                && (saga.NetEffect != 0 || saga.State is SagaKeyState.Unknown or SagaKeyState.Applied || State.Branches[i].Outcome != BranchOutcome.RolledBack))
+            {
+                Fail($"saga branch {i} ended {saga} (outcome {State.Branches[i].Outcome?.ToString() ?? "none"}) under Abort: its action must be compensated or voided");
             }
         }
 
@@ -259,7 +350,7 @@ internal sealed class World
         var before = State;
         var step = Coordinator.Apply(before, evt, _now, Options);
         _trace.Add($"  coordinator {step.Kind} -> {step.State.Status} [{string.Join(", ", step.Commands)}]{(step.Detail is null ? "" : " " + step.Detail)}");
-        CoordinatorInvariants.Check(before, evt, step, _records, Fail);
+        CoordinatorInvariants.Check(before, evt, step, _records, _sagas, Options, Fail);
         if (before.Status == TransactionStatus.Preparing && step.Kind == StepKind.Applied
             && evt is VoteDeadlinePassed or AbortRequested or VoteCast { Vote: Vote.No })
         {
@@ -267,6 +358,7 @@ internal sealed class World
         }
 
         State = step.State;
+        HeuristicSeen |= State.Branches.Any(b => b.Heuristic is not null);
         Execute(step.Commands, crashMask);
     }
 
@@ -296,6 +388,7 @@ internal sealed class World
             _inFlight.Add(commands[i] switch
             {
                 SendPrepare c => new ToParticipant(ParticipantCommandKind.Prepare, c.Branch),
+                RunSagaAction c => new ToParticipant(ParticipantCommandKind.SagaAction, c.Branch),
                 SendCommit c => new ToParticipant(ParticipantCommandKind.Commit, c.Branch),
                 SendRollback c => new ToParticipant(ParticipantCommandKind.Rollback, c.Branch),
                 SchedulePhase2Retry r => new ToCoordinator(new Phase2RetryDue(r.Attempt)),
@@ -309,6 +402,11 @@ internal sealed class World
     private CoordinatorEvent? RunParticipant(ToParticipant command)
     {
         var b = command.Branch;
+        if (_sagas[b] is { } saga)
+        {
+            return RunSagaParticipant(b, saga, command.Kind);
+        }
+
         var record = _records[b];
         switch (command.Kind)
         {
@@ -377,6 +475,113 @@ internal sealed class World
         }
     }
 
+    /// <summary>A saga branch's service handling its action or its compensation.</summary>
+    private CoordinatorEvent? RunSagaParticipant(int b, SagaAccount saga, ParticipantCommandKind kind)
+    {
+        switch (kind)
+        {
+            case ParticipantCommandKind.SagaAction:
+                if (_scenario.Behaviours[b] == Behaviour.Never)
+                {
+                    _trace.Add($"  p{b} never runs its action");
+                    return null;
+                }
+
+                if (saga.State == SagaKeyState.Unknown)
+                {
+                    CheckSagaActionMayRun(b);
+                    if (_scenario.Behaviours[b] == Behaviour.No)
+                    {
+                        saga.State = SagaKeyState.Declined;
+                        saga.Answer = Vote.No;
+                    }
+                    else
+                    {
+                        saga.State = SagaKeyState.Applied;
+                        saga.Applications++;
+                        saga.Answer = Vote.Yes;
+                    }
+                }
+                else if (saga.State == SagaKeyState.Voided)
+                {
+                    saga.Answer ??= Vote.No;
+                }
+
+                if (saga.Applications > 1)
+                {
+                    Fail($"saga branch {b}'s action was applied {saga.Applications} times");
+                }
+
+                var answer = saga.Answer!.Value;
+                if (_votesSent[b] is { } earlier && earlier != answer)
+                {
+                    Fail($"saga participant of branch {b} answered {answer} after answering {earlier}");
+                }
+
+                CheckAtomicity();
+                if (_scenario.Behaviours[b] == Behaviour.TimesOut && _votesSent[b] is null && !saga.ReportedUnknown)
+                {
+                    // The service applied the action, but the call timed out: the engine turns the failed activity into a No.
+                    saga.ReportedUnknown = true;
+                    _trace.Add($"  p{b} action: {saga}, its answer is lost; reported as not applied");
+                    return new VoteCast(b, Vote.No, "its outcome is unknown (timed out)");
+                }
+
+                _votesSent[b] = answer;
+                _trace.Add($"  p{b} action: {saga}, answers {answer}");
+                return answer == Vote.Yes
+                    ? new VoteCast(b, Vote.Yes)
+                    : new VoteCast(b, Vote.No, saga.State == SagaKeyState.Voided ? "cancelled by its compensation" : "card declined");
+
+            case ParticipantCommandKind.Rollback:
+                if (saga.FailuresLeft > 0)
+                {
+                    saga.FailuresLeft--;
+                    _trace.Add($"  p{b} compensation fails ({saga.FailuresLeft} more failures to come)");
+                    return new CompensationFailed(b, "payments answered 503");
+                }
+
+                switch (saga.State)
+                {
+                    case SagaKeyState.Unknown:
+                        saga.State = SagaKeyState.Voided;
+                        break;
+                    case SagaKeyState.Applied:
+                        saga.State = SagaKeyState.Compensated;
+                        saga.Compensations++;
+                        break;
+                }
+
+                _trace.Add($"  p{b} compensated: {saga}");
+                CheckAtomicity();
+                return new BranchAcknowledged(b, BranchOutcome.RolledBack);
+
+            default:
+                Fail($"saga branch {b} was sent {kind}: a saga branch is never prepared nor committed");
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// A saga action runs only once every prepared branch voted Yes (or ReadOnly) at its participant, and only after every
+    /// earlier saga action took effect: one at a time, in request order.
+    /// </summary>
+    private void CheckSagaActionMayRun(int b)
+    {
+        for (var i = 0; i < _records.Length; i++)
+        {
+            if (_sagas[i] is null && _records[i]?.Vote is not (Vote.Yes or Vote.ReadOnly))
+            {
+                Fail($"saga branch {b}'s action ran although prepared branch {i} has record {_records[i]?.ToString() ?? "none"}");
+            }
+
+            if (i < b && _sagas[i] is { Applications: 0 } earlier)
+            {
+                Fail($"saga branch {b}'s action ran before the action of saga branch {i} took effect ({earlier})");
+            }
+        }
+    }
+
     private void CheckAtomicity()
     {
         var committed = Array.FindIndex(_records, r => r?.Phase == BranchPhase.Committed);
@@ -384,6 +589,13 @@ internal sealed class World
         if (committed >= 0 && undone >= 0)
         {
             Fail($"I1: branch {committed} committed while branch {undone} is {_records[undone]!.Phase}");
+        }
+
+        // A saga action declined or undone means Abort; a prepared branch committed means Commit.
+        var unsaga = Array.FindIndex(_sagas, s => s?.State is SagaKeyState.Declined or SagaKeyState.Compensated or SagaKeyState.Voided);
+        if (committed >= 0 && unsaga >= 0)
+        {
+            Fail($"I1: branch {committed} committed while saga branch {unsaga} is {_sagas[unsaga]}");
         }
     }
 
@@ -395,7 +607,8 @@ internal sealed class World
             string.Join(Environment.NewLine, story));
     }
 
-    private static string Describe(TransactionState state) =>
+    private string Describe(TransactionState state) =>
         $"{state.Status} decision={state.Decision?.ToString() ?? "none"} reason={state.Reason} branches=[" +
-        string.Join(", ", state.Branches.Select(b => $"{b.Index}:{b.Vote?.ToString() ?? "-"}/{b.Outcome?.ToString() ?? "-"}")) + "]";
+        string.Join(", ", state.Branches.Select(b => $"{b.Index}:{(b.IsSaga ? "saga " : b.Kind == BranchKind.Tcc ? "tcc " : "")}" +
+            $"{b.Vote?.ToString() ?? "-"}/{b.Outcome?.ToString() ?? "-"}{(b.IsSaga ? $" ({_sagas[b.Index]}, {b.CompensationFailures} failures)" : "")}")) + "]";
 }
