@@ -11,7 +11,8 @@ namespace Serverless.Crash.Tests;
 
 /// <summary>
 /// Saga branches under crashes: the host is killed right after a charge went through and before the activity's result was
-/// saved, and the redelivered action does not charge twice (its idempotency key); and a bounded chaos run of mixed
+/// saved, and the redelivered action does not charge twice (its idempotency key); the same after a refund went through, and
+/// the redelivered compensation refunds once; and a bounded chaos run of mixed
 /// transactions (bank TCC, ledger 2PC in MariaDB, payments saga in its own process) while the host is killed and restarted,
 /// after which every balance in the three systems is exactly what the committed transactions made it: money is conserved,
 /// no aborted transaction's charge remains, nothing is held.
@@ -47,6 +48,34 @@ public sealed class MixedChaosTests(HostFixture fixture, MariaDbServer mariaDb, 
         Assert.Equal(2, await system.Payments.ChargeRequestsAsync("card"));
         Assert.Equal(970, await system.Payments.BalanceAsync("card"));
         Assert.Equal((1030L, 0L), await TestHost.GetAccountAsync(system.Host.Client, "shop"));
+    }
+
+    [Fact]
+    public async Task KilledAfterARefundWentThrough_BeforeItsResultWasSaved_TheRedeliveredCompensationRefundsOnce_AndTheTransactionAborts()
+    {
+        await using var system = await MixedSystem.StartAsync(fixture, mariaDb, nameof(KilledAfterARefundWentThrough_BeforeItsResultWasSaved_TheRedeliveredCompensationRefundsOnce_AndTheTransactionAborts), CrashPoint.AfterSagaCompensated);
+        await system.SeedAsync(["card"], ["shop"], []);
+        await system.Payments.SetBalanceAsync("poor", 10);
+        var id = $"refund-crash-{TestNames.UniquePrefix()}";
+
+        // The first charge goes through; the second is declined, so both are compensated: a refund, and a cancellation.
+        using (var started = await system.Host.Client.PostAsJsonAsync("/api/transactions", Body(id, 30, Credit("bank", "shop", 80), Charge("card", 30), Charge("poor", 50))))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        }
+
+        var line = await system.Host.WaitForCrashAsync(Timeout);
+        Assert.Contains(nameof(CrashPoint.AfterSagaCompensated), line, StringComparison.Ordinal);
+
+        await system.Host.StartAgainAsync();
+        var document = await system.Host.WaitForEndAsync(id, Timeout);
+        Assert.True(document.GetProperty("status").GetString() == "Aborted", document.ToString());
+        Assert.Equal("saga action of 'payments' was not applied: insufficient funds in 'poor'", document.GetProperty("reason").GetString());
+        Assert.All(document.GetProperty("participants").EnumerateArray(), b => Assert.Equal("RolledBack", b.GetProperty("outcome").GetString()));
+        Assert.Equal("refunded", (await system.Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{id}.1")).GetProperty("status").GetString());
+        Assert.Equal(InitialBalance, await system.Payments.BalanceAsync("card"));
+        Assert.Equal(10, await system.Payments.BalanceAsync("poor"));
+        Assert.Equal((InitialBalance, 0L), await TestHost.GetAccountAsync(system.Host.Client, "shop"));
     }
 
     [Fact]

@@ -77,6 +77,8 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
             return new Phase2Result(recorded, null, ex is TaskCanceledException ? $"participant '{command.Participant}' did not answer in time" : ex.Message);
         }
 
+        CrashPoints.Reached(CrashPoint.AfterSagaCompensated, command.TransactionId);
+
         return new Phase2Result(recorded, BranchOutcome.RolledBack);
     }
 

@@ -30,6 +30,9 @@ public enum CrashPoint
     /// <summary>A <c>SagaAction</c> activity's action took effect at its service and the activity has not returned its result.</summary>
     AfterSagaActionApplied,
 
+    /// <summary>A <c>Compensate</c> activity's compensation took effect at its service and the activity has not returned its result.</summary>
+    AfterSagaCompensated,
+
     /// <summary>
     /// Inside the orchestrator episode that decides: the Durable engine has sent the episode's messages (the work items of
     /// its <c>Commit</c>, <c>Rollback</c> or <c>RecordDecision</c> activities) and has not committed the episode's history. The replay case of I2. Reached
