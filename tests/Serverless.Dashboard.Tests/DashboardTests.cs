@@ -220,7 +220,9 @@ public sealed partial class DashboardTests(KeyedHostFixture hostFixture, Browser
         await Expect(page.Locator("#next-page")).ToBeDisabledAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).ClickAsync();
         await Expect(Row(page, "on-page-1")).ToHaveCountAsync(1);
-        await page.SelectOptionAsync("#page-size", "10");
+
+        // The row of page 1 is on screen already: wait for the list's answer to the new page size itself.
+        await page.RunAndWaitForResponseAsync(() => page.SelectOptionAsync("#page-size", "10"), r => r.Url.EndsWith("top=10", StringComparison.Ordinal));
         await Expect(Row(page, "on-page-1")).ToHaveCountAsync(1);
 
         List<(string Url, string? Key)> seen;
