@@ -24,7 +24,7 @@ public sealed partial class TwoPhaseCommitOrchestration
     /// every branch. The instance then ends Failed: visible to operators and to in-doubt resolution, which finishes whatever
     /// is still prepared by the recorded decision. Each activity is tried within its retry policy only, so a poison input
     /// fails fast instead of looping, and a saga compensation that fails is not retried either: the alert names it and its
-    /// key, for the operator to refund by. Never throws but the engine's own exceptions: what it cannot do is in the alert.
+    /// key, for the operator to compensate by. Never throws but the engine's own exceptions: what it cannot do is in the alert.
     /// </summary>
     private async Task CompensateAsync(Exception failure)
     {
@@ -70,8 +70,8 @@ public sealed partial class TwoPhaseCommitOrchestration
             compensation = recorded is null
                 ? "no activity could record the decision; in-doubt resolution must finish the branches"
                 : $"{recorded.Decision} recorded; phase 2 sent to {sent} branch(es)" + (notCompensated.Count == 0 ? string.Empty
-                    : $"; NOT compensated, and nothing retries them: {string.Join("; ", notCompensated)}. Refund each by its key"
-                        + " (POST /charges/{key}/refund) once the service answers");
+                    : $"; NOT compensated, and nothing retries them: {string.Join("; ", notCompensated)}. Compensate each at its"
+                        + " service by its key once the service answers");
             if (state is not null)
             {
                 _state = state;

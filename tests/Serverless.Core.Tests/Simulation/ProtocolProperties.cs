@@ -29,12 +29,7 @@ public sealed class ProtocolProperties
     public Property AnyInterleaving_FollowedByFairDelivery_EndsTerminalWithNoReservationLeft() =>
         Prop.ForAll(Scenarios.Adversarial, scenario =>
         {
-            var world = new World(scenario);
-
-            world.RunScript();
-            world.RunFairDelivery();
-
-            world.CheckQuiescentOutcome();
+            World.RunToQuiescence(scenario);
         });
 
     [Fact]
@@ -42,27 +37,17 @@ public sealed class ProtocolProperties
     {
         // Shrunk counterexample: the deadline aborts, the crash loses the rollback (the retry timer goes out), then the
         // prepare runs and its No arrives. Before the fix the transaction stayed Aborting for ever.
-        var world = new World(new Scenario([Behaviour.No], Scenario.AllPrepares, [new NetworkStep(NetworkAction.FireDeadline, 0, 0b100)]));
-
-        world.RunScript();
-        world.RunFairDelivery();
-
-        world.CheckQuiescentOutcome();
+        var world = World.RunToQuiescence(new Scenario([Behaviour.No], Scenario.AllPrepares, [new NetworkStep(NetworkAction.FireDeadline, 0, 0b100)]));
         Assert.Equal(TransactionStatus.Aborted, world.State.Status);
     }
 
     [Fact]
     public void LateReadOnlyVote_AfterACrashLostTheRollbackOfAClientAbort_StillEndsAborted()
     {
-        var world = new World(new Scenario(
+        var world = World.RunToQuiescence(new Scenario(
             [Behaviour.ReadOnly],
             Scenario.AllPrepares,
             [new NetworkStep(NetworkAction.CrashAfterPersist, 0, 0), new NetworkStep(NetworkAction.RequestAbort, 0, 0b100)]));
-
-        world.RunScript();
-        world.RunFairDelivery();
-
-        world.CheckQuiescentOutcome();
         Assert.Equal(TransactionStatus.Aborted, world.State.Status);
     }
 
@@ -74,12 +59,7 @@ public sealed class ProtocolProperties
         // place of a timer the model still held back as not yet due.
         var prepareBranch0 = new NetworkStep(NetworkAction.Deliver, 0, 0);
         var inquiries = Enumerable.Repeat(new NetworkStep(NetworkAction.Inquire, 0, 0), 30);
-        var world = new World(new Scenario([Behaviour.Yes, Behaviour.Yes], Scenario.AllPrepares, [prepareBranch0, .. inquiries]));
-
-        world.RunScript();
-        world.RunFairDelivery();
-
-        world.CheckQuiescentOutcome();
+        var world = World.RunToQuiescence(new Scenario([Behaviour.Yes, Behaviour.Yes], Scenario.AllPrepares, [prepareBranch0, .. inquiries]));
         Assert.Equal(TransactionStatus.Committed, world.State.Status);
     }
 
@@ -87,12 +67,7 @@ public sealed class ProtocolProperties
     public Property WillingParticipants_WithoutDeadlineOrAbort_AlwaysCommit() =>
         Prop.ForAll(Scenarios.Willing, scenario =>
         {
-            var world = new World(scenario);
-
-            world.RunScript();
-            world.RunFairDelivery();
-
-            world.CheckQuiescentOutcome();
+            var world = World.RunToQuiescence(scenario);
             Assert.Equal(TransactionStatus.Committed, world.State.Status);
         });
 }

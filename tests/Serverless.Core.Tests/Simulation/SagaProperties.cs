@@ -24,24 +24,14 @@ public sealed class SagaProperties
     public Property MixedTransactions_AnyInterleaving_FollowedByFairDelivery_KeepWhatEachKindPromises() =>
         Prop.ForAll(Scenarios.AdversarialWithSagas, scenario =>
         {
-            var world = new World(scenario);
-
-            world.RunScript();
-            world.RunFairDelivery();
-
-            world.CheckQuiescentOutcome();
+            World.RunToQuiescence(scenario);
         });
 
     [Property(MaxTest = 1000)]
     public Property MixedTransactions_WillingParticipantsAndServices_WithoutDeadlineOrAbort_AlwaysCommit() =>
         Prop.ForAll(Scenarios.WillingWithSagas, scenario =>
         {
-            var world = new World(scenario);
-
-            world.RunScript();
-            world.RunFairDelivery();
-
-            world.CheckQuiescentOutcome();
+            var world = World.RunToQuiescence(scenario);
             Assert.Equal(TransactionStatus.Committed, world.State.Status);
             Assert.All(world.Sagas.OfType<SagaAccount>(), s => Assert.Equal((SagaKeyState.Applied, 1, 0), (s.State, s.Applications, s.Compensations)));
         });
@@ -55,10 +45,7 @@ public sealed class SagaProperties
         Assert.Equal(400, scenarios.Length);
         foreach (var scenario in scenarios)
         {
-            var world = new World(scenario);
-            world.RunScript();
-            world.RunFairDelivery();
-            world.CheckQuiescentOutcome();
+            var world = World.RunToQuiescence(scenario);
 
             reached.Add(world.State.Status.ToString());
             foreach (var saga in world.Sagas.OfType<SagaAccount>())
@@ -87,16 +74,11 @@ public sealed class SagaProperties
     {
         // The vote of p0 is applied and persisted, the RunSagaAction it caused is lost in the crash, and the vote stays in
         // the queue. Only its redelivery can start the action again (the fix in OnVote); without it the deadline aborts.
-        var world = new World(new Scenario(
+        var world = World.RunToQuiescence(new Scenario(
             [Behaviour.Yes, Behaviour.Yes],
             Scenario.AllPrepares,
             [new NetworkStep(NetworkAction.Deliver, 0, 0), new NetworkStep(NetworkAction.CrashAfterPersist, 0, 0)],
             Kinds: [BranchKind.TwoPhase, BranchKind.Saga]));
-
-        world.RunScript();
-        world.RunFairDelivery();
-
-        world.CheckQuiescentOutcome();
         Assert.Equal(TransactionStatus.Committed, world.State.Status);
         Assert.Equal(1, world.Sagas[1]!.Applications);
     }
@@ -105,16 +87,11 @@ public sealed class SagaProperties
     public void SagaActionDeclined_AbortsTheTransaction_CompensatesTheEarlierActionAndVoidsTheLaterOne()
     {
         // tcc, saga (applies), saga (declines), saga (never reached): the decline aborts; the first is refunded, the third voided.
-        var world = new World(new Scenario(
+        var world = World.RunToQuiescence(new Scenario(
             [Behaviour.Yes, Behaviour.Yes, Behaviour.No, Behaviour.Yes],
             Scenario.AllPrepares,
             [],
             Kinds: [BranchKind.Tcc, BranchKind.Saga, BranchKind.Saga, BranchKind.Saga]));
-
-        world.RunScript();
-        world.RunFairDelivery();
-
-        world.CheckQuiescentOutcome();
         Assert.Equal(TransactionStatus.Aborted, world.State.Status);
         Assert.Equal("saga action of 'p2' was not applied: card declined", world.State.Reason);
         Assert.Equal(
@@ -148,12 +125,7 @@ public sealed class SagaProperties
     {
         // The charge went through but the call timed out: the engine reports "not applied", which aborts; the compensation
         // is sent to the saga branch all the same (whatever its vote) and refunds the charge.
-        var world = new World(new Scenario([Behaviour.Yes, Behaviour.TimesOut], Scenario.AllPrepares, [], Kinds: [BranchKind.TwoPhase, BranchKind.Saga]));
-
-        world.RunScript();
-        world.RunFairDelivery();
-
-        world.CheckQuiescentOutcome();
+        var world = World.RunToQuiescence(new Scenario([Behaviour.Yes, Behaviour.TimesOut], Scenario.AllPrepares, [], Kinds: [BranchKind.TwoPhase, BranchKind.Saga]));
         Assert.Equal(TransactionStatus.Aborted, world.State.Status);
         Assert.Equal(Vote.No, world.State.Branches[1].Vote);
         Assert.Equal((SagaKeyState.Compensated, 1, 1), (world.Sagas[1]!.State, world.Sagas[1]!.Applications, world.Sagas[1]!.Compensations));
@@ -164,17 +136,12 @@ public sealed class SagaProperties
     {
         // saga (applies, its refund fails 4 times), saga (declines): the abort's compensation of p0 is retried on the
         // phase-2 timer; after the third failure the branch is a heuristic outcome, cleared when the refund goes through.
-        var world = new World(new Scenario(
+        var world = World.RunToQuiescence(new Scenario(
             [Behaviour.Yes, Behaviour.No],
             Scenario.AllPrepares,
             [],
             Kinds: [BranchKind.Saga, BranchKind.Saga],
             CompensationFailures: [4, 0]));
-
-        world.RunScript();
-        world.RunFairDelivery();
-
-        world.CheckQuiescentOutcome();
         Assert.True(world.HeuristicSeen);
         Assert.Equal(TransactionStatus.Aborted, world.State.Status);
         Assert.Equal(4, world.State.Branches[0].CompensationFailures);

@@ -136,6 +136,16 @@ internal sealed class World
     /// <summary>The saga branches' services, null for a prepared branch.</summary>
     public IReadOnlyList<SagaAccount?> Sagas => _sagas;
 
+    /// <summary>Runs the scenario's script, then fair delivery until nothing is in flight, and checks the outcome.</summary>
+    public static World RunToQuiescence(Scenario scenario)
+    {
+        var world = new World(scenario);
+        world.RunScript();
+        world.RunFairDelivery();
+        world.CheckQuiescentOutcome();
+        return world;
+    }
+
     public void RunScript()
     {
         foreach (var step in _scenario.Script)
