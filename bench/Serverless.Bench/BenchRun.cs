@@ -1,3 +1,4 @@
+using Serverless.Core.Messaging;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -209,7 +210,7 @@ public static class BenchRun
         }
 
         var service = new QueueServiceClient(connectionString);
-        var names = new List<string> { StorageNames.CoordinatorQueue, StorageNames.ParticipantQueue("bank"), StorageNames.ParticipantQueue("inventory"), TextbookNames.BankQueue };
+        var names = new List<string> { QueueNames.Coordinator, QueueNames.Participant("bank"), QueueNames.Participant("inventory"), TextbookNames.BankQueue };
 
         // Durable names its queues by the task hub in lower case: {hub}-control-00.. (one per partition) and {hub}-workitems.
         await foreach (var queue in service.GetQueuesAsync(prefix: taskHub.ToLowerInvariant() + "-", cancellationToken: cancellationToken))

@@ -44,11 +44,7 @@ internal static partial class Logs
     [LoggerMessage(1015, LogLevel.Critical, "OPERATOR ALERT: transaction {TransactionId} aborted, but the compensation of saga participant {Participant} branch {Branch} keeps failing: heuristic outcome, its action's effect remains until a retry succeeds. {Heuristic}")]
     public static partial void HeuristicOutcome(this ILogger logger, string transactionId, string participant, int branch, string heuristic);
 
-    [LoggerMessage(2000, LogLevel.Debug, "Transaction {TransactionId}: participant {Participant} branch {Branch} {Command} -> {Result}")]
-    public static partial void ParticipantHandled(this ILogger logger, string transactionId, string participant, int branch, string command, string result);
 
-    [LoggerMessage(2001, LogLevel.Critical, "Transaction {TransactionId}: participant {Participant} branch {Branch} refused {Command}: {Detail}")]
-    public static partial void ProtocolViolation(this ILogger logger, string transactionId, string participant, int branch, string command, string detail);
 
     [LoggerMessage(2002, LogLevel.Information, "Transaction {TransactionId}: participant {Participant} branch {Branch} has been prepared since {PreparedAt:o} without a decision; resolving")]
     public static partial void InDoubt(this ILogger logger, string transactionId, string participant, int branch, DateTimeOffset preparedAt);
@@ -80,8 +76,6 @@ internal static partial class Logs
     [LoggerMessage(2012, LogLevel.Warning, "Transaction {TransactionId}: a command of participant {Participant} handled in this process could not be deleted ({Error}); its second delivery is answered as the first")]
     public static partial void LocalDeliveryNotDeleted(this ILogger logger, string transactionId, string participant, string error);
 
-    [LoggerMessage(3000, LogLevel.Error, "Queue {Queue}: a message was moved to the poison queue without being acted on: {Reason}")]
-    public static partial void MessagePoisoned(this ILogger logger, string queue, string reason);
 
     [LoggerMessage(4000, LogLevel.Warning, "Storage is not reachable yet ({Error}); retrying")]
     public static partial void StorageUnavailable(this ILogger logger, string error);

@@ -94,7 +94,7 @@ public sealed class KeyRotationTests
 
             var stale = firstCommits[0];
             await bank.DeliverAsync(stale);
-            var poison = host.Queue(StorageNames.PoisonQueue(StorageNames.ParticipantQueue("bank")));
+            var poison = host.Queue(QueueNames.Poison(QueueNames.Participant("bank")));
             Assert.Contains(stale.Text, (await poison.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString()));
             Assert.Equal(1, logs.Count(PoisonedEvent, $"signed with a key that is not accepted here (kid {oldId}): a retired key"));
 

@@ -155,7 +155,7 @@ public sealed class LedgerScenarioTests(LedgerScenarioTests.Fixture fixture) : I
     }
 
     private MySqlResourceManager Ledger() =>
-        Assert.IsType<MySqlResourceManager>(Host.Services.GetRequiredService<ParticipantRegistry>().Find("ledger"));
+        Assert.IsType<MySqlResourceManager>(Host.Services.GetRequiredService<ParticipantRegistry>().InApp.Find("ledger"));
 
     private async Task<JsonElement> RunAsync(params object[] branches)
     {

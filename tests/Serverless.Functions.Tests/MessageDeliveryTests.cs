@@ -22,7 +22,7 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
 
     private TestHost Host => fixture.Host;
 
-    private QueueClient BankQueue => Host.Queue(StorageNames.ParticipantQueue("bank"));
+    private QueueClient BankQueue => Host.Queue(QueueNames.Participant("bank"));
 
     [Fact]
     public async Task DuplicateCommands_AfterCommit_InReverseOrder_ChangeNothing()
@@ -31,7 +31,7 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
         await Host.PutAccountAsync(alice, 100);
         await Host.PutAccountAsync(bob, 0);
         Assert.Equal(HttpStatusCode.OK, (await Host.StartAsync(TestHost.Transfer(id, alice, bob, 30), waitSeconds: 30)).StatusCode);
-        var poisonBefore = await CountAsync(StorageNames.PoisonQueue(BankQueue.Name));
+        var poisonBefore = await CountAsync(QueueNames.Poison(BankQueue.Name));
 
         // Every command of the transaction again, last first.
         foreach (var branch in new[] { 1, 0 })
@@ -47,7 +47,7 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
         var doc = await Host.GetStatusAsync(id);
         Assert.Equal("Committed", doc.GetProperty("status").GetString());
         Assert.All(doc.GetProperty("participants").EnumerateArray(), b => Assert.Equal("Committed", b.GetProperty("outcome").GetString()));
-        Assert.Equal(poisonBefore, await CountAsync(StorageNames.PoisonQueue(BankQueue.Name)));
+        Assert.Equal(poisonBefore, await CountAsync(QueueNames.Poison(BankQueue.Name)));
     }
 
     [Fact]
@@ -185,7 +185,7 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
         [
             TestHost.ForgingCodec.Encode(prepare),
             TestHost.WithoutSignature(commit),
-            Host.Codec.Encode(prepare with { Participant = "inventory" }),
+            Host.CodecOf("inventory").Encode(prepare with { Participant = "inventory" }),
             "not json at all",
         ];
 
@@ -222,9 +222,9 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
             _ => kind,
         };
 
-        await Host.Queue(StorageNames.CoordinatorQueue).SendMessageAsync(text);
+        await Host.Queue(QueueNames.Coordinator).SendMessageAsync(text);
 
-        await Eventually.WaitAsync(async () => (await PoisonedAsync(StorageNames.CoordinatorQueue)).Contains(text), Wait, "the reply poisoned");
+        await Eventually.WaitAsync(async () => (await PoisonedAsync(QueueNames.Coordinator)).Contains(text), Wait, "the reply poisoned");
         var doc = await Host.GetStatusAsync(id);
         Assert.Equal("Preparing", doc.GetProperty("status").GetString());
         Assert.Equal(JsonValueKind.Null, doc.GetProperty("participants")[0].GetProperty("vote").ValueKind);
@@ -235,13 +235,13 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
     public async Task ACommandWhoseHandlerKeepsFailing_IsRetried_ThenPoisonedAfterMaxDequeueCount()
     {
         // The orders function runs here without a database: its handler fails on every delivery.
-        var prepare = Host.Codec.Encode(new ProtocolMessage(MessageKind.Prepare, TestHost.Id("failing"))
+        var prepare = Host.CodecOf("orders").Encode(new ProtocolMessage(MessageKind.Prepare, TestHost.Id("failing"))
         {
             Branch = 0,
             Participant = "orders",
             Operation = """{"type":"place","orderId":"o-1","sku":"s","quantity":1,"customer":"c"}""",
         });
-        var queue = Host.Queue(StorageNames.ParticipantQueue("orders"));
+        var queue = Host.Queue(QueueNames.Participant("orders"));
         await queue.CreateIfNotExistsAsync();
 
         await queue.SendMessageAsync(prepare);
@@ -257,7 +257,7 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
     private static string[] Transfer(string from, string to, long amount) => [Operation("debit", from, amount), Operation("credit", to, amount)];
 
     private string Command(MessageKind kind, string id, int branch, string operation) =>
-        Host.Codec.Encode(new ProtocolMessage(kind, id) { Branch = branch, Participant = "bank", Operation = operation });
+        Host.CodecOf("bank").Encode(new ProtocolMessage(kind, id) { Branch = branch, Participant = "bank", Operation = operation });
 
     private Task SendAsync(string text) => BankQueue.SendMessageAsync(text);
 
@@ -269,7 +269,7 @@ public sealed class MessageDeliveryTests(MessageDeliveryTests.Fixture fixture) :
 
     private async Task<IReadOnlyList<string>> PoisonedAsync(string queue)
     {
-        var client = Host.Queue(StorageNames.PoisonQueue(queue));
+        var client = Host.Queue(QueueNames.Poison(queue));
         return await client.ExistsAsync() ? [.. (await client.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString())] : [];
     }
 

@@ -1,3 +1,4 @@
+using Serverless.Core.Messaging;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -47,7 +48,7 @@ public sealed class OneDeciderTests(OneDeciderTests.Fixture fixture) : IClassFix
 
         // Each command was in the bank's inbox before it was handled here, and deleted once handled.
         await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(2014, $"Transaction {id}:") == 4), Wait, "two prepares and two commits handled here and deleted");
-        Assert.Equal(0, (await Host.Queue(StorageNames.ParticipantQueue("bank")).GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Equal(0, (await Host.Queue(QueueNames.Participant("bank")).GetPropertiesAsync()).Value.ApproximateMessagesCount);
 
         // The answer is the status document every later read shows.
         Assert.Equal(answered.GetRawText(), (await Host.GetStatusAsync(id)).GetRawText());

@@ -108,7 +108,7 @@ public sealed class OrderScenarioTests(OrderScenarioTests.Fixture fixture) : ICl
 
     private Serverless.Participants.Postgres.PostgresResourceManager Orders() =>
         Assert.IsType<Serverless.Participants.Postgres.PostgresResourceManager>(
-            Host.Services.GetRequiredService<Serverless.Functions.Participants.ParticipantRegistry>().Find("orders"));
+            Host.Services.GetRequiredService<Serverless.Functions.Participants.ParticipantRegistry>().InApp.Find("orders"));
 
     private static string PlaceOperation(string orderId, Shop shop, int quantity) =>
         JsonSerializer.Serialize(new { type = "place", orderId, sku = shop.Sku, quantity, customer = shop.Customer });

@@ -21,7 +21,7 @@ public sealed record QueuedCommand(string Text, ProtocolMessage Message)
 /// <summary>
 /// The inbox of a participant whose queue function is disabled on the host (<c>AzureWebJobs.{Function}.Disabled=true</c>):
 /// its commands wait in <c>tx-participant-{name}</c> until the test takes them, and the test delivers them, in the order it
-/// chooses, through the app's own <see cref="ParticipantInbox"/>, exactly as the queue function would.
+/// chooses, through the app's own <see cref="InAppInbox"/>, exactly as the queue function would.
 /// </summary>
 /// <remarks>Only the commands of the transaction asked for are taken; others are made visible again at once.</remarks>
 public sealed class PausedInbox(TestHost host, string participant)
@@ -30,7 +30,7 @@ public sealed class PausedInbox(TestHost host, string participant)
 
     public string Participant => participant;
 
-    public QueueClient Queue => host.Queue(StorageNames.ParticipantQueue(participant));
+    public QueueClient Queue => host.Queue(QueueNames.Participant(participant));
 
     /// <summary>Every command of <paramref name="transactionId"/> visible in the queue now, left in place (at most 32 messages are looked at).</summary>
     public async Task<IReadOnlyList<QueuedCommand>> PeekAsync(string transactionId)
@@ -64,7 +64,7 @@ public sealed class PausedInbox(TestHost host, string participant)
 
     /// <summary>Hands <paramref name="command"/> to the participant's inbox handler (signature check, resource manager, reply raised).</summary>
     public Task DeliverAsync(QueuedCommand command) =>
-        host.Services.GetRequiredService<ParticipantInbox>().ReceiveAsync(participant, command.Text, host.Services.GetRequiredService<DurableTaskClient>());
+        host.Services.GetRequiredService<InAppInbox>().ReceiveAsync(participant, command.Text, host.Services.GetRequiredService<DurableTaskClient>());
 
     /// <summary>
     /// Delivers every command of <paramref name="transactionId"/> that reaches <paramref name="inboxes"/>, as it arrives, until
@@ -143,7 +143,7 @@ public sealed class PausedInbox(TestHost host, string participant)
 
     private QueuedCommand Decode(string text)
     {
-        Assert.True(host.Codec.TryDecode(text, out var message, out var error), $"a command in {Queue.Name} does not decode: {error}");
+        Assert.True(host.CodecOf(Participant).TryDecode(text, out var message, out var error), $"a command in {Queue.Name} does not decode: {error}");
         return new QueuedCommand(text, message!);
     }
 }

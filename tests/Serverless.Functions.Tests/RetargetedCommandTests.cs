@@ -8,8 +8,8 @@ namespace Serverless.Functions.Tests;
 /// <summary>
 /// Real signed commands, captured from a participant's queue as an attacker who can read and write the queues would, and sent
 /// again somewhere else: to another participant's inbox, or edited to name another transaction, branch or kind. None of them
-/// has any effect: the signature binds a command to its kind, transaction, branch, participant and operation, and an inbox
-/// acts only on commands addressed to its own participant.
+/// has any effect: the signature binds a command to its kind, transaction, branch, participant and operation, each
+/// participant verifies with its own key, and an inbox acts only on commands addressed to its own participant.
 /// </summary>
 public sealed class RetargetedCommandTests(RetargetedCommandTests.Fixture fixture) : IClassFixture<RetargetedCommandTests.Fixture>
 {
@@ -36,9 +36,10 @@ public sealed class RetargetedCommandTests(RetargetedCommandTests.Fixture fixtur
             await Inventory.DeliverAsync(prepare);
         }
 
-        var poisoned = await PoisonedAsync(StorageNames.ParticipantQueue("inventory"));
+        var poisoned = await PoisonedAsync(QueueNames.Participant("inventory"));
         Assert.All(prepares, p => Assert.Contains(p.Text, poisoned));
-        Assert.True(fixture.Logs.Count(PoisonedEvent, "does not belong in the inbox of 'inventory'") >= 2);
+        // Signed with the bank's own key, they do not even verify with the inventory's.
+        Assert.True(fixture.Logs.Count(PoisonedEvent, "cannot be trusted: signed with a key that is not accepted here") >= 2);
         Assert.Equal((100, 0), await Host.GetAccountAsync(alice));
         Assert.Equal((0, 0), await Host.GetAccountAsync(bob));
         Assert.All((await Host.GetStatusAsync(id)).GetProperty("participants").EnumerateArray(), b => Assert.Null(b.GetProperty("vote").GetString()));
@@ -105,7 +106,7 @@ public sealed class RetargetedCommandTests(RetargetedCommandTests.Fixture fixtur
             await Bank.DeliverAsync(new QueuedCommand(text, commits[0].Message));
         }
 
-        var poisoned = await PoisonedAsync(StorageNames.ParticipantQueue("bank"));
+        var poisoned = await PoisonedAsync(QueueNames.Participant("bank"));
         Assert.All(retargeted, text => Assert.Contains(text, poisoned));
         Assert.Equal(before + retargeted.Length, fixture.Logs.Count(PoisonedEvent, "invalid signature"));
         Assert.Equal((70, 50), await Host.GetAccountAsync(alice));
@@ -127,7 +128,7 @@ public sealed class RetargetedCommandTests(RetargetedCommandTests.Fixture fixtur
 
     private async Task<IReadOnlyList<string>> PoisonedAsync(string queue)
     {
-        var client = Host.Queue(StorageNames.PoisonQueue(queue));
+        var client = Host.Queue(QueueNames.Poison(queue));
         return await client.ExistsAsync() ? [.. (await client.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString())] : [];
     }
 

@@ -95,7 +95,7 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
         await Host.DeliverByHandAsync("bank", id, expected: 1, Wait);
         Assert.Equal((100, 0), await Host.GetAccountAsync(account));
         Assert.Equal(nameof(BranchPhase.RolledBack), Assert.Single(await Host.BankRecordsAsync(id)).Phase);
-        Assert.Contains(await Host.PeekAsync(StorageNames.ParticipantQueue("ghost")), m => Host.Codec.TryDecode(m, out var c, out _)
+        Assert.Contains(await Host.PeekAsync(QueueNames.Participant("ghost")), m => Host.CodecOf("ghost").TryDecode(m, out var c, out _)
             && c!.TransactionId == id && c.Kind == MessageKind.Rollback && c.Branch == 1);
 
         var alert = Assert.Single(fixture.Logs.Lines, l => l.EventId == Alert && l.Message.Contains(id, StringComparison.Ordinal));

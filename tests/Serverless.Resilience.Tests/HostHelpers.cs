@@ -1,3 +1,4 @@
+using Serverless.Core.Messaging;
 using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -17,7 +18,7 @@ namespace Serverless.Resilience.Tests;
 /// <summary>What these suites add to the shared <see cref="TestHost"/>: queue and table probes, and playing a participant by hand.</summary>
 public static class HostHelpers
 {
-    public const string BankInbox = StorageNames.ParticipantQueuePrefix + "bank";
+    public const string BankInbox = QueueNames.ParticipantPrefix + "bank";
 
     public static BankResourceManager Bank(this TestHost host) => host.Services.GetRequiredService<BankResourceManager>();
 
@@ -84,7 +85,7 @@ public static class HostHelpers
 
     /// <summary>Waits until <paramref name="text"/> is in <c>{queue}-poison</c>.</summary>
     public static Task WaitForPoisonAsync(this TestHost host, string queue, string text, TimeSpan timeout) =>
-        Eventually.WaitAsync(async () => (await host.PeekAsync(StorageNames.PoisonQueue(queue))).Contains(text), timeout, $"the message in {queue}-poison");
+        Eventually.WaitAsync(async () => (await host.PeekAsync(QueueNames.Poison(queue))).Contains(text), timeout, $"the message in {queue}-poison");
 
     /// <summary>The bank's branch records of one transaction (rows "tx|{id}|{branch}"), as (account, row key, phase).</summary>
     public static async Task<IReadOnlyList<(string Account, string RowKey, string Phase)>> BankRecordsAsync(this TestHost host, string transactionId)
@@ -133,13 +134,13 @@ public static class HostHelpers
 
     /// <summary>
     /// Plays a participant whose queue function is disabled: takes the commands waiting in its inbox for
-    /// <paramref name="transactionId"/> and hands each to <see cref="ParticipantInbox"/>, the code the queue function runs.
+    /// <paramref name="transactionId"/> and hands each to <see cref="InAppInbox"/>, the code the queue function runs.
     /// Waits until <paramref name="expected"/> were handled.
     /// </summary>
     public static async Task DeliverByHandAsync(this TestHost host, string participant, string transactionId, int expected, TimeSpan timeout)
     {
-        var inbox = host.Services.GetRequiredService<ParticipantInbox>();
-        var queue = host.Queue(StorageNames.ParticipantQueue(participant));
+        var inbox = host.Services.GetRequiredService<InAppInbox>();
+        var queue = host.Queue(QueueNames.Participant(participant));
         var handled = 0;
         await Eventually.WaitAsync(
             async () =>
@@ -153,7 +154,7 @@ public static class HostHelpers
                 foreach (var message in messages)
                 {
                     var text = message.Body.ToString();
-                    if (host.Codec.TryDecode(text, out var command, out _) && command!.TransactionId == transactionId)
+                    if (host.CodecOf(participant).TryDecode(text, out var command, out _) && command!.TransactionId == transactionId)
                     {
                         await inbox.ReceiveAsync(participant, text, host.Durable());
                         await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
@@ -190,7 +191,7 @@ public static class HostHelpers
     /// <summary>Removes (loses) every command waiting in a participant's inbox for <paramref name="transactionId"/>; returns how many.</summary>
     public static async Task<int> DropCommandsAsync(this TestHost host, string participant, string transactionId)
     {
-        var queue = host.Queue(StorageNames.ParticipantQueue(participant));
+        var queue = host.Queue(QueueNames.Participant(participant));
         var dropped = 0;
         QueueMessage[] messages;
         do
@@ -198,7 +199,7 @@ public static class HostHelpers
             messages = (await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(5))).Value;
             foreach (var message in messages)
             {
-                if (host.Codec.TryDecode(message.Body.ToString(), out var command, out _) && command!.TransactionId == transactionId)
+                if (host.CodecOf(participant).TryDecode(message.Body.ToString(), out var command, out _) && command!.TransactionId == transactionId)
                 {
                     await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
                     dropped++;

@@ -42,9 +42,9 @@ public sealed class QueueHostFixture : LoggedHostFixture
 /// </remarks>
 public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassFixture<QueueHostFixture>
 {
-    private const string Coordinator = StorageNames.CoordinatorQueue;
+    private const string Coordinator = QueueNames.Coordinator;
     private const string Bank = HostHelpers.BankInbox;
-    private const string Inventory = StorageNames.ParticipantQueuePrefix + "inventory";
+    private const string Inventory = QueueNames.ParticipantPrefix + "inventory";
 
     /// <summary>Well within one message lease: a message that escaped the codec would fail until it is poisoned much later.</summary>
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
@@ -104,7 +104,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         var (queue, make) = Messages[name];
         var target = await StartTargetAsync("hostile");
         var text = make(target);
-        await host.ClearAsync(StorageNames.PoisonQueue(queue));
+        await host.ClearAsync(QueueNames.Poison(queue));
 
         await host.Queue(queue).SendMessageAsync(text);
 
@@ -121,7 +121,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         var target = await StartTargetAsync("raw");
         var text = Signed(Prepare(target));
         var raw = new QueueClient(host.ConnectionString, Bank, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None });
-        await host.ClearAsync(StorageNames.PoisonQueue(Bank));
+        await host.ClearAsync(QueueNames.Poison(Bank));
 
         await raw.SendMessageAsync(text);
 
@@ -138,11 +138,11 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
     {
         var host = fixture.Host;
         var target = await StartTargetAsync("garbage");
-        await host.ClearAsync(StorageNames.PoisonQueue(Bank));
+        await host.ClearAsync(QueueNames.Poison(Bank));
 
         await host.Queue(Bank).SendMessageAsync(new BinaryData(new byte[] { 0xFF, 0xFE, 0x00, 0xC0, 0xAF, 0xED, 0xA0, 0x80 }));
 
-        await Eventually.WaitAsync(async () => await host.CountAsync(StorageNames.PoisonQueue(Bank)) == 1, Wait, "the garbage poisoned");
+        await Eventually.WaitAsync(async () => await host.CountAsync(QueueNames.Poison(Bank)) == 1, Wait, "the garbage poisoned");
         await AssertStillWorkingAsync(target);
     }
 
@@ -155,8 +155,8 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         var branch = new BranchKey(target.Tx, 0);
         Assert.Equal(Vote.Yes, (await host.Bank().PrepareAsync(branch, Debit(target))).Vote);
         await host.Bank().Table.DeleteEntityAsync(target.Account, "account");
-        var text = host.Codec.Encode(new ProtocolMessage(MessageKind.Commit, target.Tx) { Branch = 0, Participant = "bank", Operation = Debit(target) });
-        await host.ClearAsync(StorageNames.PoisonQueue(Bank));
+        var text = host.CodecOf("bank").Encode(new ProtocolMessage(MessageKind.Commit, target.Tx) { Branch = 0, Participant = "bank", Operation = Debit(target) });
+        await host.ClearAsync(QueueNames.Poison(Bank));
 
         var sent = (await host.Queue(Bank).SendMessageAsync(text)).Value;
 
@@ -174,7 +174,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         var host = fixture.Host;
         var target = await StartTargetAsync("bad-unicode");
         var text = Signed(Prepare(target).Replace($"\"account\":\"{target.Account}\"", "\"account\":\"\\ud800\"", StringComparison.Ordinal));
-        await host.ClearAsync(StorageNames.PoisonQueue(Bank));
+        await host.ClearAsync(QueueNames.Poison(Bank));
 
         await host.Queue(Bank).SendMessageAsync(text);
 
@@ -187,7 +187,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
             "the No vote's reason in the status");
         Assert.Equal("No", branch.GetProperty("vote").GetString());
         Assert.Contains("invalid operation", branch.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.Equal(0, await host.CountAsync(StorageNames.PoisonQueue(Bank)));
+        Assert.Equal(0, await host.CountAsync(QueueNames.Poison(Bank)));
         Assert.Equal((100, 0), await host.GetAccountAsync(target.Account));
     }
 
@@ -200,7 +200,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         await host.Bank().PrepareAsync(new BranchKey(target.Tx, 0), Debit(target));
         var forged = TestHost.ForgingCodec.Encode(
             new ProtocolMessage(MessageKind.Inquiry, target.Tx) { Branch = 0, Participant = "bank", Operation = Debit(target) });
-        await host.ClearAsync(StorageNames.PoisonQueue(Coordinator));
+        await host.ClearAsync(QueueNames.Poison(Coordinator));
 
         await host.Queue(Coordinator).SendMessageAsync(forged);
 
@@ -241,7 +241,7 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
         Assert.Empty(await host.BankRecordsAsync(target.Tx));
         Assert.Null(await host.Decisions.GetAsync(target.Tx));
 
-        await host.Queue(Coordinator).SendMessageAsync(host.Codec.Encode(new ProtocolMessage(MessageKind.Vote, target.Tx) { Branch = 1, Vote = Vote.Yes }));
+        await host.Queue(Coordinator).SendMessageAsync(host.CodecOf("ghost").Encode(new ProtocolMessage(MessageKind.Vote, target.Tx) { Branch = 1, Participant = "ghost", Vote = Vote.Yes }));
         var status = await host.WaitForStatusAsync(target.Tx, s => s.GetProperty("participants")[1].GetProperty("vote").GetString() == "Yes", Wait, "the genuine vote on branch 1");
         Assert.Equal("Preparing", status.GetProperty("status").GetString());
         Assert.Equal(JsonValueKind.Null, status.GetProperty("participants")[0].GetProperty("vote").ValueKind);

@@ -208,8 +208,8 @@ public sealed class InDoubtResolutionTests(InDoubtHostFixture fixture) : IClassF
         await ReplyAsync(new ProtocolMessage(MessageKind.Inquiry, id) { Branch = 0, Participant = Ghost, Operation = prepares[0].Operation });
 
         // A message leaves the queue only once its function returned: then the inquiry has been handled.
-        await Eventually.WaitAsync(async () => await Host.CountAsync(StorageNames.CoordinatorQueue) == 0, Wait, "the inquiry handled");
-        Assert.DoesNotContain(await Host.PeekAsync(StorageNames.ParticipantQueue(Ghost)), m => m.Contains(id, StringComparison.Ordinal));
+        await Eventually.WaitAsync(async () => await Host.CountAsync(QueueNames.Coordinator) == 0, Wait, "the inquiry handled");
+        Assert.DoesNotContain(await Host.PeekAsync(QueueNames.Participant(Ghost)), m => m.Contains(id, StringComparison.Ordinal));
         Assert.Null(await Host.Decisions.GetAsync(id));
         Assert.Equal("Preparing", (await Host.GetStatusAsync(id)).GetProperty("status").GetString());
     }
@@ -274,12 +274,12 @@ public sealed class InDoubtResolutionTests(InDoubtHostFixture fixture) : IClassF
     };
 
     /// <summary>A remote participant's message to the coordinator, signed as one must be.</summary>
-    private Task ReplyAsync(ProtocolMessage message) => Host.Queue(StorageNames.CoordinatorQueue).SendMessageAsync(Host.Codec.Encode(message));
+    private Task ReplyAsync(ProtocolMessage message) => Host.Queue(QueueNames.Coordinator).SendMessageAsync(Host.CodecOf(message.Participant!).Encode(message));
 
     /// <summary>Takes (receives and deletes) <paramref name="count"/> commands of one kind for <paramref name="id"/> from the inbox of <c>ghost</c>.</summary>
     private async Task<IReadOnlyList<ProtocolMessage>> TakeGhostCommandsAsync(string id, MessageKind kind, int count)
     {
-        var queue = Host.Queue(StorageNames.ParticipantQueue(Ghost));
+        var queue = Host.Queue(QueueNames.Participant(Ghost));
         var taken = new List<ProtocolMessage>();
         await Eventually.WaitAsync(
             async () =>
@@ -291,7 +291,7 @@ public sealed class InDoubtResolutionTests(InDoubtHostFixture fixture) : IClassF
 
                 foreach (var message in (await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(1))).Value)
                 {
-                    if (Host.Codec.TryDecode(message.Body.ToString(), out var command, out _) && command!.TransactionId == id && command.Kind == kind)
+                    if (Host.CodecOf(Ghost).TryDecode(message.Body.ToString(), out var command, out _) && command!.TransactionId == id && command.Kind == kind)
                     {
                         taken.Add(command);
                         await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);

@@ -146,6 +146,11 @@ public static class Coordinator
             return Reject(state, $"vote for unknown branch {vote.Branch}");
         }
 
+        if (NotFromItsParticipant(branch, vote.Participant) is { } impostor)
+        {
+            return Reject(state, $"vote for {impostor}");
+        }
+
         if (branch.Vote is { } recorded)
         {
             if (recorded != vote.Vote)
@@ -200,6 +205,11 @@ public static class Coordinator
         if (!TryGetBranch(state, ack.Branch, out var branch))
         {
             return Reject(state, $"acknowledgement for unknown branch {ack.Branch}");
+        }
+
+        if (NotFromItsParticipant(branch, ack.Participant) is { } impostor)
+        {
+            return Reject(state, $"acknowledgement for {impostor}");
         }
 
         if (state.Decision is not { } decision)
@@ -388,6 +398,13 @@ public static class Coordinator
         branch = null!;
         return false;
     }
+
+    /// <summary>
+    /// Null when a reply about <paramref name="branch"/> comes from its own participant (or from this app, unsigned: null);
+    /// else what to reject: each participant signs with its own key, so one participant's reply never counts for another's branch.
+    /// </summary>
+    private static string? NotFromItsParticipant(BranchState branch, string? sender) =>
+        sender is null || sender == branch.Participant ? null : $"branch {branch.Index} of '{branch.Participant}' came from '{sender}'";
 
     private static TransactionState WithBranch(TransactionState state, BranchState branch) =>
         state with { Branches = state.Branches.SetItem(branch.Index, branch) };

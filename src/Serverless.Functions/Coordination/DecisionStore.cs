@@ -15,7 +15,7 @@ namespace Serverless.Functions.Coordination;
 /// record may or may not have been written: call it again (it is idempotent) before acting on anything.</para>
 /// <para>A conflict on insert (409) is the expected outcome of a race, not an error: the earlier record is read and returned.</para>
 /// </remarks>
-public sealed class DecisionStore(TableClient table)
+public sealed class DecisionStore(TableClient table) : IDecisionRecords
 {
     private const string RowKey = "decision";
 

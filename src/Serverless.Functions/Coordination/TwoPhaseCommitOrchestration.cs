@@ -273,14 +273,23 @@ public sealed partial class TwoPhaseCommitOrchestration
         }
     }
 
-    /// <summary>A vote; a one-phase branch's vote also carries the decision it recorded and the outcome it finished with.</summary>
+    /// <summary>
+    /// A vote; a one-phase branch's vote also carries the decision it recorded and the outcome it finished with. Only a
+    /// transaction of one branch has a one-phase branch: a decision carried in any other vote is ignored (and logged).
+    /// </summary>
     private async Task OnVoteAsync(VoteEvent vote)
     {
+        if (vote.Decision is not null && _state.Branches.Length != 1)
+        {
+            _logger.EventRejected(_state.Id, nameof(VoteEvent), $"branch {vote.Branch}'s vote carries a decision, but only the branch of a one-branch transaction decides; the decision is ignored");
+            vote = vote with { Decision = null, Outcome = null };
+        }
+
         _recordedByBranch ??= vote.Decision;
-        await ApplyAsync(new VoteCast(vote.Branch, vote.Vote, vote.Reason));
+        await ApplyAsync(new VoteCast(vote.Branch, vote.Vote, vote.Reason, vote.Participant));
         if (vote.Outcome is { } outcome)
         {
-            await OnAckAsync(new AckEvent(vote.Branch, outcome));
+            await OnAckAsync(new AckEvent(vote.Branch, outcome, vote.Participant));
         }
     }
 
@@ -297,7 +306,7 @@ public sealed partial class TwoPhaseCommitOrchestration
             return;
         }
 
-        await ApplyAsync(new BranchAcknowledged(ack.Branch, ack.Outcome));
+        await ApplyAsync(new BranchAcknowledged(ack.Branch, ack.Outcome, ack.Participant));
     }
 
     /// <summary>Applies one event; a step that decides goes through <see cref="DecideAsync"/>.</summary>
@@ -335,7 +344,7 @@ public sealed partial class TwoPhaseCommitOrchestration
             _earlyAcks.Clear();
             foreach (var ack in kept)
             {
-                await ApplyAsync(new BranchAcknowledged(ack.Branch, ack.Outcome));
+                await ApplyAsync(new BranchAcknowledged(ack.Branch, ack.Outcome, ack.Participant));
             }
         }
     }

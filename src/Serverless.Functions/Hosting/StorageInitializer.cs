@@ -2,7 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Participants;
 using Serverless.Functions.Coordination;
-using Serverless.Functions.Participants;
+using Serverless.ParticipantKit;
 
 namespace Serverless.Functions.Hosting;
 
@@ -11,7 +11,7 @@ namespace Serverless.Functions.Hosting;
 /// so that the app starts (and reports itself unhealthy) while storage is down. Health answers 503 until it is done: the
 /// participants' tables are not created on first use, so a route used before would fail on a missing table.
 /// </summary>
-public sealed class StorageInitializer(DecisionStore decisions, ParticipantRegistry participants, ILogger<StorageInitializer> logger) : BackgroundService
+public sealed class StorageInitializer(DecisionStore decisions, ParticipantResourceManagers participants, ILogger<StorageInitializer> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

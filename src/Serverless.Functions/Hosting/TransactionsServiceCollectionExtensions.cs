@@ -14,6 +14,7 @@ using Serverless.Functions.Participants.Orders;
 using Serverless.Functions.Participants.Payments;
 using Serverless.Functions.Retention;
 using Serverless.Functions.Storage;
+using Serverless.ParticipantKit;
 
 namespace Serverless.Functions.Hosting;
 
@@ -33,17 +34,22 @@ public static class TransactionsServiceCollectionExtensions
             settings.StorageAccountName,
             settings.StorageClientId,
             sp.GetRequiredService<StorageMetrics>()));
-        services.AddSingleton(settings.CreateCodec());
+        services.AddSingleton(settings.CreateKeyring(configuration));
+        services.AddSingleton(ParticipantEndpoints.From(configuration, settings.Participants));
         services.AddSingleton(new CoordinatorOptions
         {
             Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds),
             HeuristicAfterFailures = settings.HeuristicAfterFailures,
         });
         services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
-        services.AddSingleton(sp => new ProtocolQueues(
-            sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<MessageCodec>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProtocolQueues>>()));
+        services.AddSingleton<IDecisionRecords>(sp => sp.GetRequiredService<DecisionStore>());
+        services.AddSingleton(sp => new ParticipantQueues(
+            sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<ParticipantKeyring>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ParticipantQueues>>()));
+        services.AddSingleton<CommandQueues>();
+        services.AddSingleton<ReplyEvents>();
         services.AddSingleton<ParticipantRegistry>();
-        services.AddSingleton<ParticipantInbox>();
+        services.AddSingleton<InAppInbox>();
+        services.AddSingleton(sp => new HttpParticipantClient(new HttpClient { Timeout = TimeSpan.FromSeconds(settings.RequestTimeoutSeconds) }, sp.GetRequiredService<ParticipantKeyring>()));
         services.AddSingleton<CommandDelivery>();
         services.AddSingleton<InDoubtResolver>();
         services.AddSingleton<HistoryRetention>();

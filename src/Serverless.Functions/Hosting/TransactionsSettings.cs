@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Serverless.Core.Messaging;
+using Serverless.ParticipantKit;
 
 namespace Serverless.Functions.Hosting;
 
@@ -44,9 +45,10 @@ public sealed record TransactionsSettings
     public const string PreviousSigningKeysKey = "TRANSACTIONS_SIGNING_KEYS_PREVIOUS";
 
     /// <summary>
-    /// <c>TRANSACTIONS_SIGNING_KEY</c>: the HMAC key that signs every protocol message, at least
-    /// <see cref="MessageCodec.MinimumKeyLength"/> bytes (UTF-8), the same in every process of the app. Required: there is no
-    /// unsigned mode, and the app does not start without it.
+    /// <c>TRANSACTIONS_SIGNING_KEY</c>: the coordinator's key, at least <see cref="MessageCodec.MinimumKeyLength"/> bytes (UTF-8),
+    /// the same in every process of the app. Every participant's key derives from it unless configured
+    /// (<see cref="CreateKeyring"/>): protocol messages are signed with the key of the participant they are for or from.
+    /// Required: there is no unsigned mode, and the app does not start without it.
     /// </summary>
     public string SigningKey { get; init; } = string.Empty;
 
@@ -128,9 +130,12 @@ public sealed record TransactionsSettings
         [HistoryPurgeScheduleKey] = "0 17 * * * *",
     };
 
-    /// <summary>The codec for these keys: signs with <see cref="SigningKey"/>, accepts it and <see cref="PreviousSigningKeys"/>.</summary>
-    public MessageCodec CreateCodec() =>
-        new(Encoding.UTF8.GetBytes(SigningKey), PreviousSigningKeys.Select(k => Encoding.UTF8.GetBytes(k)));
+    /// <summary>
+    /// Every participant's key (docs/participants.md): <c>PARTICIPANT_{NAME}_SIGNING_KEY</c> where <paramref name="configuration"/>
+    /// sets one, else derived from <see cref="SigningKey"/> (and the previous participant keys from <see cref="PreviousSigningKeys"/>).
+    /// </summary>
+    public ParticipantKeyring CreateKeyring(IConfiguration configuration) =>
+        ParticipantKeyring.Derived(SigningKey, PreviousSigningKeys, participant => ParticipantSettings.Keys(configuration, participant));
 
     public static TransactionsSettings From(IConfiguration configuration)
     {

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Functions.Coordination;
@@ -10,36 +9,47 @@ using Serverless.Functions.Storage;
 namespace Serverless.Functions.Participants;
 
 /// <summary>
-/// How the coordinator's activities deliver a command: into the participant's inbox, always; and when this app runs that
-/// inbox's queue function, handled here at once, as that function would, with the reply returned to the activity.
+/// How the coordinator's activities deliver a command, by the participant's transport (<see cref="ParticipantRegistry.TransportOf"/>):
+/// into the participant's inbox, always, and when this app runs that inbox's queue function, handled here at once as that
+/// function would, with the reply returned to the activity; or to an HTTP participant, whose answer is the reply.
 /// </summary>
 /// <remarks>
-/// A command handled here is first sent to its inbox hidden for <see cref="TransactionsSettings.LocalDeliveryLease"/>, the
+/// <para>A command handled here is first sent to its inbox hidden for <see cref="TransactionsSettings.LocalDeliveryLease"/>, the
 /// lease a queue receive would take, so it is durable before it is acted on, exactly as a received one (I5). Handled, it is
 /// deleted; if the handler fails, its lease is ended at once and the queue function handles it, like any message whose
 /// function failed; if this process stops or crashes first, the queue function gets it when the lease ends. Either way the
 /// reply then reaches the orchestration as an event. A handler that outlives the lease may meet a second delivery of its
 /// command: participants answer a repeated command as the first time (I5). How many commands are handled here at a time
-/// is bounded by the activities' concurrency (<c>maxConcurrentActivityFunctions</c>).
+/// is bounded by the activities' concurrency (<c>maxConcurrentActivityFunctions</c>).</para>
+/// <para>A one-phase prepare goes only to this app's own participants, which share its decision records: any other
+/// participant gets an ordinary prepare, and the orchestration decides as for any transaction.</para>
+/// <para>An HTTP participant's command that cannot be delivered throws: the activity is retried, then the orchestration's
+/// deadline (prepare) or phase-2 timers (commit, rollback) take over.</para>
 /// </remarks>
 public sealed class CommandDelivery(
-    IConfiguration configuration,
     TransactionsSettings settings,
     ParticipantRegistry participants,
-    ProtocolQueues queues,
-    ParticipantInbox inbox,
+    CommandQueues queues,
+    InAppInbox inbox,
+    HttpParticipantClient http,
     ILogger<CommandDelivery> logger)
 {
     /// <summary>
-    /// Puts <paramref name="command"/> in its participant's inbox; returns the participant's reply when it was handled here,
-    /// null when the queue function handles it (and raises the reply as an event).
+    /// Delivers <paramref name="command"/>; returns the participant's reply when it was handled here or answered over HTTP, null
+    /// when its queue function handles it (and the reply comes as an event).
     /// </summary>
     public async Task<ProtocolMessage?> DeliverAsync(BranchCommand command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        var message = command.ToMessage();
+        var transport = participants.TransportOf(command.Participant);
+        var message = command.ToMessage() with { OnePhase = command.OnePhase && participants.IsOwn(command.Participant) };
         var crashPoint = command.Kind == MessageKind.Prepare ? CrashPoint.AfterPrepareSent : CrashPoint.AfterPhase2Sent;
-        if (settings.LocalDeliveryLease <= TimeSpan.Zero || !RunsInbox(command.Participant))
+        if (transport == ParticipantTransport.Http)
+        {
+            return await http.SendAsync(participants.UrlOf(command.Participant)!, message, cancellationToken);
+        }
+
+        if (transport == ParticipantTransport.Queue || settings.LocalDeliveryLease <= TimeSpan.Zero)
         {
             await queues.SendAsync(message, cancellationToken);
             CrashPoints.Reached(crashPoint, command.TransactionId);
@@ -75,15 +85,6 @@ public sealed class CommandDelivery(
 
         return reply;
     }
-
-    /// <summary>
-    /// Whether this app runs <paramref name="participant"/>'s queue function: its resource manager is registered and the
-    /// function (<c>{Name}Participant</c>, as each participant module names it) is not disabled by
-    /// <c>AzureWebJobs.{Function}.Disabled</c>. A participant whose inbox another app serves gets its commands by the queue.
-    /// </summary>
-    private bool RunsInbox(string participant) =>
-        participants.Find(participant) is not null
-        && !string.Equals(configuration[$"AzureWebJobs.{ParticipantRegistry.InboxFunction(participant)}.Disabled"], "true", StringComparison.OrdinalIgnoreCase);
 
     private async Task ReleaseAsync(LeasedCommand leased)
     {

@@ -3,7 +3,9 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
+using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
+using Serverless.ParticipantKit;
 using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;
 
@@ -16,9 +18,9 @@ namespace Serverless.Functions.Participants;
 /// phase-2 command was lost (poisoned) or whose orchestration can no longer decide.
 /// </summary>
 public sealed class InDoubtFunctions(
-    ParticipantRegistry participants,
+    ParticipantResourceManagers participants,
     InDoubtResolver resolver,
-    ParticipantInbox inbox,
+    ReplyEvents events,
     TransactionsSettings settings,
     TimeProvider time,
     ILogger<InDoubtFunctions> logger)
@@ -64,8 +66,8 @@ public sealed class InDoubtFunctions(
                 Listed(participant, prepared);
                 return (await resolver.ResolveAsync(prepared.Branch, participant, client, ct))?.Decision;
             },
-            finished: (prepared, outcome, ct) => inbox.RaiseAsync(
-                new ProtocolMessage(MessageKind.Ack, prepared.Branch.TransactionId) { Branch = prepared.Branch.Branch, Outcome = outcome }, participant, client, ct),
+            finished: (prepared, outcome, ct) => events.RaiseAsync(
+                new ProtocolMessage(MessageKind.Ack, prepared.Branch.TransactionId) { Branch = prepared.Branch.Branch, Participant = participant, Outcome = outcome }, client, ct),
             failed: (prepared, exception) =>
             {
                 if (prepared.Operation is null)

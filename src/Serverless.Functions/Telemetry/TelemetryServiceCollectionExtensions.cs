@@ -33,7 +33,7 @@ public static class TelemetryServiceCollectionExtensions
             .ConfigureResource(resource => resource.AddService(configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : DefaultServiceName))
             .WithTracing(tracing =>
             {
-                tracing.AddSource(TransactionTelemetry.Name, TransactionTelemetry.DurableTaskSourceName);
+                tracing.AddSource(TransactionTelemetry.Name, TransactionTelemetry.DurableTaskSourceName, Serverless.ParticipantKit.ParticipantTelemetry.SourceName);
                 if (otlp)
                 {
                     tracing.AddOtlpExporter();

@@ -71,6 +71,13 @@ public static class TransactionTelemetry
     public static string? CurrentTraceParent =>
         Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && MessageCodec.IsTraceParent(current.Id) ? current.Id : null;
 
+    /// <summary><paramref name="message"/> carrying the current trace context, unless it carries one already.</summary>
+    public static ProtocolMessage WithTraceParent(ProtocolMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.TraceParent is null ? message with { TraceParent = CurrentTraceParent } : message;
+    }
+
     public static void TransactionStarted() => Started.Add(1);
 
     public static void TransactionDecided(TimeSpan sinceStart) => DecisionLatency.Record(Math.Max(0, sinceStart.TotalSeconds));

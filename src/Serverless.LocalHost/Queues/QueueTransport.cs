@@ -1,3 +1,4 @@
+using Serverless.Core.Messaging;
 using System.Collections.Concurrent;
 using Azure;
 using Azure.Storage.Queues;
@@ -36,7 +37,7 @@ public sealed class QueueTransport
         {
             if (args.ReceivedMessage is { } raw)
             {
-                var poison = args.Queue.GetParentQueueServiceClient().GetQueueClient(StorageNames.PoisonQueue(args.Queue.Name));
+                var poison = args.Queue.GetParentQueueServiceClient().GetQueueClient(QueueNames.Poison(args.Queue.Name));
                 await poison.CreateIfNotExistsAsync(cancellationToken: args.CancellationToken);
                 await poison.SendMessageAsync(raw.Body.ToString(), null, NeverExpires, args.CancellationToken);
                 await args.Queue.DeleteMessageAsync(raw.MessageId, raw.PopReceipt, args.CancellationToken);
@@ -93,7 +94,7 @@ public sealed class QueueTransport
     public async Task PoisonAsync(string queue, QueueMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var poison = Queue(StorageNames.PoisonQueue(queue));
+        var poison = Queue(QueueNames.Poison(queue));
         await poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         await poison.SendMessageAsync(message.Body.ToString(), null, NeverExpires, cancellationToken);
         await DeleteAsync(queue, message.MessageId, message.PopReceipt, cancellationToken);

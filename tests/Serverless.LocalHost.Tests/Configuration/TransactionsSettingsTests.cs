@@ -96,13 +96,32 @@ public sealed class TransactionsSettingsTests
     }
 
     [Fact]
-    public void CreateCodec_SignsWithTheCurrentKeyAndAcceptsThePreviousOnes()
+    public void CreateKeyring_DerivesEachParticipantsKeyFromTheCurrentOne_AndAcceptsThoseOfThePreviousOnes()
     {
-        var codec = Keys(Current, Previous).CreateCodec();
+        var keyring = Keys(Current, Previous).CreateKeyring(new ConfigurationBuilder().Build());
+        var bank = keyring.For("bank");
 
-        Assert.Equal(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(Current)), codec.KeyId);
-        Assert.Contains(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(Previous)), codec.AcceptedKeyIds);
-        Assert.Equal(2, codec.AcceptedKeyIds.Count);
+        Assert.Equal(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(ParticipantKeyring.DeriveKey(Current, "bank"))), bank.KeyId);
+        Assert.Contains(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(ParticipantKeyring.DeriveKey(Previous, "bank"))), bank.AcceptedKeyIds);
+        Assert.Equal(2, bank.AcceptedKeyIds.Count);
+        Assert.DoesNotContain(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(Current)), bank.AcceptedKeyIds);
+        Assert.NotEqual(bank.KeyId, keyring.For("inventory").KeyId);
+    }
+
+    [Fact]
+    public void CreateKeyring_TakesAParticipantsConfiguredKeyInsteadOfTheDerivedOne()
+    {
+        const string configured = "shipping-own-key-0123456789abcdef0123456789";
+        var keyring = Keys(Current).CreateKeyring(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["PARTICIPANT_SHIPPING_SIGNING_KEY"] = configured,
+            ["PARTICIPANT_SHIPPING_SIGNING_KEYS_PREVIOUS"] = Previous,
+        }).Build());
+
+        var shipping = keyring.For("shipping");
+        Assert.Equal(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(configured)), shipping.KeyId);
+        Assert.Equal([shipping.KeyId, MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(Previous))], shipping.AcceptedKeyIds);
+        Assert.Equal(MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(ParticipantKeyring.DeriveKey(Current, "bank"))), keyring.For("bank").KeyId);
     }
 
     private const string Current = "the-current-signing-key-0123456789abcdef";

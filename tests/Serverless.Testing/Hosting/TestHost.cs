@@ -62,7 +62,11 @@ public sealed class TestHost : IAsyncDisposable
 
     public IServiceProvider Services => App.Services;
 
-    public MessageCodec Codec => Services.GetRequiredService<MessageCodec>();
+    /// <summary>Every participant's key, as this host holds them.</summary>
+    public ParticipantKeyring Keys => Services.GetRequiredService<ParticipantKeyring>();
+
+    /// <summary>The codec of <paramref name="participant"/>'s key: signs commands it accepts and replies the coordinator takes from it.</summary>
+    public MessageCodec CodecOf(string participant) => Keys.For(participant);
 
     public DecisionStore Decisions => Services.GetRequiredService<DecisionStore>();
 

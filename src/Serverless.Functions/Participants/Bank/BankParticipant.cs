@@ -1,9 +1,11 @@
+using Serverless.Core.Messaging;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Api;
 using Serverless.Functions.Storage;
+using Serverless.ParticipantKit;
 using Serverless.Participants.Samples;
 
 namespace Serverless.Functions.Participants.Bank;
@@ -13,7 +15,7 @@ namespace Serverless.Functions.Participants.Bank;
 /// its inbox <c>tx-participant-bank</c>, and its routes <c>PUT|GET /api/bank/accounts/{account}</c> answering
 /// <c>{"account","balance","held"}</c>.
 /// </summary>
-public sealed class BankParticipant(ParticipantInbox inbox, BankResourceManager bank, ApiGuard guard)
+public sealed class BankParticipant(InAppInbox inbox, BankResourceManager bank, ApiGuard guard)
     : AmountParticipant<BankOperation>(bank, guard, what: "account", key: "account", amount: "balance", held: "held")
 {
     public const string Name = "bank";
@@ -22,7 +24,7 @@ public sealed class BankParticipant(ParticipantInbox inbox, BankResourceManager 
         services.AddParticipant(Name, sp => new BankResourceManager(sp.GetRequiredService<StorageClients>().Tables.GetTableClient("BankAccounts")), BranchKind.TwoPhase, BranchKind.Tcc);
 
     [Function("BankParticipant")]
-    public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
+    public Task Inbox([QueueTrigger(QueueNames.ParticipantPrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
         inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("PutBankAccount")]

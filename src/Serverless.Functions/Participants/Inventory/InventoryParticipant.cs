@@ -1,9 +1,11 @@
+using Serverless.Core.Messaging;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Api;
 using Serverless.Functions.Storage;
+using Serverless.ParticipantKit;
 using Serverless.Participants.Samples;
 
 namespace Serverless.Functions.Participants.Inventory;
@@ -13,7 +15,7 @@ namespace Serverless.Functions.Participants.Inventory;
 /// its inbox <c>tx-participant-inventory</c>, and its routes <c>PUT|GET /api/inventory/items/{sku}</c> answering
 /// <c>{"sku","stock","reserved"}</c>.
 /// </summary>
-public sealed class InventoryParticipant(ParticipantInbox inbox, InventoryResourceManager inventory, ApiGuard guard)
+public sealed class InventoryParticipant(InAppInbox inbox, InventoryResourceManager inventory, ApiGuard guard)
     : AmountParticipant<InventoryOperation>(inventory, guard, what: "item", key: "sku", amount: "stock", held: "reserved")
 {
     public const string Name = "inventory";
@@ -22,7 +24,7 @@ public sealed class InventoryParticipant(ParticipantInbox inbox, InventoryResour
         services.AddParticipant(Name, sp => new InventoryResourceManager(sp.GetRequiredService<StorageClients>().Tables.GetTableClient("InventoryItems")), BranchKind.TwoPhase, BranchKind.Tcc);
 
     [Function("InventoryParticipant")]
-    public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
+    public Task Inbox([QueueTrigger(QueueNames.ParticipantPrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
         inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("PutInventoryItem")]

@@ -1,3 +1,4 @@
+using Serverless.Core.Messaging;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Functions.Api;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
+using Serverless.ParticipantKit;
 using LedgerDatabase = Serverless.Participants.MySql.LedgerParticipant;
 
 namespace Serverless.Functions.Participants.Ledger;
@@ -15,7 +17,7 @@ namespace Serverless.Functions.Participants.Ledger;
 /// <c>PUT|GET /api/ledger/accounts/{account}</c>; its prepared branches (XA RECOVER) finished by the <c>ResolveInDoubt</c>
 /// timer through the one in-doubt resolver. Without a connection string the app does not run it.
 /// </summary>
-public sealed class LedgerParticipant(ParticipantInbox inbox, ApiGuard guard, LedgerDatabase? ledger = null)
+public sealed class LedgerParticipant(InAppInbox inbox, ApiGuard guard, LedgerDatabase? ledger = null)
 {
     public const string Name = "ledger";
 
@@ -34,7 +36,7 @@ public sealed class LedgerParticipant(ParticipantInbox inbox, ApiGuard guard, Le
     }
 
     [Function("LedgerParticipant")]
-    public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
+    public Task Inbox([QueueTrigger(QueueNames.ParticipantPrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
         inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("PutLedgerAccount")]

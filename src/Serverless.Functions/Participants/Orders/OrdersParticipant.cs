@@ -1,3 +1,4 @@
+using Serverless.Core.Messaging;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -6,6 +7,7 @@ using Npgsql;
 using Serverless.Functions.Api;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
+using Serverless.ParticipantKit;
 using Serverless.Participants.Tables;
 using OrdersDatabase = Serverless.Participants.Postgres.OrdersParticipant;
 
@@ -16,7 +18,7 @@ namespace Serverless.Functions.Participants.Orders;
 /// transaction that is <c>PREPARE TRANSACTION</c>-ed on prepare; its inbox <c>tx-participant-orders</c>; its route
 /// <c>GET /api/orders/{orderId}</c>. Without a connection string the app does not run it.
 /// </summary>
-public sealed class OrdersParticipant(ParticipantInbox inbox, ApiGuard guard, OrdersDatabase? orders = null)
+public sealed class OrdersParticipant(InAppInbox inbox, ApiGuard guard, OrdersDatabase? orders = null)
 {
     public const string Name = "orders";
 
@@ -35,7 +37,7 @@ public sealed class OrdersParticipant(ParticipantInbox inbox, ApiGuard guard, Or
     }
 
     [Function("OrdersParticipant")]
-    public Task Inbox([QueueTrigger(StorageNames.ParticipantQueuePrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
+    public Task Inbox([QueueTrigger(QueueNames.ParticipantPrefix + Name)] string message, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
         inbox.ReceiveAsync(Name, message, client, cancellationToken);
 
     [Function("GetOrder")]
