@@ -133,7 +133,10 @@ function readAward(op) {
   }
   if (typeof op.customer !== 'string' || op.customer.trim().length === 0) return { refusal: 'the award names no customer' };
   if (op.customer.length > MAX_CUSTOMER_LENGTH) return { refusal: `the customer id is longer than ${MAX_CUSTOMER_LENGTH} characters` };
-  if (typeof op.points !== 'number' || !Number.isSafeInteger(op.points)) return { refusal: 'points must be a whole number' };
+  // Above 2^53 a JavaScript number no longer counts every integer: refuse rather than award a rounded amount.
+  if (typeof op.points !== 'number' || !Number.isSafeInteger(op.points)) {
+    return { refusal: `points must be a whole number (at most ${Number.MAX_SAFE_INTEGER})` };
+  }
   if (op.points <= 0) return { refusal: `points must be more than 0, not ${op.points}` };
   return { customer: op.customer, points: op.points };
 }

@@ -72,14 +72,21 @@ function readConfig(args, env) {
 
   const name = 'PARTICIPANT_LOYALTY_SIGNING_KEY';
   const current = env[name];
-  if (!current) throw new Error(`${name} is not set: loyalty needs its own signing key (at least ${MIN_KEY_BYTES} bytes) to verify commands and sign replies`);
+  if (!current) {
+    throw new Error(`${name} is not set: loyalty needs its own signing key (at least ${MIN_KEY_BYTES} bytes) `
+      + 'to verify commands and sign replies');
+  }
   const key = Buffer.from(current, 'utf8');
   if (key.length < MIN_KEY_BYTES) throw new Error(`${name} is too short: ${key.length} bytes, at least ${MIN_KEY_BYTES} needed`);
 
+  // Comma-separated, entries trimmed and empty ones skipped, as the coordinator reads its own list of previous keys.
   const previousName = 'PARTICIPANT_LOYALTY_SIGNING_KEYS_PREVIOUS';
-  const previous = (env[previousName] || '').split(',').map((k) => k.trim()).filter((k) => k.length > 0).map((k, i) => {
-    const bytes = Buffer.from(k, 'utf8');
-    if (bytes.length < MIN_KEY_BYTES) throw new Error(`${previousName}: key ${i + 1} is too short: ${bytes.length} bytes, at least ${MIN_KEY_BYTES} needed`);
+  const previousTexts = (env[previousName] || '').split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+  const previous = previousTexts.map((text, i) => {
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length < MIN_KEY_BYTES) {
+      throw new Error(`${previousName}: key ${i + 1} is too short: ${bytes.length} bytes, at least ${MIN_KEY_BYTES} needed`);
+    }
     return bytes;
   });
 
