@@ -176,9 +176,7 @@ var checkedExternalParticipantNames = map(
           ? fail('externalParticipants: \'${p.name}\' is also in participants, which this app hosts itself')
           : p.name
 )
-var externalParticipantNames = length(union(checkedExternalParticipantNames, [])) == length(checkedExternalParticipantNames)
-  ? checkedExternalParticipantNames
-  : fail('externalParticipants names a participant twice')
+var externalParticipantNames = length(union(checkedExternalParticipantNames, [])) == length(checkedExternalParticipantNames) ? checkedExternalParticipantNames : fail('externalParticipants names a participant twice')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: '${namePrefix}-id-${suffix}'

@@ -102,7 +102,9 @@ var appSettings = {
   // A Key Vault reference, resolved by the platform with the identity named by keyVaultReferenceIdentity: the key
   // itself is in no app setting, deployment or template.
   TRANSACTIONS_SIGNING_KEY: keyVaultReference(signingKeySecretUri)
-  TRANSACTIONS_SIGNING_KEYS_PREVIOUS: empty(previousSigningKeysSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${previousSigningKeysSecretUri})'
+  TRANSACTIONS_SIGNING_KEYS_PREVIOUS: empty(previousSigningKeysSecretUri)
+    ? ''
+    : '@Microsoft.KeyVault(SecretUri=${previousSigningKeysSecretUri})'
   TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS: string(defaultTimeoutSeconds)
   // The timer function ResolveInDoubt binds %TRANSACTIONS_IN_DOUBT_SCHEDULE%: without the setting it is in error and never runs.
   TRANSACTIONS_IN_DOUBT_SCHEDULE: inDoubtSchedule
