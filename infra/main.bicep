@@ -1,10 +1,33 @@
 // The two-phase-commit coordinator on Azure: src/Serverless.Functions (a .NET 10 isolated-worker Durable Functions
 // app) on a Linux function app on the Flex Consumption plan, its storage (the protocol's queues and tables
 // pre-created, no shared key), monitoring, and a user-assigned identity that holds only the storage data roles the
-// Functions host, the Durable Task extension and the app need.
+// Functions host, the Durable Task extension and the app need. With externalParticipants, also each external
+// participant's own function app (modules/participant-app.bicep), with access to its three queues and its own key.
 // Deploy: see infra/README.md.
 
 targetScope = 'resourceGroup'
+
+import { isParticipantName, participantInboxQueue } from 'modules/participant-names.bicep'
+
+@description('A participant that runs in its own function app (another team\'s), built on the participant kit.')
+@sealed()
+type externalParticipant = {
+  @description('Its name, as in TRANSACTIONS_PARTICIPANTS and its inbox queue tx-participant-{name}: lower-case letters, digits and inner hyphens (never two in a row), at most 40 characters.')
+  @minLength(1)
+  @maxLength(40)
+  name: string
+
+  @description('Further app settings of its app (name to string value), kept here so that a redeployment does not drop them. Default none.')
+  appSettings: object?
+
+  @description('Flex Consumption: the most instances its app may scale out to. Default 100.')
+  @minValue(40)
+  @maxValue(1000)
+  maximumInstanceCount: int?
+
+  @description('Flex Consumption: memory of each instance of its app in MB. Default 2048.')
+  instanceMemoryMB: (512 | 2048 | 4096)?
+}
 
 @description('Short prefix for every resource name: lower-case letters and digits, optionally with inner hyphens (e.g. "tx2pc"). A hash of the resource group makes the globally unique names unique.')
 @minLength(2)
@@ -22,6 +45,17 @@ param participants string[] = [
   'orders'
   'ledger'
 ]
+
+@description('Participants that run in function apps of their own (infra/README.md, "External participants"), e.g. [{ name: \'shipping\' }]. Each gets its app, identity and storage account, its queues here, its signing key in Key Vault, and is added to TRANSACTIONS_PARTICIPANTS. Default none.')
+param externalParticipants externalParticipant[] = []
+
+@description('The external participants\' signing keys, participant name to key (PARTICIPANT_{NAME}_SIGNING_KEY), each at least 32 random characters (openssl rand -base64 48); one for every entry of externalParticipants. Each goes into Key Vault; only that participant\'s app and the coordinator\'s may read it. Default none.')
+@secure()
+param externalParticipantSigningKeys object = {}
+
+@description('SHIPPING_POSTGRES_CONNECTION: the shipping participant\'s PostgreSQL database in Npgsql form, a setting of the shipping app (an external participant named shipping). Default empty: not set.')
+@secure()
+param shippingPostgresConnection string = ''
 
 @description('TRANSACTIONS_API_KEY: the API key clients send (x-functions-key header or code query parameter) on every route but /api/health. On Azure the Functions host checks function keys, so after the first code deployment this value is also set as the host\'s function key (infra/README.md, "Deploy"). The app is public on the internet, so it is required here; use at least 32 random characters.')
 @secure()
@@ -119,7 +153,7 @@ var inboxQueues = concat(
   [
     'tx-coordinator'
   ],
-  map(participants, p => 'tx-participant-${p}')
+  map(concat(participants, externalParticipantNames), p => participantInboxQueue(p))
 )
 var queueNames = concat(inboxQueues, map(inboxQueues, q => '${q}-poison'))
 var tableNames = [
@@ -130,6 +164,19 @@ var tableNames = [
   // (extensions.durableTask.hubName "TwoPhaseCommit").
   'TwoPhaseCommitDecisions'
 ]
+
+// The external participants' names, refused before anything is deployed when one cannot name a queue and a secret,
+// is given twice, or is a participant of this app. The compiler checks only their length: Bicep has no patterns.
+var checkedExternalParticipantNames = map(
+  externalParticipants,
+  p =>
+    !isParticipantName(p.name)
+      ? fail('externalParticipants: \'${p.name}\' is not a participant name: 1-40 lower-case letters, digits and hyphens, neither first nor last, never two in a row (it names the queue tx-participant-${p.name})')
+      : contains(participants, p.name)
+          ? fail('externalParticipants: \'${p.name}\' is also in participants, which this app hosts itself')
+          : p.name
+)
+var externalParticipantNames = length(union(checkedExternalParticipantNames, [])) == length(checkedExternalParticipantNames) ? checkedExternalParticipantNames : fail('externalParticipants names a participant twice')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: '${namePrefix}-id-${suffix}'
@@ -175,6 +222,34 @@ module keyVault 'modules/key-vault.bicep' = {
   }
 }
 
+module participantApps 'modules/participant-app.bicep' = [
+  for (p, i) in externalParticipants: {
+    name: 'participant-${externalParticipantNames[i]}'
+    params: {
+      participantName: externalParticipantNames[i]
+      namePrefix: namePrefix
+      location: location
+      storageSku: storageSku
+      coordinatorStorageAccountName: storage.outputs.name
+      coordinatorQueueEndpoint: storage.outputs.queueEndpoint
+      keyVaultName: keyVault.outputs.name
+      coordinatorPrincipalId: identity.properties.principalId
+      signingKey: externalParticipantSigningKeys[?p.name] ?? fail('externalParticipantSigningKeys has no key for the external participant \'${p.name}\'')
+      secretAppSettings: p.name == 'shipping' && !empty(shippingPostgresConnection)
+        ? {
+            SHIPPING_POSTGRES_CONNECTION: shippingPostgresConnection
+          }
+        : {}
+      additionalAppSettings: p.?appSettings ?? {}
+      inDoubtSeconds: inDoubtSeconds
+      applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+      maximumInstanceCount: p.?maximumInstanceCount ?? 100
+      instanceMemoryMB: p.?instanceMemoryMB ?? 2048
+      tags: tags
+    }
+  }
+]
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   params: {
@@ -186,7 +261,13 @@ module functionApp 'modules/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
-    participants: participants
+    participants: concat(participants, externalParticipantNames)
+    externalParticipantKeys: [
+      for (name, i) in externalParticipantNames: {
+        name: name
+        signingKeySecretUri: participantApps[i].outputs.signingKeySecretUri
+      }
+    ]
     transactionsApiKey: transactionsApiKey
     signingKeySecretUri: keyVault.outputs.signingKeySecretUri
     previousSigningKeysSecretUri: keyVault.outputs.previousSigningKeysSecretUri
@@ -219,3 +300,12 @@ output keyVaultName string = keyVault.outputs.name
 
 @description('Client id of the user-assigned identity the app runs as.')
 output identityClientId string = identity.properties.clientId
+
+@description('Each external participant\'s function app (the target of az functionapp deploy for its team\'s code) and its identity\'s client id.')
+output externalParticipantApps array = [
+  for (name, i) in externalParticipantNames: {
+    participant: name
+    functionAppName: participantApps[i].outputs.functionAppName
+    identityClientId: participantApps[i].outputs.identityClientId
+  }
+]

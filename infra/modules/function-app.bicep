@@ -1,6 +1,9 @@
-// The function app: Linux, Flex Consumption plan, .NET 10 isolated worker (src/Serverless.Functions as published by
-// dotnet publish). It runs as the user-assigned identity, and the Functions host, the Durable Task extension, the
-// queue trigger and the app reach storage only through it.
+// The coordinator's function app: Linux, Flex Consumption plan, .NET 10 isolated worker (src/Serverless.Functions as
+// published by dotnet publish), deployed by flex-app.bicep with the settings below. It runs as the user-assigned
+// identity, and the Functions host, the Durable Task extension, the queue trigger and the app reach storage only
+// through it.
+
+import { keyVaultReference, participantSigningKeySetting } from 'participant-names.bicep'
 
 @description('Function app name (globally unique).')
 param name string
@@ -26,8 +29,14 @@ param deploymentContainerUrl string
 @description('Application Insights connection string.')
 param applicationInsightsConnectionString string
 
-@description('Participants the coordinator knows (TRANSACTIONS_PARTICIPANTS).')
+@description('Participants the coordinator knows (TRANSACTIONS_PARTICIPANTS): those of this app and the external ones.')
 param participants string[]
+
+@description('The external participants\' signing keys: name and versionless URI of the Key Vault secret of each.')
+param externalParticipantKeys {
+  name: string
+  signingKeySecretUri: string
+}[]
 
 @description('TRANSACTIONS_API_KEY.')
 @secure()
@@ -81,147 +90,56 @@ param tags object
 // - AzureWebJobsStorage is not a connection string here but the identity-based form (account name, managed
 //   identity, which identity): no key exists to put in it, since the account refuses shared keys. The Functions
 //   host, the Durable Task extension (task hub), the queue triggers and the app's own clients all read this form.
-// - FUNCTIONS_WORKER_RUNTIME=dotnet-isolated is functionAppConfig.runtime below: Flex Consumption rejects the setting.
-var appSettings = [
-  {
-    name: 'AzureWebJobsStorage__accountName'
-    value: storageAccountName
-  }
-  {
-    name: 'AzureWebJobsStorage__credential'
-    value: 'managedidentity'
-  }
-  {
-    name: 'AzureWebJobsStorage__clientId'
-    value: identityClientId
-  }
-  {
-    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-    value: applicationInsightsConnectionString
-  }
-  {
-    name: 'TRANSACTIONS_PARTICIPANTS'
-    value: join(participants, ',')
-  }
-  {
-    name: 'TRANSACTIONS_API_KEY'
-    value: transactionsApiKey
-  }
-  {
-    // A Key Vault reference, resolved by the platform with the identity named by keyVaultReferenceIdentity: the key
-    // itself is in no app setting, deployment or template.
-    name: 'TRANSACTIONS_SIGNING_KEY'
-    value: '@Microsoft.KeyVault(SecretUri=${signingKeySecretUri})'
-  }
-  {
-    name: 'TRANSACTIONS_SIGNING_KEYS_PREVIOUS'
-    value: empty(previousSigningKeysSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${previousSigningKeysSecretUri})'
-  }
-  {
-    name: 'TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS'
-    value: string(defaultTimeoutSeconds)
-  }
-  {
-    // The timer function ResolveInDoubt binds %TRANSACTIONS_IN_DOUBT_SCHEDULE%: without the setting it is in error and never runs.
-    name: 'TRANSACTIONS_IN_DOUBT_SCHEDULE'
-    value: inDoubtSchedule
-  }
-  {
-    name: 'TRANSACTIONS_IN_DOUBT_SECONDS'
-    value: string(inDoubtSeconds)
-  }
-  {
-    // The timer function PurgeHistory binds %TRANSACTIONS_HISTORY_PURGE_SCHEDULE%: without the setting it is in error and never runs.
-    name: 'TRANSACTIONS_HISTORY_PURGE_SCHEDULE'
-    value: historyPurgeSchedule
-  }
-  {
-    name: 'TRANSACTIONS_HISTORY_RETENTION'
-    value: historyRetention
-  }
-  {
-    name: 'ORDERS_POSTGRES_CONNECTION'
-    value: ordersPostgresConnection
-  }
-  {
-    name: 'LEDGER_MYSQL_CONNECTION'
-    value: ledgerMySqlConnection
-  }
-  {
-    name: 'PAYMENTS_URL'
-    value: paymentsUrl
-  }
-]
+// - FUNCTIONS_WORKER_RUNTIME=dotnet-isolated is functionAppConfig.runtime (flex-app.bicep): Flex Consumption rejects
+//   the setting.
+var appSettings = {
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  TRANSACTIONS_PARTICIPANTS: join(participants, ',')
+  TRANSACTIONS_API_KEY: transactionsApiKey
+  // A Key Vault reference, resolved by the platform with the identity named by keyVaultReferenceIdentity: the key
+  // itself is in no app setting, deployment or template.
+  TRANSACTIONS_SIGNING_KEY: keyVaultReference(signingKeySecretUri)
+  TRANSACTIONS_SIGNING_KEYS_PREVIOUS: empty(previousSigningKeysSecretUri)
+    ? ''
+    : '@Microsoft.KeyVault(SecretUri=${previousSigningKeysSecretUri})'
+  TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS: string(defaultTimeoutSeconds)
+  // The timer function ResolveInDoubt binds %TRANSACTIONS_IN_DOUBT_SCHEDULE%: without the setting it is in error and never runs.
+  TRANSACTIONS_IN_DOUBT_SCHEDULE: inDoubtSchedule
+  TRANSACTIONS_IN_DOUBT_SECONDS: string(inDoubtSeconds)
+  // The timer function PurgeHistory binds %TRANSACTIONS_HISTORY_PURGE_SCHEDULE%: without the setting it is in error and never runs.
+  TRANSACTIONS_HISTORY_PURGE_SCHEDULE: historyPurgeSchedule
+  TRANSACTIONS_HISTORY_RETENTION: historyRetention
+  ORDERS_POSTGRES_CONNECTION: ordersPostgresConnection
+  LEDGER_MYSQL_CONNECTION: ledgerMySqlConnection
+  PAYMENTS_URL: paymentsUrl
+}
 
-resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
-  name: planName
-  location: location
-  tags: tags
-  kind: 'functionapp'
-  sku: {
-    name: 'FC1'
-    tier: 'FlexConsumption'
-  }
-  properties: {
-    // Linux.
-    reserved: true
+// The coordinator holds every participant's key (docs/participants.md, "One key per participant"): for each external
+// participant the same setting as in the participant's app, a Key Vault reference to the same secret.
+var externalParticipantKeySettings = toObject(
+  externalParticipantKeys,
+  p => participantSigningKeySetting(p.name),
+  p => keyVaultReference(p.signingKeySecretUri)
+)
+
+module app 'flex-app.bicep' = {
+  name: '${name}-app'
+  params: {
+    name: name
+    planName: planName
+    location: location
+    identityId: identityId
+    deploymentContainerUrl: deploymentContainerUrl
+    appSettings: union(additionalAppSettings, externalParticipantKeySettings, appSettings)
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    tags: tags
   }
 }
 
-resource site 'Microsoft.Web/sites@2024-11-01' = {
-  name: name
-  location: location
-  tags: tags
-  kind: 'functionapp,linux'
-  identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identityId}': {}
-    }
-  }
-  properties: {
-    serverFarmId: plan.id
-    // Key Vault references are resolved with the user-assigned identity (the default would be a system-assigned one).
-    keyVaultReferenceIdentity: identityId
-    httpsOnly: true
-    clientAffinityEnabled: false
-    siteConfig: {
-      minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
-      appSettings: concat(
-        appSettings,
-        map(items(additionalAppSettings), s => {
-          name: s.key
-          value: string(s.value)
-        })
-      )
-    }
-    functionAppConfig: {
-      deployment: {
-        storage: {
-          type: 'blobContainer'
-          value: deploymentContainerUrl
-          authentication: {
-            type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
-          }
-        }
-      }
-      scaleAndConcurrency: {
-        maximumInstanceCount: maximumInstanceCount
-        instanceMemoryMB: instanceMemoryMB
-      }
-      runtime: {
-        // The stack Flex Consumption lists for FC1 as dotnet-isolated 10.0 (az functionapp list-flexconsumption-runtimes);
-        // it matches the app's net10.0 target framework.
-        name: 'dotnet-isolated'
-        version: '10.0'
-      }
-    }
-  }
-}
+output name string = app.outputs.name
 
-output name string = site.name
-
-output defaultHostName string = site.properties.defaultHostName
+output defaultHostName string = app.outputs.defaultHostName

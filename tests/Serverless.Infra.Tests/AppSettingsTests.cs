@@ -1,10 +1,12 @@
 using Serverless.Infra.Tests.Arm;
+using Serverless.Infra.Tests.Snapshot;
 using Xunit;
 
 namespace Serverless.Infra.Tests;
 
+/// <summary>The coordinator app's settings, as a deployment with main.bicep's defaults would set them.</summary>
 [Collection(MainTemplateCollection.Name)]
-public sealed class AppSettingsTests(MainTemplateFixture fixture)
+public sealed class AppSettingsTests(MainTemplateFixture template, DefaultDeploymentFixture deployment, ExternalParticipantDeploymentFixture withShipping)
 {
     // Settings Flex Consumption rejects or ignores: the runtime lives in functionAppConfig, there is no content share,
     // and the package comes from the deployment container.
@@ -19,83 +21,90 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
         "ENABLE_ORYX_BUILD",
     ];
 
+    private IReadOnlyDictionary<string, string> Settings => deployment.CoordinatorApp.AppSettings;
+
     [Fact]
     public void AppSettings_ConnectToStorageThroughTheManagedIdentity()
     {
-        Assert.Equal("managedidentity", fixture.Setting("AzureWebJobsStorage__credential").Text);
-        var account = ArmScope.ParameterReference(fixture.Setting("AzureWebJobsStorage__accountName").Value);
-        Assert.NotNull(account);
-        Assert.Contains("storage", ArmScope.AsString(fixture.FunctionApp.Scope.ArgumentOf(account)), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("managedidentity", Settings["AzureWebJobsStorage__credential"]);
+        Assert.StartsWith($"st{TestParameters.NamePrefix}", Settings["AzureWebJobsStorage__accountName"], StringComparison.Ordinal);
 
         // A user-assigned identity must be named, else the host and the app ask for a system-assigned one there is not.
-        var clientId = ArmScope.ParameterReference(fixture.Setting("AzureWebJobsStorage__clientId").Value);
-        Assert.NotNull(clientId);
-        var argument = ArmScope.AsString(fixture.FunctionApp.Scope.ArgumentOf(clientId));
-        Assert.Contains("clientId", argument, StringComparison.Ordinal);
-        Assert.Contains("identity", argument, StringComparison.Ordinal);
+        var clientId = Settings["AzureWebJobsStorage__clientId"];
+        Assert.Equal(DeploymentFixture.IdentityOf(deployment.CoordinatorApp), PredictedResource.ReferencedResourceId(clientId));
+        Assert.EndsWith(".clientId)]", clientId, StringComparison.Ordinal);
     }
 
     [Fact]
     public void AppSettings_CoverEveryValueOfTheLocalSettingsSample()
     {
-        var names = fixture.AppSettings.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var (name, sampleValue) in Repository.SampleSettingValues())
         {
             switch (name)
             {
                 case "AzureWebJobsStorage":
                     // On Azure the connection is identity-based: the same setting, split into its __ parts.
-                    Assert.Contains("AzureWebJobsStorage__accountName", names);
-                    Assert.Contains("AzureWebJobsStorage__credential", names);
+                    Assert.Contains("AzureWebJobsStorage__accountName", Settings.Keys);
+                    Assert.Contains("AzureWebJobsStorage__credential", Settings.Keys);
                     break;
                 case "FUNCTIONS_WORKER_RUNTIME":
                     // Flex Consumption takes the runtime from functionAppConfig, not from this setting.
-                    Assert.Equal(sampleValue, ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.runtime.name")));
+                    Assert.Equal(sampleValue, ArmScope.AsString(deployment.CoordinatorApp.Property("functionAppConfig.runtime.name")));
                     break;
                 default:
-                    Assert.True(names.Contains(name), $"local.settings.sample.json has {name}; the function app's settings do not.");
+                    Assert.True(Settings.ContainsKey(name), $"local.settings.sample.json has {name}; the function app's settings do not.");
                     break;
             }
         }
     }
 
     [Fact]
-    public void AppSettings_LeaveOutSettingsFlexConsumptionRejects()
+    public void AppSettings_OfEveryApp_LeaveOutSettingsFlexConsumptionRejects()
     {
-        var present = fixture.AppSettings.Select(s => s.Name).Intersect(RejectedByFlexConsumption, StringComparer.OrdinalIgnoreCase);
-        Assert.Empty(present);
+        foreach (var site in withShipping.Snapshot.OfType(DeploymentSnapshot.SiteType))
+        {
+            Assert.Empty(site.AppSettings.Keys.Intersect(RejectedByFlexConsumption, StringComparer.OrdinalIgnoreCase));
+        }
     }
 
+    // Each comes from a secure parameter of main.bicep (securestring, never logged in deployment history); that every
+    // module on the way declares it secure too is SecureParameterTests' check.
     [Theory]
-    [InlineData("TRANSACTIONS_API_KEY")]
-    [InlineData("ORDERS_POSTGRES_CONNECTION")]
-    [InlineData("LEDGER_MYSQL_CONNECTION")]
-    public void AppSettings_TakeSecretsOnlyFromSecureParameters(string settingName)
+    [InlineData("TRANSACTIONS_API_KEY", "transactionsApiKey", TestParameters.ApiKey)]
+    [InlineData("ORDERS_POSTGRES_CONNECTION", "ordersPostgresConnection", "")]
+    [InlineData("LEDGER_MYSQL_CONNECTION", "ledgerMySqlConnection", "")]
+    public void AppSettings_TakeSecretsOnlyFromSecureParameters(string settingName, string mainParameter, string value)
     {
-        var parameter = ArmScope.ParameterReference(fixture.Setting(settingName).Value);
-        Assert.True(parameter is not null, $"{settingName} should be set straight from a parameter.");
-
-        // Every template the value passes through declares it securestring, up to main.bicep's own parameter, so it
-        // is never logged in deployment history.
-        var chain = fixture.FunctionApp.Scope.ParameterChain(parameter).ToList();
-        Assert.True(chain.Count >= 2, $"{settingName} should come from a parameter of main.bicep.");
-        Assert.All(chain, declaration => Assert.Equal("securestring", ArmScope.AsString(declaration["type"]), ignoreCase: true));
+        Assert.Equal(value, Settings[settingName]);
+        Assert.Equal("securestring", ArmScope.AsString(template.Template.Root.Parameter(mainParameter)?["type"]), ignoreCase: true);
     }
 
     // The signing keys are the one secret the app's own security rests on: they live in Key Vault (KeyVaultTests), and the
     // settings only point there.
-    [Theory]
-    [InlineData("TRANSACTIONS_SIGNING_KEY")]
-    [InlineData("TRANSACTIONS_SIGNING_KEYS_PREVIOUS")]
-    public void AppSettings_TakeTheSigningKeysOnlyFromKeyVaultReferences(string settingName)
+    [Fact]
+    public void AppSettings_TakeTheSigningKeyOnlyFromAKeyVaultReference()
     {
-        var text = fixture.Setting(settingName).Text ?? string.Empty;
-        Assert.Contains("@Microsoft.KeyVault(SecretUri=", text, StringComparison.Ordinal);
-        var parameter = Assert.Single(ArmScope.ParameterReferences(text).Distinct(), p => p.Contains("SecretUri", StringComparison.Ordinal));
-        var argument = ArmScope.AsString(fixture.FunctionApp.Scope.ArgumentOf(parameter)) ?? string.Empty;
-        Assert.Contains("reference('keyVault')", argument, StringComparison.Ordinal);
-        Assert.Contains("outputs", argument, StringComparison.Ordinal);
-        Assert.DoesNotContain("parameters('transactionsSigningKey", text, StringComparison.Ordinal);
+        var secret = withShipping.Snapshot.Named(KeyVaultTests.SecretType, "transactions-signing-key");
+        KeyVaultReference.AssertPointsTo(withShipping.CoordinatorApp.AppSettings["TRANSACTIONS_SIGNING_KEY"], secret);
+    }
+
+    // The previous keys' secret exists only when there are previous keys, so its URI is made from the vault's, and the
+    // setting is empty until the deployment knows it.
+    [Fact]
+    public void AppSettings_TakeThePreviousSigningKeysOnlyFromAKeyVaultReference()
+    {
+        var vault = withShipping.Snapshot.OfType("Microsoft.KeyVault/vaults").Single();
+        Assert.Equal(TestParameters.PreviousSigningKeys, withShipping.Snapshot.Named(KeyVaultTests.SecretType, "transactions-signing-keys-previous").Properties?["value"]?.ToString());
+        var value = withShipping.CoordinatorApp.AppSettings["TRANSACTIONS_SIGNING_KEYS_PREVIOUS"];
+        Assert.Contains("'@Microsoft.KeyVault(SecretUri={0})'", value, StringComparison.Ordinal);
+        Assert.Contains($"format('{{0}}secrets/transactions-signing-keys-previous', reference('{vault.Id}'", value, StringComparison.Ordinal);
+        Assert.DoesNotContain(TestParameters.PreviousSigningKeys, value, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AppSettings_WithoutPreviousSigningKeys_LeaveThatSettingEmpty()
+    {
+        Assert.Equal(string.Empty, Settings["TRANSACTIONS_SIGNING_KEYS_PREVIOUS"]);
     }
 
     // A deployment without overrides behaves as the app does locally with the sample's values.
@@ -105,9 +114,10 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
     [InlineData("TRANSACTIONS_IN_DOUBT_SECONDS")]
     [InlineData("TRANSACTIONS_HISTORY_PURGE_SCHEDULE")]
     [InlineData("TRANSACTIONS_HISTORY_RETENTION")]
+    [InlineData("TRANSACTIONS_PARTICIPANTS")]
     public void AppSettings_DefaultToTheValuesOfTheLocalSettingsSample(string settingName)
     {
-        Assert.Equal(Repository.SampleSettingValues()[settingName], DefaultOfMainParameterBehind(settingName));
+        Assert.Equal(Repository.SampleSettingValues()[settingName], Settings[settingName]);
     }
 
     // ResolveInDoubt and PurgeHistory bind these as timer schedules: NCRONTAB with seconds, six fields.
@@ -116,38 +126,17 @@ public sealed class AppSettingsTests(MainTemplateFixture fixture)
     [InlineData("TRANSACTIONS_HISTORY_PURGE_SCHEDULE")]
     public void AppSettings_TimerSchedulesAreSixFieldCronExpressions(string settingName)
     {
-        var schedule = DefaultOfMainParameterBehind(settingName);
-        Assert.NotNull(schedule);
-        Assert.Equal(6, schedule.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(6, Settings[settingName].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
     [Theory]
     [InlineData("ordersPostgresConnection")]
     [InlineData("ledgerMySqlConnection")]
+    [InlineData("shippingPostgresConnection")]
     public void AppSettings_DatabaseConnectionsDefaultToEmpty(string parameter)
     {
-        var declaration = fixture.Template.Root.Parameter(parameter);
+        var declaration = template.Template.Root.Parameter(parameter);
         Assert.NotNull(declaration);
         Assert.Equal(string.Empty, ArmScope.AsString(declaration["defaultValue"]));
-    }
-
-    [Fact]
-    public void AppSettings_NameByDefaultTheParticipantsOfTheSample()
-    {
-        Assert.Contains("parameters('participants')", fixture.Setting("TRANSACTIONS_PARTICIPANTS").Text, StringComparison.Ordinal);
-        var defaults = fixture.Template.Root.Parameter("participants")?["defaultValue"]?.AsArray().Select(n => n?.ToString()).ToList();
-        var sample = Repository.SampleSettingValues()["TRANSACTIONS_PARTICIPANTS"]
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Equal(sample, defaults);
-    }
-
-    // The default value of the main.bicep parameter a setting is made from (through the function-app module's parameter).
-    private string? DefaultOfMainParameterBehind(string settingName)
-    {
-        var expression = fixture.Setting(settingName).Text ?? string.Empty;
-        var parameter = Assert.Single(ArmScope.ParameterReferences(expression));
-        var chain = fixture.FunctionApp.Scope.ParameterChain(parameter).ToList();
-        Assert.True(chain.Count >= 2, $"{settingName} should come from a parameter of main.bicep.");
-        return chain[^1]["defaultValue"]?.ToString();
     }
 }

@@ -1,15 +1,19 @@
 using Serverless.Infra.Tests.Arm;
+using Serverless.Infra.Tests.Snapshot;
 using Xunit;
 
 namespace Serverless.Infra.Tests;
 
+/// <summary>The coordinator's function app and its plan, as a deployment with main.bicep's defaults would create them.</summary>
 [Collection(MainTemplateCollection.Name)]
-public sealed class FunctionAppTests(MainTemplateFixture fixture)
+public sealed class FunctionAppTests(MainTemplateFixture fixture, DefaultDeploymentFixture deployment)
 {
+    private PredictedResource App => deployment.CoordinatorApp;
+
     [Fact]
     public void FunctionApp_IsALinuxFunctionApp()
     {
-        var kind = ArmScope.AsString(fixture.FunctionApp.Json["kind"]) ?? string.Empty;
+        var kind = ArmScope.AsString(App.Json["kind"]) ?? string.Empty;
         var parts = kind.Split(',', StringSplitOptions.TrimEntries);
         Assert.Contains("functionapp", parts);
         Assert.Contains("linux", parts);
@@ -18,12 +22,11 @@ public sealed class FunctionAppTests(MainTemplateFixture fixture)
     [Fact]
     public void FunctionApp_RunsOnAFlexConsumptionPlan()
     {
-        var plan = fixture.OnlyResource("Microsoft.Web/serverfarms");
+        var plan = Assert.Single(deployment.Snapshot.OfType("Microsoft.Web/serverfarms"));
         Assert.Equal("FC1", ArmScope.AsString(plan.Json["sku"]?["name"]));
         Assert.Equal("FlexConsumption", ArmScope.AsString(plan.Json["sku"]?["tier"]));
         Assert.True(plan.Properties?["reserved"]?.GetValue<bool>(), "A Linux plan has reserved: true.");
-        Assert.Contains("Microsoft.Web/serverfarms", ArmScope.AsString(fixture.FunctionAppProperty("serverFarmId")), StringComparison.Ordinal);
-        Assert.Same(plan.Scope, fixture.FunctionApp.Scope);
+        Assert.Equal(plan.Id, ArmScope.AsString(App.Property("serverFarmId")));
     }
 
     // Flex Consumption lists the .NET isolated stack as dotnet-isolated with versions "8.0", "9.0", "10.0"; the version
@@ -31,54 +34,47 @@ public sealed class FunctionAppTests(MainTemplateFixture fixture)
     [Fact]
     public void FunctionApp_RunsTheIsolatedWorkerOnTheDotnetVersionTheAppTargets()
     {
-        Assert.Equal("dotnet-isolated", ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.runtime.name")));
+        Assert.Equal("dotnet-isolated", ArmScope.AsString(App.Property("functionAppConfig.runtime.name")));
 
         var targetFramework = Repository.TargetFramework();
         Assert.StartsWith("net", targetFramework, StringComparison.Ordinal);
-        Assert.Equal(targetFramework["net".Length..], ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.runtime.version")));
+        Assert.Equal(targetFramework["net".Length..], ArmScope.AsString(App.Property("functionAppConfig.runtime.version")));
     }
 
     [Fact]
     public void FunctionApp_RunsAsTheUserAssignedIdentity()
     {
-        var identity = fixture.FunctionApp.Json["identity"];
-        Assert.Equal("UserAssigned", ArmScope.AsString(identity?["type"]));
-        var key = Assert.Single(identity?["userAssignedIdentities"]?.AsObject() ?? []).Key;
-
-        // The key names a module parameter; the template around the module fills it with the identity's id.
-        var parameter = Assert.Single(ArmScope.ParameterReferences(key));
-        var argument = ArmScope.AsString(fixture.FunctionApp.Scope.ArgumentOf(parameter));
-        Assert.Contains("Microsoft.ManagedIdentity/userAssignedIdentities", argument, StringComparison.Ordinal);
-        Assert.NotEmpty(fixture.Template.OfType("Microsoft.ManagedIdentity/userAssignedIdentities"));
+        Assert.Equal("UserAssigned", ArmScope.AsString(App.Json["identity"]?["type"]));
+        var identity = Assert.Single(deployment.Snapshot.OfType(DeploymentSnapshot.IdentityType));
+        Assert.Equal(identity.Id, DeploymentFixture.IdentityOf(App));
     }
 
     [Fact]
     public void FunctionApp_FetchesItsDeploymentPackageWithTheIdentityNotAKey()
     {
-        Assert.Equal("blobContainer", ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.deployment.storage.type")));
-        Assert.Equal(
-            "UserAssignedIdentity",
-            ArmScope.AsString(fixture.FunctionAppProperty("functionAppConfig.deployment.storage.authentication.type")));
-        Assert.NotEmpty(fixture.Template.OfType("Microsoft.Storage/storageAccounts/blobServices/containers"));
+        Assert.Equal("blobContainer", ArmScope.AsString(App.Property("functionAppConfig.deployment.storage.type")));
+        Assert.Equal("UserAssignedIdentity", ArmScope.AsString(App.Property("functionAppConfig.deployment.storage.authentication.type")));
+        Assert.Equal(DeploymentFixture.IdentityOf(App), ArmScope.AsString(App.Property("functionAppConfig.deployment.storage.authentication.userAssignedIdentityResourceId")));
+        var container = Assert.Single(deployment.Snapshot.OfType("Microsoft.Storage/storageAccounts/blobServices/containers"));
+        Assert.StartsWith(deployment.HostStorageOf(App).Id + "/", container.Id, StringComparison.Ordinal);
+        Assert.Equal("app-package", container.Name.Split('/')[^1]);
     }
 
     [Fact]
     public void FunctionApp_AcceptsOnlyHttpsWithTls12OrLater()
     {
-        Assert.True(fixture.FunctionAppProperty("httpsOnly")?.GetValue<bool>());
-        Assert.Equal("1.2", ArmScope.AsString(fixture.FunctionAppProperty("siteConfig.minTlsVersion")));
-        Assert.Equal("Disabled", ArmScope.AsString(fixture.FunctionAppProperty("siteConfig.ftpsState")));
+        Assert.True(App.Property("httpsOnly")?.GetValue<bool>());
+        Assert.Equal("1.2", ArmScope.AsString(App.Property("siteConfig.minTlsVersion")));
+        Assert.Equal("Disabled", ArmScope.AsString(App.Property("siteConfig.ftpsState")));
     }
 
     [Fact]
     public void Monitoring_IsWorkspaceBasedApplicationInsightsWiredIntoTheApp()
     {
-        var insights = fixture.OnlyResource("Microsoft.Insights/components");
-        Assert.Contains(
-            "Microsoft.OperationalInsights/workspaces",
-            ArmScope.AsString(insights.Properties?["WorkspaceResourceId"]),
-            StringComparison.Ordinal);
-        Assert.NotNull(fixture.Setting("APPLICATIONINSIGHTS_CONNECTION_STRING").Text);
+        var insights = Assert.Single(deployment.Snapshot.OfType("Microsoft.Insights/components"));
+        var workspace = Assert.Single(deployment.Snapshot.OfType("Microsoft.OperationalInsights/workspaces"));
+        Assert.Equal(workspace.Id, ArmScope.AsString(insights.Properties?["WorkspaceResourceId"]));
+        Assert.Equal(insights.Id, PredictedResource.ReferencedResourceId(App.AppSettings["APPLICATIONINSIGHTS_CONNECTION_STRING"]));
     }
 
     [Fact]
@@ -89,5 +85,6 @@ public sealed class FunctionAppTests(MainTemplateFixture fixture)
         Assert.Contains("functionAppName", outputs.Select(o => o.Key));
         Assert.Contains("defaultHostName", outputs.Select(o => o.Key));
         Assert.Contains("storageAccountName", outputs.Select(o => o.Key));
+        Assert.Contains("externalParticipantApps", outputs.Select(o => o.Key));
     }
 }

@@ -1,4 +1,5 @@
 using Serverless.Infra.Tests.Arm;
+using Serverless.Infra.Tests.Snapshot;
 using Xunit;
 
 namespace Serverless.Infra.Tests;
@@ -6,13 +7,13 @@ namespace Serverless.Infra.Tests;
 /// <summary>
 /// The signing keys on Azure: in a Key Vault with RBAC authorization, set from secure parameters, read by the app's
 /// user-assigned identity through Key Vault references with the narrowest role there is (Key Vault Secrets User) on each
-/// secret, never as plain app settings.
+/// secret, never as plain app settings. (An external participant's key: ExternalParticipantTests.)
 /// </summary>
 [Collection(MainTemplateCollection.Name)]
-public sealed class KeyVaultTests(MainTemplateFixture fixture)
+public sealed class KeyVaultTests(MainTemplateFixture fixture, DefaultDeploymentFixture deployment, ExternalParticipantDeploymentFixture withShipping)
 {
-    private const string SecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
-    private const string SecretType = "Microsoft.KeyVault/vaults/secrets";
+    public const string SecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
+    public const string SecretType = "Microsoft.KeyVault/vaults/secrets";
 
     private ArmResource Vault => fixture.OnlyResource("Microsoft.KeyVault/vaults");
 
@@ -30,7 +31,7 @@ public sealed class KeyVaultTests(MainTemplateFixture fixture)
     [InlineData("transactions-signing-keys-previous", "transactionsSigningKeysPrevious")]
     public void Secrets_HoldTheSigningKeys_FromSecureParametersOfMainBicep(string secretName, string mainParameter)
     {
-        var secret = Assert.Single(fixture.Template.OfType(SecretType), s => (ArmScope.AsString(s.Json["name"]) ?? string.Empty).Contains(secretName, StringComparison.Ordinal)
+        var secret = Assert.Single(fixture.CoordinatorResources(SecretType), s => (ArmScope.AsString(s.Json["name"]) ?? string.Empty).Contains(secretName, StringComparison.Ordinal)
             && !(ArmScope.AsString(s.Json["name"]) ?? string.Empty).Contains(secretName + "s", StringComparison.Ordinal));
         var parameter = ArmScope.ParameterReference(secret.Properties?["value"]);
         Assert.NotNull(parameter);
@@ -44,39 +45,38 @@ public sealed class KeyVaultTests(MainTemplateFixture fixture)
     [Fact]
     public void TheAppsIdentity_MayOnlyReadTheSecrets_EachAssignmentScopedToOneSecret()
     {
-        var assignments = fixture.Template.OfType("Microsoft.Authorization/roleAssignments")
-            .Where(a => (ArmScope.AsString(a.Json["scope"]) ?? string.Empty).Contains("Microsoft.KeyVault/vaults/secrets", StringComparison.Ordinal))
-            .ToList();
-        Assert.Equal(2, assignments.Count);
-        Assert.All(assignments, a =>
+        var coordinator = DeploymentFixture.IdentityOf(withShipping.CoordinatorApp);
+        var secrets = withShipping.Snapshot.OfType(SecretType).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        var vault = withShipping.Snapshot.OfType("Microsoft.KeyVault/vaults").Single().Id;
+        var onTheVault = withShipping.Snapshot.RoleAssignments.Where(a => a.Scope.StartsWith(vault, StringComparison.Ordinal)).ToList();
+
+        // The coordinator reads its current and previous keys and every participant's key; nobody has a role on the vault itself.
+        Assert.NotEmpty(onTheVault);
+        Assert.All(onTheVault, a =>
         {
-            var role = ArmScope.AsString(a.Properties?["roleDefinitionId"]) ?? string.Empty;
-            var roleId = role + string.Concat(ArmScope.VariableReferences(role).Select(v => ArmScope.AsString(a.Scope.Variable(v))));
-            Assert.Contains(SecretsUser, roleId, StringComparison.OrdinalIgnoreCase);
-            Assert.Equal("ServicePrincipal", ArmScope.AsString(a.Properties?["principalType"]));
-            var principal = ArmScope.ParameterReference(a.Properties?["principalId"]);
-            Assert.NotNull(principal);
-            var argument = ArmScope.AsString(a.Scope.ArgumentOf(principal)) ?? string.Empty;
-            Assert.Contains("identity", argument, StringComparison.Ordinal);
-            Assert.Contains("principalId", argument, StringComparison.Ordinal);
+            Assert.Contains(a.Scope, secrets);
+            Assert.Equal(SecretsUser, a.RoleId);
+            Assert.Equal("ServicePrincipal", a.PrincipalType);
         });
-        Assert.DoesNotContain(
-            fixture.Template.OfType("Microsoft.Authorization/roleAssignments"),
-            a => (ArmScope.AsString(a.Json["scope"]) ?? string.Empty).Contains("Microsoft.KeyVault/vaults'", StringComparison.Ordinal));
+        string[] coordinatorReads = ["transactions-signing-key", "transactions-signing-keys-previous", "participant-shipping-signing-key"];
+        Assert.Equal(
+            coordinatorReads.Select(n => withShipping.Snapshot.Named(SecretType, n).Id).Order(StringComparer.Ordinal),
+            onTheVault.Where(a => a.PrincipalIdentityId == coordinator).Select(a => a.Scope).Order(StringComparer.Ordinal));
     }
 
     [Fact]
     public void FunctionApp_ResolvesKeyVaultReferencesWithItsUserAssignedIdentity()
     {
-        var reference = ArmScope.ParameterReference(fixture.FunctionApp.Properties?["keyVaultReferenceIdentity"]);
-        Assert.NotNull(reference);
-        Assert.Contains("Microsoft.ManagedIdentity/userAssignedIdentities", ArmScope.AsString(fixture.FunctionApp.Scope.ArgumentOf(reference)), StringComparison.Ordinal);
+        var app = deployment.CoordinatorApp;
+        Assert.Equal(DeploymentFixture.IdentityOf(app), ArmScope.AsString(app.Property("keyVaultReferenceIdentity")));
     }
 
     [Fact]
     public void Template_ContainsNoSigningKeyAsAPlainAppSetting()
     {
-        var setting = fixture.Setting("TRANSACTIONS_SIGNING_KEY");
-        Assert.StartsWith("[format('@Microsoft.KeyVault(SecretUri=", setting.Text ?? string.Empty, StringComparison.Ordinal);
+        KeyVaultReference.AssertPointsTo(deployment.CoordinatorApp.AppSettings["TRANSACTIONS_SIGNING_KEY"], deployment.Snapshot.Named(SecretType, "transactions-signing-key"));
+
+        // The key given for the deployment is in its secret and nowhere else.
+        Assert.Single(deployment.Snapshot.Resources, r => r.Json.ToJsonString().Contains(TestParameters.SigningKey, StringComparison.Ordinal));
     }
 }

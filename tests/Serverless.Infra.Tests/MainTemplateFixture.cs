@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Serverless.Infra.Tests.Arm;
 using Serverless.Infra.Tests.Bicep;
 using Xunit;
@@ -21,32 +20,25 @@ public sealed class MainTemplateFixture : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    /// <summary>The one resource of a type, failing when there is none or several.</summary>
+    /// <summary>
+    /// The coordinator's resources of a type: those the template deploys (not <c>existing</c> ones) outside an external
+    /// participant's module (participant-app.bicep, deployed as <c>participant-{name}</c>).
+    /// </summary>
+    public IEnumerable<ArmResource> CoordinatorResources(string type) =>
+        Template.OfType(type).Where(r => !r.IsExisting && !r.Scope.DeploymentNames.Any(n => n.Contains("participant-", StringComparison.Ordinal)));
+
+    /// <summary>The coordinator's one resource of a type, failing when there is none or several.</summary>
     public ArmResource OnlyResource(string type)
     {
-        var found = Template.OfType(type).ToList();
-        Assert.True(found.Count == 1, $"Expected exactly one {type} in the template, found {found.Count}.");
+        var found = CoordinatorResources(type).ToList();
+        Assert.True(found.Count == 1, $"Expected exactly one {type} of the coordinator in the template, found {found.Count}.");
         return found[0];
     }
-
-    public ArmResource FunctionApp => OnlyResource("Microsoft.Web/sites");
-
-    public IReadOnlyList<AppSetting> AppSettings => FunctionApp.AppSettings();
-
-    public AppSetting Setting(string name)
-    {
-        var matches = AppSettings.Where(s => s.Name == name).ToList();
-        Assert.True(matches.Count == 1, $"Expected one app setting {name}; the app settings are: {string.Join(", ", AppSettings.Select(s => s.Name))}.");
-        return matches[0];
-    }
-
-    /// <summary>A node of the function app's <c>properties</c> by path, e.g. <c>functionAppConfig.runtime.name</c>.</summary>
-    public JsonNode? FunctionAppProperty(string path) =>
-        path.Split('.').Aggregate(FunctionApp.Properties, (node, key) => node?[key]);
 }
 
 [CollectionDefinition(Name)]
-public sealed class MainTemplateCollection : ICollectionFixture<MainTemplateFixture>
+public sealed class MainTemplateCollection
+    : ICollectionFixture<MainTemplateFixture>, ICollectionFixture<DefaultDeploymentFixture>, ICollectionFixture<ExternalParticipantDeploymentFixture>
 {
     public const string Name = "infra/main.bicep";
 }

@@ -14,6 +14,23 @@ public static class Roles
         ["Storage Table Data Contributor"] = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     };
 
+    /// <summary>
+    /// The narrow queue roles an external participant's identity gets on the coordinator's queues, each on one queue:
+    /// what Microsoft's table of roles for Functions bindings names for a queue trigger (Reader, Message Processor)
+    /// and a queue output (Message Sender).
+    /// </summary>
+    public static class Queue
+    {
+        /// <summary>Storage Queue Data Reader: peek and read messages, read queue properties.</summary>
+        public const string DataReader = "19e7f393-937e-4f77-808e-94535e297925";
+
+        /// <summary>Storage Queue Data Message Processor: receive (peek, hide) and delete messages.</summary>
+        public const string MessageProcessor = "8a0f0c08-91a1-4084-bc3d-661d67233fed";
+
+        /// <summary>Storage Queue Data Message Sender: add messages.</summary>
+        public const string MessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
+    }
+
     /// <summary>Roles that manage resources, hand out access or read account keys: never for the app.</summary>
     public static readonly IReadOnlyDictionary<string, string> Broad = new Dictionary<string, string>
     {

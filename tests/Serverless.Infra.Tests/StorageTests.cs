@@ -1,22 +1,22 @@
-using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Serverless.Infra.Tests.Arm;
+using Serverless.Infra.Tests.Snapshot;
 using Xunit;
 
 namespace Serverless.Infra.Tests;
 
 [Collection(MainTemplateCollection.Name)]
-public sealed partial class StorageTests(MainTemplateFixture fixture)
+public sealed class StorageTests(MainTemplateFixture fixture, DefaultDeploymentFixture deployment)
 {
     private const string QueueType = "Microsoft.Storage/storageAccounts/queueServices/queues";
     private const string TableType = "Microsoft.Storage/storageAccounts/tableServices/tables";
-    private const string RoleAssignmentType = "Microsoft.Authorization/roleAssignments";
 
     private ArmResource Account => fixture.OnlyResource("Microsoft.Storage/storageAccounts");
 
-    // The storage module's role assignments (Key Vault's own are checked by KeyVaultTests).
-    private IEnumerable<ArmResource> StorageAssignments => fixture.Template.OfType(RoleAssignmentType)
-        .Where(a => a.Scope.Template["resources"]?.ToJsonString().Contains("Microsoft.Storage/storageAccounts", StringComparison.Ordinal) == true);
+    private PredictedResource CoordinatorAccount => deployment.HostStorageOf(deployment.CoordinatorApp);
+
+    // The role assignments on the storage account (Key Vault's own are checked by KeyVaultTests).
+    private List<RoleAssignment> StorageAssignments => [.. deployment.Snapshot.RoleAssignments
+        .Where(a => a.Scope.StartsWith(CoordinatorAccount.Id, StringComparison.Ordinal))];
 
     [Fact]
     public void StorageAccount_RefusesSharedKeyAccess()
@@ -36,14 +36,14 @@ public sealed partial class StorageTests(MainTemplateFixture fixture)
     [Fact]
     public void Storage_PreCreatesTheCoordinatorAndParticipantQueuesWithTheirPoisonQueues()
     {
-        var (names, outer) = NamesPassedTo(Assert.Single(fixture.Template.OfType(QueueType)));
-        var expression = Expand(outer, ArmScope.AsString(names) ?? string.Empty);
-
-        // main.bicep derives the names from the participants parameter (DESIGN.md, "Queues, task hub and tables").
-        Assert.Contains("'tx-coordinator'", expression, StringComparison.Ordinal);
-        Assert.Contains("'tx-participant-{0}'", expression, StringComparison.Ordinal);
-        Assert.Contains("parameters('participants')", expression, StringComparison.Ordinal);
-        Assert.Contains("'{0}-poison'", expression, StringComparison.Ordinal);
+        // DESIGN.md, "Queues, task hub and tables": one inbox per participant of the participants parameter (by default
+        // the sample's), the coordinator's inbox, and each one's poison queue.
+        string[] inboxes = ["tx-coordinator", .. Repository.SampleSettingValues()["TRANSACTIONS_PARTICIPANTS"].Split(',').Select(p => $"tx-participant-{p}")];
+        var queues = deployment.Snapshot.OfType(QueueType).ToList();
+        Assert.All(queues, q => Assert.StartsWith(CoordinatorAccount.Id + "/queueServices/default/queues/", q.Id, StringComparison.Ordinal));
+        Assert.Equal(
+            inboxes.Concat(inboxes.Select(q => q + "-poison")).Order(StringComparer.Ordinal),
+            queues.Select(q => q.Name.Split('/')[^1]).Order(StringComparer.Ordinal));
     }
 
     // The participants' tables and the coordinator's decision records ({hub}Decisions for host.json's task hub). The
@@ -51,51 +51,26 @@ public sealed partial class StorageTests(MainTemplateFixture fixture)
     [Fact]
     public void Storage_PreCreatesTheTablesTheAppUses()
     {
-        var (names, outer) = NamesPassedTo(Assert.Single(fixture.Template.OfType(TableType)));
-        var variable = Assert.Single(ArmScope.VariableReferences(ArmScope.AsString(names) ?? string.Empty));
-        var tables = outer.Variable(variable) as JsonArray;
-        Assert.NotNull(tables);
+        var tables = deployment.Snapshot.OfType(TableType).ToList();
+        Assert.All(tables, t => Assert.StartsWith(CoordinatorAccount.Id + "/tableServices/default/tables/", t.Id, StringComparison.Ordinal));
         string[] expected = ["BankAccounts", "InventoryItems", Repository.TaskHubName() + "Decisions"];
-        Assert.Equal(expected.Order(StringComparer.Ordinal), tables.Select(t => ArmScope.AsString(t)).Order(StringComparer.Ordinal));
-    }
-
-    [Fact]
-    public void RoleAssignments_AreScopedToTheStorageAccountAsServicePrincipalAssignments()
-    {
-        var assignments = StorageAssignments.ToList();
-        Assert.NotEmpty(assignments);
-        Assert.All(assignments, a =>
-        {
-            Assert.Contains("Microsoft.Storage/storageAccounts", ArmScope.AsString(a.Json["scope"]), StringComparison.Ordinal);
-            Assert.Contains("Microsoft.Authorization/roleDefinitions", ArmScope.AsString(a.Properties?["roleDefinitionId"]), StringComparison.Ordinal);
-            Assert.Equal("ServicePrincipal", ArmScope.AsString(a.Properties?["principalType"]));
-        });
+        Assert.Equal(expected.Order(StringComparer.Ordinal), tables.Select(t => t.Name.Split('/')[^1]).Order(StringComparer.Ordinal));
     }
 
     // Exactly the roles the Functions host, the Durable Task extension's Azure Storage provider, the queue and timer
-    // triggers and the app need (infra/README.md, "Roles"): each is there, and nothing else is granted.
+    // triggers and the app need (infra/README.md, "Roles"), each scoped to the account alone and given to the app's
+    // identity: each is there, and nothing else is granted.
     [Fact]
-    public void RoleAssignments_GrantExactlyTheBlobQueueAndTableDataRoles()
+    public void RoleAssignments_GrantExactlyTheBlobQueueAndTableDataRoles_ToTheAppsIdentity_OnTheAccount()
     {
-        var granted = StorageAssignments.SelectMany(GrantedRoleIds).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        foreach (var (role, id) in Roles.NarrowStorageDataRoles)
+        var assignments = StorageAssignments;
+        Assert.Equal(Roles.NarrowStorageDataRoles.Values.Order(StringComparer.Ordinal), assignments.Select(a => a.RoleId).Order(StringComparer.Ordinal));
+        Assert.All(assignments, a =>
         {
-            Assert.True(granted.Contains(id), $"No role assignment grants {role} ({id}).");
-        }
-
-        var extra = granted.Except(Roles.NarrowStorageDataRoles.Values, StringComparer.OrdinalIgnoreCase).ToList();
-        Assert.True(extra.Count == 0, $"Role assignments grant roles beyond the three data roles: {string.Join(", ", extra)}.");
-    }
-
-    [Fact]
-    public void RoleAssignments_GoToTheAppsIdentity()
-    {
-        var assignment = StorageAssignments.First();
-        var principal = ArmScope.ParameterReference(assignment.Properties?["principalId"]);
-        Assert.NotNull(principal);
-        var argument = ArmScope.AsString(assignment.Scope.ArgumentOf(principal));
-        Assert.Contains("identity", argument, StringComparison.Ordinal);
-        Assert.Contains("principalId", argument, StringComparison.Ordinal);
+            Assert.Equal(CoordinatorAccount.Id, a.Scope);
+            Assert.Equal(DeploymentFixture.IdentityOf(deployment.CoordinatorApp), a.PrincipalIdentityId);
+            Assert.Equal("ServicePrincipal", a.PrincipalType);
+        });
     }
 
     [Fact]
@@ -118,40 +93,6 @@ public sealed partial class StorageTests(MainTemplateFixture fixture)
         Assert.DoesNotContain("DefaultEndpointsProtocol", text, StringComparison.OrdinalIgnoreCase);
 
         // AzureWebJobsStorage itself would be a connection string; only its identity-based __ parts may exist.
-        Assert.DoesNotContain(fixture.AppSettings, s => s.Name.Equals("AzureWebJobsStorage", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(deployment.CoordinatorApp.AppSettings.Keys, s => s.Equals("AzureWebJobsStorage", StringComparison.OrdinalIgnoreCase));
     }
-
-    // The role definition ids one assignment grants: the literal id in its roleDefinitionId, or, for a copy loop over
-    // a variable (variables('roles')[copyIndex()].id), the id of every element of that variable.
-    private static IEnumerable<string> GrantedRoleIds(ArmResource assignment)
-    {
-        var expression = ArmScope.AsString(assignment.Properties?["roleDefinitionId"]) ?? string.Empty;
-        var literal = RoleId().Matches(expression).Select(m => m.Value).ToList();
-        if (literal.Count > 0)
-        {
-            return literal;
-        }
-
-        var variable = Assert.Single(ArmScope.VariableReferences(expression));
-        var elements = assignment.Scope.Variable(variable) as JsonArray;
-        Assert.True(elements is not null, $"roleDefinitionId '{expression}' names variable '{variable}', which is not a literal array.");
-        return elements.Select(e => ArmScope.AsString(e?["id"]) ?? string.Empty);
-    }
-
-    [GeneratedRegex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", RegexOptions.IgnoreCase)]
-    private static partial Regex RoleId();
-
-    // A copy loop over a module parameter creates whatever the template around the module passes for it.
-    private static (JsonNode? Names, ArmScope Outer) NamesPassedTo(ArmResource loop)
-    {
-        var count = ArmScope.AsString(loop.Json["copy"]?["count"]) ?? string.Empty;
-        var parameter = Assert.Single(ArmScope.ParameterReferences(count));
-        Assert.NotNull(loop.Scope.Parent);
-        return (loop.Scope.ArgumentOf(parameter), loop.Scope.Parent);
-    }
-
-    // An expression with the definitions of the variables it uses (and that they use) appended.
-    private static string Expand(ArmScope scope, string expression) =>
-        expression + string.Concat(ArmScope.VariableReferences(expression).Select(v =>
-            scope.Variable(v) is { } definition && ArmScope.AsString(definition) is { } text ? Expand(scope, text) : string.Empty));
 }

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -64,6 +65,18 @@ public sealed partial record ArmScope(JsonObject Template, ArmScope? Parent, Jso
 
     public JsonObject? Parameter(string name) => Template["parameters"]?[name] as JsonObject;
 
+    /// <summary>The names (literals or expressions) of the module deployments this template is nested in, innermost first.</summary>
+    public IEnumerable<string> DeploymentNames
+    {
+        get
+        {
+            for (var scope = this; scope?.Deployment is { } deployment; scope = scope.Parent)
+            {
+                yield return AsString(deployment["name"]) ?? string.Empty;
+            }
+        }
+    }
+
     public JsonNode? Variable(string name) => Template["variables"]?[name];
 
     /// <summary>The expression the enclosing module deployment passes for one of this template's parameters.</summary>
@@ -100,6 +113,11 @@ public sealed partial record ArmScope(JsonObject Template, ArmScope? Parent, Jso
     public static IEnumerable<string> ParameterReferences(string expression) =>
         AnyParameterReference().Matches(expression).Select(m => m.Groups[1].Value);
 
+    /// <summary>A node as JSON text with quotes left as they are (the default escapes <c>'</c>), so that expressions inside can be searched.</summary>
+    public static string TextOf(JsonNode? node) => node?.ToJsonString(Unescaped) ?? string.Empty;
+
+    private static readonly JsonSerializerOptions Unescaped = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static string? AsString(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 
@@ -120,26 +138,6 @@ public sealed record ArmResource(string? SymbolicName, JsonObject Json, ArmScope
 
     public JsonNode? Properties => Json["properties"];
 
-    /// <summary>
-    /// The app settings of a <c>Microsoft.Web/sites</c> resource: the literal <c>siteConfig.appSettings</c> array, or,
-    /// when that is an expression (e.g. a concat with optional extras), the literal arrays of the variables it names.
-    /// </summary>
-    public IReadOnlyList<AppSetting> AppSettings()
-    {
-        var node = Properties?["siteConfig"]?["appSettings"];
-        IEnumerable<JsonNode?> items = node switch
-        {
-            JsonArray array => array,
-            _ when ArmScope.AsString(node) is { } expression => ArmScope.VariableReferences(expression)
-                .Select(Scope.Variable).OfType<JsonArray>().SelectMany(a => a),
-            _ => [],
-        };
-        return [.. items.OfType<JsonObject>().Select(o => new AppSetting(ArmScope.AsString(o["name"]) ?? string.Empty, o["value"]))];
-    }
-}
-
-/// <summary>One app setting: its name and its value (a literal or an ARM expression).</summary>
-public sealed record AppSetting(string Name, JsonNode? Value)
-{
-    public string? Text => ArmScope.AsString(Value);
+    /// <summary>Whether it is a reference to a resource deployed elsewhere (<c>existing</c>), not one this template deploys.</summary>
+    public bool IsExisting => Json["existing"] is JsonValue value && value.GetValue<bool>();
 }

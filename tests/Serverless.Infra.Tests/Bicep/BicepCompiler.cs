@@ -15,10 +15,24 @@ public static class BicepCompiler
     /// <summary>Environment variable naming a bicep executable to use instead (e.g. on a machine that is not linux-x64).</summary>
     public const string OverrideVariable = "BICEP_PATH";
 
-    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>Compiles <paramref name="bicepFile"/> to an ARM template on standard output.</summary>
     public static async Task<BicepBuild> BuildAsync(string bicepFile, CancellationToken cancellationToken = default)
+    {
+        var run = await RunAsync(["build", bicepFile, "--stdout"], Path.GetDirectoryName(bicepFile)!, cancellationToken: cancellationToken);
+        return new BicepBuild(run.Executable, run.ExitCode, run.StandardOutput, run.StandardError);
+    }
+
+    /// <summary>
+    /// Runs the compiler with <paramref name="arguments"/> in <paramref name="workingDirectory"/>, with
+    /// <paramref name="environment"/> added to its environment, and collects what it printed.
+    /// </summary>
+    public static async Task<BicepRun> RunAsync(
+        IEnumerable<string> arguments,
+        string workingDirectory,
+        IReadOnlyDictionary<string, string>? environment = null,
+        CancellationToken cancellationToken = default)
     {
         var executable = LocateExecutable();
         var start = new ProcessStartInfo(executable)
@@ -26,17 +40,23 @@ public static class BicepCompiler
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(bicepFile)!,
+            WorkingDirectory = workingDirectory,
         };
-        start.ArgumentList.Add("build");
-        start.ArgumentList.Add(bicepFile);
-        start.ArgumentList.Add("--stdout");
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {executable}.");
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(BuildTimeout);
+        timeout.CancelAfter(RunTimeout);
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -44,10 +64,10 @@ public static class BicepCompiler
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'{executable} build {bicepFile}' did not finish within {BuildTimeout}.");
+            throw new TimeoutException($"'{executable} {string.Join(' ', start.ArgumentList)}' did not finish within {RunTimeout}.");
         }
 
-        return new BicepBuild(executable, process.ExitCode, await stdout, await stderr);
+        return new BicepRun(executable, process.ExitCode, await stdout, await stderr);
     }
 
     /// <summary>
@@ -113,3 +133,6 @@ public static class BicepCompiler
         return path;
     }
 }
+
+/// <summary>What one run of the Bicep CLI printed, and how it exited.</summary>
+public sealed record BicepRun(string Executable, int ExitCode, string StandardOutput, string StandardError);
