@@ -31,22 +31,31 @@ public sealed class SampleAppFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _own = await AzuriteInstance.StartAsync();
-        _coordinator = await AzuriteInstance.StartAsync();
-        var port = FreePort.Get();
-        _app = LocalFunctionsHost.Build(["--app", SampleApp.AssemblyPath], new Dictionary<string, string?>
+        try
         {
-            ["AzureWebJobsStorage"] = _own.ConnectionString,
-            [SampleApp.Connection] = _coordinator.ConnectionString,
-            ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
-            ["TRANSACTIONS_API_KEY"] = ApiKey,
-            ["SAMPLE_GREETING"] = Greeting,
-            ["AzureFunctionsJobHost:extensions:queues:maxPollingInterval"] = "00:00:00.5",
-            ["Logging:LogLevel:Default"] = "Warning",
-        });
-        await _app.StartAsync();
-        _client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        await Eventually.WaitAsync(() => HttpProbe.AnswersAsync(_client, $"/api/hello/fixture?code={ApiKey}"), TimeSpan.FromSeconds(30), "the sample app to answer");
+            _own = await AzuriteInstance.StartAsync();
+            _coordinator = await AzuriteInstance.StartAsync();
+            var port = FreePort.Get();
+            _app = LocalFunctionsHost.Build(["--app", SampleApp.AssemblyPath], new Dictionary<string, string?>
+            {
+                ["AzureWebJobsStorage"] = _own.ConnectionString,
+                [SampleApp.Connection] = _coordinator.ConnectionString,
+                ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
+                ["TRANSACTIONS_API_KEY"] = ApiKey,
+                ["SAMPLE_GREETING"] = Greeting,
+                ["AzureFunctionsJobHost:extensions:queues:maxPollingInterval"] = "00:00:00.5",
+                ["Logging:LogLevel:Default"] = "Warning",
+            });
+            await _app.StartAsync();
+            _client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+            await Eventually.WaitAsync(() => HttpProbe.AnswersAsync(_client, $"/api/hello/fixture?code={ApiKey}"), TimeSpan.FromSeconds(30), "the sample app to answer");
+        }
+        catch
+        {
+            // xunit does not dispose a fixture that failed to start: stop the Azurites it started.
+            await DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
