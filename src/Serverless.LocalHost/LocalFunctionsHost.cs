@@ -6,10 +6,9 @@ using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Converters;
 using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.Configuration.Memory;
-using Serverless.Functions.Hosting;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Serverless.Functions.Storage;
-using OpenTelemetry.Metrics;
-using Serverless.Functions.Telemetry;
+using Serverless.LocalHost.Apps;
 using Serverless.LocalHost.Catalog;
 using Serverless.LocalHost.Configuration;
 using Serverless.LocalHost.Durable;
@@ -21,16 +20,20 @@ using Serverless.LocalHost.Timers;
 namespace Serverless.LocalHost;
 
 /// <summary>
-/// Builds the local Functions host: the app's settings read the Functions way, the app's own services, its functions found
-/// from their <c>[Function]</c> declarations and served (HTTP on <c>Host.LocalHttpPort</c>, queue and timer triggers, and
-/// orchestrators and activities on Durable Task's engine), and a Durable client on the same task hub.
+/// Builds the local Functions host for one app (<see cref="LocalApp"/>: the coordinator app by default, another by
+/// <c>--app</c>): the app's settings read the Functions way, the app's own services, its functions found from their
+/// <c>[Function]</c> declarations and served (HTTP on <c>Host.LocalHttpPort</c>, queue and timer triggers, and orchestrators
+/// and activities on Durable Task's engine), and a Durable client on the same task hub. The Durable engine and client run
+/// only for an app that has orchestrators, activities or a <c>[DurableClient]</c> parameter: another app creates no task hub.
 /// </summary>
 public static class LocalFunctionsHost
 {
-    /// <summary>The local host's Prometheus scrape endpoint.</summary>
+    /// <summary>The local host's Prometheus scrape endpoint (the coordinator app's).</summary>
     public const string PrometheusPath = "/metrics";
 
-    /// <param name="args">Command-line arguments (they override settings).</param>
+    /// <param name="args">
+    /// Command-line arguments (they override settings); <c>--app path/to/App.dll</c> hosts that app instead of the coordinator.
+    /// </param>
     /// <param name="overrides">Settings that override everything else (tests).</param>
     /// <param name="extraFunctionAssemblies">
     /// Assemblies whose <c>[Function]</c> methods are served beside the app's, in the same host, on the same task hub and
@@ -41,6 +44,7 @@ public static class LocalFunctionsHost
     /// Registers what the extra functions need beyond the app's services (called after the app's registrations, so it may
     /// use them); null: nothing.
     /// </param>
+    /// <exception cref="InvalidOperationException">A setting is missing or wrong, or the app cannot be loaded; the message says which.</exception>
     /// <exception cref="NotSupportedException">A function uses a binding this host cannot serve, or two have one name.</exception>
     public static WebApplication Build(
         string[] args,
@@ -48,19 +52,19 @@ public static class LocalFunctionsHost
         IEnumerable<Assembly>? extraFunctionAssemblies = null,
         Action<IServiceCollection>? configureServices = null)
     {
-        var root = FunctionsConfiguration.FindAppRoot();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = root });
-        FunctionsConfiguration.AddFunctionsFiles(builder.Configuration, root);
+        var hosted = LocalApp.Choose(args);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = hosted.Root });
+        FunctionsConfiguration.AddFunctionsFiles(builder.Configuration, hosted.Root);
 
-        // Below everything else: the few binding settings the app may leave out (a local.settings.json older than the setting).
-        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = TransactionsSettings.BindingDefaults.Select(d => KeyValuePair.Create(d.Key, (string?)d.Value)) });
+        // Below everything else: the few binding settings the app may leave out.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = hosted.Extras.SettingDefaults.Select(d => KeyValuePair.Create(d.Key, (string?)d.Value)) });
         if (overrides is not null)
         {
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
         var configuration = builder.Configuration;
-        var functions = FunctionCatalog.Load(typeof(TransactionsSettings).Assembly, extraFunctionAssemblies ?? [])
+        var functions = FunctionCatalog.Load(hosted.Assembly, extraFunctionAssemblies ?? [])
             .Where(f => !string.Equals(configuration[$"AzureWebJobs.{f.Name}.Disabled"], "true", StringComparison.OrdinalIgnoreCase))
             .ToList();
         foreach (var function in functions.Where(f => f.Trigger is TriggerKind.Queue or TriggerKind.Timer))
@@ -70,6 +74,10 @@ public static class LocalFunctionsHost
             if (function.Trigger == TriggerKind.Timer)
             {
                 CronSchedule.Parse(target);
+            }
+            else
+            {
+                StorageConnections.ConnectionString(configuration, function.Connection, function.Name);
             }
         }
 
@@ -86,26 +94,20 @@ public static class LocalFunctionsHost
         builder.Logging.AddFilter("Microsoft.DurableTask", LogLevel.Warning);
 
         builder.Services.AddProblemDetails();
-        builder.Services.AddTransactions(configuration);
-        builder.Services.AddTransactionsTelemetry(configuration, metrics => metrics.AddPrometheusExporter());
+        hosted.Register(builder.Services, configuration);
+        hosted.Extras.AddServices(builder.Services, configuration);
         configureServices?.Invoke(builder.Services);
-        AddFunctionsHost(builder.Services, configuration, functions);
+        AddFunctionsHost(builder.Services, configuration, functions, hosted.Extras.DefaultTaskHub);
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        var apiKey = app.Services.GetRequiredService<TransactionsSettings>().ApiKey;
+        var apiKey = hosted.Extras.ApiKey(app.Services, configuration);
         app.MapHttpFunctions(functions, apiKey);
+        hosted.Extras.Configure(app, apiKey);
 
-        // Prometheus scrapes the transaction and storage metrics here (local host only; on Azure they go over OTLP), with
-        // the API key when one is set (a scrape config's params: code).
-        app.RequireApiKey(PrometheusPath, apiKey);
-        app.MapPrometheusScrapingEndpoint(PrometheusPath);
-
-        // This process's own sends wake its listener at once instead of at the next poll.
-        var queueTriggers = app.Services.GetRequiredService<QueueTriggers>();
-        app.Services.GetRequiredService<StorageMetrics>().MessageSent += queueTriggers.Wake;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost");
+        logger.AppHosted(hosted.Name, hosted.Root, app.Services.GetService<AzureStorageOrchestrationServiceSettings>()?.TaskHubName ?? "none");
         foreach (var function in functions)
         {
             logger.FunctionServed(function.Name, function.Trigger.ToString(), Describe(function, configuration));
@@ -114,37 +116,44 @@ public static class LocalFunctionsHost
         return app;
     }
 
-    private static void AddFunctionsHost(IServiceCollection services, IConfiguration configuration, IReadOnlyList<LocalFunction> functions)
+    private static void AddFunctionsHost(IServiceCollection services, IConfiguration configuration, IReadOnlyList<LocalFunction> functions, string defaultTaskHub)
     {
-        var connection = configuration["AzureWebJobsStorage"] is { Length: > 0 } c ? c
-            : configuration["AzureWebJobsStorage:accountName"] is { Length: > 0 }
-                ? throw new NotSupportedException("The local host needs AzureWebJobsStorage as a connection string (Azurite's, by default); identity-based storage is for Azure.")
-                : "UseDevelopmentStorage=true";
-        var converter = JsonDataConverter.Default;
         services.AddSingleton(functions);
+
+        // The timers' clock, unless the app (or a test) brought its own.
+        services.TryAddSingleton(TimeProvider.System);
+        if (functions.Any(f => f.UsesDurable))
+        {
+            // Registered first, so that it stops last: queue and timer functions still in flight may use the Durable client.
+            AddDurable(services, configuration, defaultTaskHub);
+        }
+
+        services.AddSingleton<FunctionInvoker>();
+        services.AddSingleton(QueueListenerOptions.From(configuration));
+        services.AddSingleton<QueueTriggers>();
+        services.AddHostedService(sp => sp.GetRequiredService<QueueTriggers>());
+        services.AddHostedService<TimerTriggers>();
+    }
+
+    /// <summary>The task hub on the app's own storage: Durable Task's engine and the Durable client.</summary>
+    private static void AddDurable(IServiceCollection services, IConfiguration configuration, string defaultTaskHub)
+    {
+        var connection = StorageConnections.ConnectionString(configuration, connection: null);
+        var converter = JsonDataConverter.Default;
         services.AddSingleton<DataConverter>(converter);
         services.AddSingleton(new DurableTaskWorkerOptions { DataConverter = converter });
-        services.AddSingleton(sp => DurableOptions.From(configuration, connection, sp.GetRequiredService<StorageMetrics>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => DurableOptions.From(configuration, connection, defaultTaskHub, sp.GetService<StorageMetrics>(), sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new AzureStorageOrchestrationService(sp.GetRequiredService<AzureStorageOrchestrationServiceSettings>()));
         services.AddSingleton<InstanceCompletions>();
         services.AddSingleton<DurableTaskClient, LocalDurableTaskClient>();
-        services.AddSingleton<FunctionInvoker>();
-        services.AddSingleton(QueueListenerOptions.From(configuration));
-        services.AddSingleton(sp =>
-        {
-            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost.Queues");
-            return new QueueTransport(connection, sp.GetRequiredService<QueueListenerOptions>().Base64, queue => logger.UndecodableMessage(queue), sp.GetRequiredService<StorageMetrics>());
-        });
-        services.AddSingleton<QueueTriggers>();
         services.AddHostedService<DurableEngine>();
-        services.AddHostedService(sp => sp.GetRequiredService<QueueTriggers>());
-        services.AddHostedService<TimerTriggers>();
     }
 
     private static string Describe(LocalFunction function, IConfiguration configuration) => function.Trigger switch
     {
         TriggerKind.Http => $"{string.Join('|', function.HttpMethods)} /api/{function.Target}",
-        TriggerKind.Queue or TriggerKind.Timer => BindingExpressions.Resolve(function.Target!, configuration, function.Name),
+        TriggerKind.Queue => $"{BindingExpressions.Resolve(function.Target!, configuration, function.Name)} ({function.Connection ?? StorageConnections.Default})",
+        TriggerKind.Timer => BindingExpressions.Resolve(function.Target!, configuration, function.Name),
         _ => string.Empty,
     };
 }

@@ -23,6 +23,9 @@ internal static partial class Logs
     [LoggerMessage(5005, LogLevel.Information, "Timer function {Function}: next run at {Next:o}")]
     public static partial void TimerScheduled(this ILogger logger, string function, DateTimeOffset next);
 
+    [LoggerMessage(5006, LogLevel.Information, "Hosting the Functions app {App} from {Root} (task hub: {TaskHub})")]
+    public static partial void AppHosted(this ILogger logger, string app, string root, string taskHub);
+
     [LoggerMessage(5100, LogLevel.Error, "Queue {Queue}: message {MessageId} moved to the poison queue after {DequeueCount} deliveries")]
     public static partial void MessagePoisoned(this ILogger logger, string queue, string messageId, long dequeueCount);
 

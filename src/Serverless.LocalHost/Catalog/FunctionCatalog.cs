@@ -20,6 +20,7 @@ public enum TriggerKind
 /// One function of the app, as declared by its <c>[Function]</c> method: the single source of truth for its name, trigger,
 /// route or queue. <paramref name="Target"/> is the route template (HTTP), queue name (queue) or schedule (timer), with
 /// <c>%Setting%</c> expressions unresolved. An HTTP function without <paramref name="HttpMethods"/> answers every method, as in Functions.
+/// A queue trigger's <see cref="Connection"/> names the storage connection it reads (null: the app's own, AzureWebJobsStorage).
 /// </summary>
 public sealed record LocalFunction(
     string Name,
@@ -30,6 +31,13 @@ public sealed record LocalFunction(
     IReadOnlyList<string> HttpMethods,
     AuthorizationLevel AuthLevel)
 {
+    /// <summary>A queue trigger's <c>Connection</c>, unresolved (<see cref="Configuration.StorageConnections"/>); null for the default.</summary>
+    public string? Connection { get; init; }
+
+    /// <summary>Whether the function needs Durable Task: an orchestrator, an activity, or a <c>[DurableClient]</c> parameter.</summary>
+    public bool UsesDurable =>
+        Trigger is TriggerKind.Orchestration or TriggerKind.Activity || Method.GetParameters().Any(p => p.IsDefined(typeof(DurableClientAttribute)));
+
     /// <summary>The type a function's awaited result has (<c>Task&lt;T&gt;</c> gives T), or null for none.</summary>
     public Type? ResultType
     {
@@ -113,8 +121,10 @@ public static class FunctionCatalog
                     definition = new(name, method, TriggerKind.Http, parameter, http.Route ?? name, [.. (http.Methods ?? []).Select(m => m.ToUpperInvariant())], http.AuthLevel);
                     break;
                 case QueueTriggerAttribute queue when parameter.ParameterType == typeof(string):
-                    CheckConnection(name, parameter, queue.Connection);
-                    definition = new(name, method, TriggerKind.Queue, parameter, queue.QueueName, [], AuthorizationLevel.Anonymous);
+                    definition = new(name, method, TriggerKind.Queue, parameter, queue.QueueName, [], AuthorizationLevel.Anonymous)
+                    {
+                        Connection = string.IsNullOrWhiteSpace(queue.Connection) ? null : queue.Connection,
+                    };
                     break;
                 case TimerTriggerAttribute timer when parameter.ParameterType == typeof(TimerInfo):
                     definition = new(name, method, TriggerKind.Timer, parameter, timer.Schedule, [], AuthorizationLevel.Anonymous);
@@ -174,14 +184,6 @@ public static class FunctionCatalog
         if (!ok)
         {
             throw Unsupported(name, parameter, "no binding, and it is not a route value, the orchestration input or a CancellationToken");
-        }
-    }
-
-    private static void CheckConnection(string name, ParameterInfo parameter, string? connection)
-    {
-        if (connection is { Length: > 0 } && connection != "AzureWebJobsStorage")
-        {
-            throw Unsupported(name, parameter, $"the connection '{connection}' (this host serves the AzureWebJobsStorage account only)");
         }
     }
 

@@ -26,19 +26,25 @@ public static class DurableOptions
     /// </summary>
     /// <param name="configuration">The host's configuration.</param>
     /// <param name="connectionString">The storage account of the task hub.</param>
-    /// <param name="metrics">Counts the engine's storage requests with the app's own.</param>
+    /// <param name="defaultTaskHub">The task hub's name when neither host.json nor a setting names one.</param>
+    /// <param name="metrics">Counts the engine's storage requests with the app's own, when the app has such a counter.</param>
     /// <param name="loggerFactory">The engine's logs.</param>
-    public static AzureStorageOrchestrationServiceSettings From(IConfiguration configuration, string connectionString, StorageMetrics metrics, ILoggerFactory loggerFactory)
+    public static AzureStorageOrchestrationServiceSettings From(
+        IConfiguration configuration, string connectionString, string defaultTaskHub, StorageMetrics? metrics, ILoggerFactory loggerFactory)
     {
-        ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(configuration);
+
+        // host.json is in the configuration (FunctionsConfiguration), so only the default is the app's own.
+        var taskHub = string.IsNullOrWhiteSpace(configuration[TransactionsSettings.TaskHubKey])
+            ? defaultTaskHub
+            : TransactionsSettings.TaskHubName(configuration, appDirectory: string.Empty);
         var durable = configuration.GetSection($"{FunctionsConfiguration.HostSection}:extensions:durableTask");
         var storage = durable.GetSection("storageProvider");
         var processors = Environment.ProcessorCount;
         var settings = new AzureStorageOrchestrationServiceSettings
         {
-            TaskHubName = TransactionsSettings.TaskHubName(configuration, appDirectory: string.Empty),
-            StorageAccountClientProvider = Clients(connectionString, metrics, TransactionsSettings.TaskHubName(configuration, appDirectory: string.Empty)),
+            TaskHubName = taskHub,
+            StorageAccountClientProvider = Clients(connectionString, metrics, taskHub),
             WorkerId = configuration["LOCALHOST_WORKER_ID"] is { Length: > 0 } id ? id : Environment.MachineName,
             AppName = "Serverless.LocalHost",
             UseAppLease = false,
@@ -60,14 +66,18 @@ public static class DurableOptions
     }
 
     /// <summary>The engine's storage clients, with the app's request counter in their pipelines (and an armed crash point's watch).</summary>
-    private static StorageAccountClientProvider Clients(string connectionString, StorageMetrics metrics, string taskHub)
+    private static StorageAccountClientProvider Clients(string connectionString, StorageMetrics? metrics, string taskHub)
     {
         var blob = new BlobClientOptions();
-        blob.AddPolicy(metrics.Policy(StorageService.Blob), HttpPipelinePosition.PerRetry);
         var queue = new QueueClientOptions();
-        queue.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
         var table = new TableClientOptions();
-        table.AddPolicy(metrics.Policy(StorageService.Table), HttpPipelinePosition.PerRetry);
+        if (metrics is not null)
+        {
+            blob.AddPolicy(metrics.Policy(StorageService.Blob), HttpPipelinePosition.PerRetry);
+            queue.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
+            table.AddPolicy(metrics.Policy(StorageService.Table), HttpPipelinePosition.PerRetry);
+        }
+
         if (CrashPoints.IsArmed(CrashPoint.AfterEpisodeMessagesSent))
         {
             var crash = new EpisodeCrashPolicy(taskHub);

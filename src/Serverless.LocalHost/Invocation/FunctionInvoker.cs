@@ -11,7 +11,9 @@ namespace Serverless.LocalHost.Invocation;
 /// <see cref="ActivatorUtilities"/> from the app's services (a static method needs none), its parameters filled from the
 /// trigger's value, the Durable client, route values and the cancellation token, and its task awaited.
 /// </summary>
-public sealed class FunctionInvoker(IServiceProvider services, DurableTaskClient durableClient)
+/// <param name="services">The app's services.</param>
+/// <param name="durableClient">The Durable client; null when no function has a <c>[DurableClient]</c> parameter (no task hub).</param>
+public sealed class FunctionInvoker(IServiceProvider services, DurableTaskClient? durableClient = null)
 {
     /// <summary>Invokes <paramref name="function"/> and returns its awaited result (null for none).</summary>
     /// <param name="function">The function.</param>
@@ -75,7 +77,7 @@ public sealed class FunctionInvoker(IServiceProvider services, DurableTaskClient
 
         if (parameter.GetCustomAttribute<DurableClientAttribute>() is not null)
         {
-            return durableClient;
+            return durableClient ?? throw new InvalidOperationException($"Function '{function.Name}' takes a Durable client, but the host runs no task hub.");
         }
 
         if (function.Trigger == TriggerKind.Http && http is not null)

@@ -1,17 +1,24 @@
+using Serverless.Functions.Storage;
 using Serverless.LocalHost.Catalog;
+using Serverless.LocalHost.Configuration;
 using Serverless.LocalHost.Invocation;
 
 namespace Serverless.LocalHost.Queues;
 
-/// <summary>Runs a <see cref="QueueListener"/> per queue-triggered function, with host.json's <c>extensions.queues</c> semantics.</summary>
+/// <summary>
+/// Runs a <see cref="QueueListener"/> per queue-triggered function, with host.json's <c>extensions.queues</c> semantics, on
+/// the storage its <c>Connection</c> names (<see cref="StorageConnections"/>): one <see cref="QueueTransport"/> per distinct
+/// connection string. The listeners' storage requests are counted with the app's own when the app registers a
+/// <see cref="StorageMetrics"/> (the coordinator does).
+/// </summary>
 public sealed class QueueTriggers(
     IReadOnlyList<LocalFunction> functions,
     IConfiguration configuration,
-    QueueTransport transport,
     QueueListenerOptions options,
     FunctionInvoker invoker,
     IServiceProvider services,
-    ILoggerFactory loggerFactory) : BackgroundService
+    ILoggerFactory loggerFactory,
+    StorageMetrics? metrics = null) : BackgroundService
 {
     private readonly List<QueueListener> _listeners = [];
 
@@ -20,9 +27,18 @@ public sealed class QueueTriggers(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var transports = new Dictionary<string, QueueTransport>(StringComparer.Ordinal);
+        var logger = loggerFactory.CreateLogger("Serverless.LocalHost.Queues");
         foreach (var function in functions.Where(f => f.Trigger == TriggerKind.Queue))
         {
             var queue = BindingExpressions.Resolve(function.Target!, configuration, function.Name);
+            var connection = StorageConnections.ConnectionString(configuration, function.Connection, function.Name);
+            if (!transports.TryGetValue(connection, out var transport))
+            {
+                transport = new QueueTransport(connection, options.Base64, q => logger.UndecodableMessage(q), metrics);
+                transports.Add(connection, transport);
+            }
+
             _listeners.Add(new QueueListener(
                 queue,
                 async (message, ct) =>
@@ -38,7 +54,7 @@ public sealed class QueueTriggers(
         await Task.WhenAll(_listeners.Select(l => l.RunAsync(stoppingToken)));
     }
 
-    /// <summary>Wakes the listener of <paramref name="queue"/>, if this process has one.</summary>
+    /// <summary>Wakes the listener of <paramref name="queue"/>, if this process has one (on any connection: a poll too many is harmless).</summary>
     public void Wake(string queue)
     {
         foreach (var listener in _listeners)

@@ -88,6 +88,7 @@ public sealed class BlobInput
     }
 }
 
+/// <summary>A queue read through a named connection: the setting OtherStorage, as an outside participant reads its inbox.</summary>
 public sealed class OtherConnection
 {
     [Function("Elsewhere")]

@@ -41,7 +41,6 @@ public sealed class FunctionCatalogTests
     [Theory]
     [InlineData(typeof(UnknownTrigger), "OnBlob", "blob", "[BlobTrigger] on a String")]
     [InlineData(typeof(BlobInput), "Enrich", "reference", "[BlobInput] on a String")]
-    [InlineData(typeof(OtherConnection), "Elsewhere", "message", "the connection 'OtherStorage'")]
     [InlineData(typeof(QueueTriggerOnBytes), "Bytes", "message", "[QueueTrigger] on a Byte[]")]
     [InlineData(typeof(ParameterWithoutBinding), "Lookup", "filter", "no binding, and it is not a route value")]
     [InlineData(typeof(TwoTriggers), "Both", "timer", "a second trigger (TimerTriggerAttribute)")]
@@ -53,6 +52,24 @@ public sealed class FunctionCatalogTests
         Assert.Contains($"Function '{function}', parameter '{parameter}'", error.Message, StringComparison.Ordinal);
         Assert.Contains(what, error.Message, StringComparison.Ordinal);
         Assert.Contains("func start", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_OfAQueueTriggerOnANamedConnection_KeepsTheConnectionForTheHostToResolve()
+    {
+        var functions = FunctionCatalog.Load(new FixtureAssembly(typeof(OtherConnection), typeof(ServableFunctions))).ToDictionary(f => f.Name);
+
+        Assert.Equal((TriggerKind.Queue, "incoming", "OtherStorage"), (functions["Elsewhere"].Trigger, functions["Elsewhere"].Target, functions["Elsewhere"].Connection));
+        Assert.Null(functions["Inbox"].Connection);
+        Assert.Equal("AzureWebJobsStorage", functions["ExplicitConnection"].Connection);
+    }
+
+    [Fact]
+    public void UsesDurable_IsTrueForOrchestratorsActivitiesAndDurableClients_Only()
+    {
+        var functions = FunctionCatalog.Load(new FixtureAssembly(typeof(ServableFunctions)));
+
+        Assert.Equal(["Act", "Inbox", "Orchestrate"], functions.Where(f => f.UsesDurable).Select(f => f.Name));
     }
 
     [Fact]

@@ -126,7 +126,7 @@ public sealed class HostOptionsTests
             }
             """);
 
-        var settings = DurableOptions.From(app.Build(), Connection, new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance);
+        var settings = DurableOptions.From(app.Build(), Connection, "DefaultHub", new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance);
 
         Assert.Equal("HubFromHostJson", settings.TaskHubName);
         Assert.Equal((3, 2), (settings.MaxConcurrentTaskActivityWorkItems, settings.MaxConcurrentTaskOrchestrationWorkItems));
@@ -144,7 +144,7 @@ public sealed class HostOptionsTests
     {
         using var app = new AppSettings("""{ "version": "2.0", "extensions": { "durableTask": { "hubName": "Defaults" } } }""");
 
-        var settings = DurableOptions.From(app.Build(), Connection, new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance);
+        var settings = DurableOptions.From(app.Build(), Connection, "DefaultHub", new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance);
 
         Assert.Equal((4, 32, 256), (settings.PartitionCount, settings.ControlQueueBatchSize, settings.ControlQueueBufferThreshold));
         Assert.Equal(TimeSpan.FromMinutes(5), settings.ControlQueueVisibilityTimeout);
@@ -169,7 +169,7 @@ public sealed class HostOptionsTests
         app.Environment("AzureFunctionsJobHost__extensions__durableTask__hubName", "HubFromEnvironment")
             .Environment("AzureFunctionsJobHost__extensions__durableTask__storageProvider__maxQueuePollingInterval", "500");
 
-        var settings = DurableOptions.From(app.Build(), Connection, new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance);
+        var settings = DurableOptions.From(app.Build(), Connection, "DefaultHub", new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance);
 
         Assert.Equal("HubFromEnvironment", settings.TaskHubName);
         Assert.Equal(2, settings.PartitionCount);
@@ -184,7 +184,7 @@ public sealed class HostOptionsTests
             """{ "version": "2.0", "extensions": { "durableTask": { "hubName": "%MY_TASK_HUB%" } } }""",
             """{ "Values": { "MY_TASK_HUB": "HubFromSetting" } }""");
 
-        Assert.Equal("HubFromSetting", DurableOptions.From(app.Build(), Connection, new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance).TaskHubName);
+        Assert.Equal("HubFromSetting", DurableOptions.From(app.Build(), Connection, "DefaultHub", new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance).TaskHubName);
     }
 
     [Theory]
@@ -195,7 +195,7 @@ public sealed class HostOptionsTests
     {
         using var app = new AppSettings($$"""{ "version": "2.0", "extensions": { "durableTask": { "hubName": "{{hub}}" } } }""");
 
-        var error = Assert.Throws<InvalidOperationException>(() => DurableOptions.From(app.Build(), Connection, new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance));
+        var error = Assert.Throws<InvalidOperationException>(() => DurableOptions.From(app.Build(), Connection, "DefaultHub", new Serverless.Functions.Storage.StorageMetrics(), NullLoggerFactory.Instance));
 
         Assert.Contains($"'{hub}'", error.Message, StringComparison.Ordinal);
     }

@@ -37,7 +37,7 @@ public sealed class DurableClientFixture : IAsyncLifetime
             ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:maxQueuePollingInterval"] = "00:00:00.2",
         }).Build();
         var loggers = NullLoggerFactory.Instance;
-        var service = new AzureStorageOrchestrationService(DurableOptions.From(configuration, _azurite.ConnectionString, new Serverless.Functions.Storage.StorageMetrics(), loggers));
+        var service = new AzureStorageOrchestrationService(DurableOptions.From(configuration, _azurite.ConnectionString, "LocalClientTests", new Serverless.Functions.Storage.StorageMetrics(), loggers));
         await service.CreateIfNotExistsAsync();
 
         var shims = new DurableTaskShimFactory(new DurableTaskWorkerOptions { DataConverter = JsonDataConverter.Default }, loggers);
