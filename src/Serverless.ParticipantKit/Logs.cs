@@ -20,6 +20,9 @@ internal static partial class Logs
     [LoggerMessage(2022, LogLevel.Warning, "In-doubt inquiries of participant {Participant} failed; asking again at the next pass")]
     public static partial void InquiryPassFailed(this ILogger logger, Exception exception, string participant);
 
+    [LoggerMessage(2023, LogLevel.Warning, "Participant {Participant}: its storage could not be initialized yet ({Error}); retrying in {DelaySeconds} s")]
+    public static partial void InitializationFailed(this ILogger logger, string participant, string error, double delaySeconds);
+
     [LoggerMessage(3000, LogLevel.Error, "Queue {Queue}: a message was moved to the poison queue without being acted on: {Reason}")]
     public static partial void MessagePoisoned(this ILogger logger, string queue, string reason);
 }

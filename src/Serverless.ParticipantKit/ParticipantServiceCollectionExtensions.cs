@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
@@ -38,6 +39,12 @@ public static class ParticipantServiceCollectionExtensions
             sp.GetRequiredService<ParticipantKeyring>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ParticipantQueues>>()));
         services.AddSingleton(new OwnKey(name, keys));
+        if (!services.Any(d => d.ServiceType == typeof(ParticipantInitializer)))
+        {
+            services.AddSingleton<ParticipantInitializer>();
+            services.AddHostedService(sp => sp.GetRequiredService<ParticipantInitializer>());
+        }
+
         services.TryAddSingleton(sp =>
         {
             var own = sp.GetServices<OwnKey>().ToDictionary(k => k.Participant, k => k.Keys, StringComparer.Ordinal);

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
+using Serverless.Testing;
 
 namespace Serverless.Loyalty.Tests;
 

@@ -2,6 +2,7 @@ using System.Net;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Testing;
 
 namespace Serverless.Loyalty.Tests;
 

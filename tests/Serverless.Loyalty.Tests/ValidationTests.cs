@@ -1,5 +1,6 @@
 using System.Net;
 using Serverless.Core.Protocol;
+using Serverless.Testing;
 
 namespace Serverless.Loyalty.Tests;
 

@@ -40,39 +40,11 @@ public static class HostHelpers
         return (doc.GetProperty("stock").GetInt64(), doc.GetProperty("reserved").GetInt64());
     }
 
-    /// <summary>Waits until the transaction's status document satisfies <paramref name="condition"/>; returns it.</summary>
-    public static async Task<JsonElement> WaitForStatusAsync(this TestHost host, string id, Func<JsonElement, bool> condition, TimeSpan timeout, string description)
-    {
-        JsonElement last = default;
-        await Eventually.WaitAsync(
-            async () =>
-            {
-                using var response = await host.Client.GetAsync($"/api/transactions/{id}");
-                if (!response.IsSuccessStatusCode)
-                {
-                    return false;
-                }
-
-                last = await response.Content.ReadFromJsonAsync<JsonElement>();
-                return condition(last);
-            },
-            timeout,
-            $"transaction {id}: {description}");
-        return last;
-    }
-
     /// <summary>Messages in a queue, counting those leased to a listener (a handled message is deleted only after its function returned); 0 when the queue does not exist.</summary>
     public static async Task<int> CountAsync(this TestHost host, string queue)
     {
         var client = host.Queue(queue);
         return await client.ExistsAsync() ? (await client.GetPropertiesAsync()).Value.ApproximateMessagesCount : 0;
-    }
-
-    /// <summary>The visible messages of a queue (up to 32), decoded as the queue triggers decode them.</summary>
-    public static async Task<IReadOnlyList<string>> PeekAsync(this TestHost host, string queue)
-    {
-        var client = host.Queue(queue);
-        return await client.ExistsAsync() ? [.. (await client.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString())] : [];
     }
 
     /// <summary>Empties a queue (a test's own starting point when it shares a host with others).</summary>

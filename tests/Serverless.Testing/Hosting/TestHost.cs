@@ -219,6 +219,34 @@ public sealed class TestHost : IAsyncDisposable
         return last;
     }
 
+    /// <summary>Waits until the transaction's status document satisfies <paramref name="condition"/>; returns it.</summary>
+    public async Task<JsonElement> WaitForStatusAsync(string id, Func<JsonElement, bool> condition, TimeSpan timeout, string description)
+    {
+        JsonElement last = default;
+        await Eventually.WaitAsync(
+            async () =>
+            {
+                using var response = await Client.GetAsync($"/api/transactions/{id}");
+                if (!response.IsSuccessStatusCode)
+                {
+                    return false;
+                }
+
+                last = await response.Content.ReadFromJsonAsync<JsonElement>();
+                return condition(last);
+            },
+            timeout,
+            $"transaction {id}: {description}");
+        return last;
+    }
+
+    /// <summary>The visible messages of a queue (up to 32), decoded as the queue triggers decode them.</summary>
+    public async Task<IReadOnlyList<string>> PeekAsync(string queue)
+    {
+        var client = Queue(queue);
+        return await client.ExistsAsync() ? [.. (await client.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString())] : [];
+    }
+
     public static object Transfer(string? id, string from, string to, long amount, int? timeoutSeconds = null) => new
     {
         transactionId = id,

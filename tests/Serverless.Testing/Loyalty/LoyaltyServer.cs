@@ -1,8 +1,8 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using Serverless.Testing;
+using Xunit;
 
-namespace Serverless.Loyalty.Tests;
+namespace Serverless.Testing;
 
 /// <summary>
 /// The loyalty participant (<c>src/loyalty/server.js</c>) as a real child process: <c>node</c> on a free loopback port,
