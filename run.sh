@@ -3,7 +3,8 @@
 # the coordinator and the sample participants, against Azurite (started here unless something already listens on its
 # ports), a local PostgreSQL for the orders participant and a local MariaDB for the ledger participant (each started here
 # unless local.settings.json names another), and the demo payment service on http://127.0.0.1:7072 (src/Serverless.Payments,
-# data in .payments-data/; started here unless something already listens on 7072), which the app reaches at PAYMENTS_URL.
+# data in .payments-data/; started here unless something already listens on 7072), which the app reaches at PAYMENTS_URL
+# with the bearer PAYMENTS_API_KEY (a random one written into local.settings.json the first time).
 # With Azure Functions Core Tools installed you can instead run: cd src/Serverless.Functions && func start
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,6 +30,8 @@ fi
 # Protocol messages are always signed and the host refuses to start without a key: the first run gives this clone a
 # random one of its own in local.settings.json, never printed.
 scripts/signing-key.sh "$settings"
+# Likewise the demo payment service's key: the service answers 401 to a call without it, and the app sends it.
+scripts/secret-setting.sh "$settings" PAYMENTS_API_KEY
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -84,15 +87,21 @@ if [[ -z "$configured" || ( -f .mariadb/connection && "$configured" == "$(cat .m
   stop_mariadb=1
 fi
 
-# The saga's external payment service: its own process with its own journal, as a payment provider would be.
+# The saga's external payment service: its own process with its own journal, as a payment provider would be, requiring
+# the PAYMENTS_API_KEY of local.settings.json (or of the environment) as the bearer of every request.
 payments_port=7072
 export PAYMENTS_URL="http://127.0.0.1:$payments_port"
+payments_key="${PAYMENTS_API_KEY:-$(setting PAYMENTS_API_KEY)}"
 if listening "$payments_port"; then
   echo "run.sh: something already listens on $payments_port; using it as the payment service"
+  # Asks its /health with this clone's key (never printed): a service started with another key refuses every charge.
+  if ! PAYMENTS_API_KEY="$payments_key" node -e 'require("http").get(process.argv[1],{headers:{authorization:"Bearer "+process.env.PAYMENTS_API_KEY},timeout:3000},r=>process.exit(r.statusCode===401?1:0)).on("error",()=>process.exit(0)).on("timeout",function(){this.destroy()})' "$PAYMENTS_URL/health"; then
+    echo "run.sh: warning: the service on $payments_port answers 401 to this clone's PAYMENTS_API_KEY (local.settings.json); the app's charges will fail until both use the same key" >&2
+  fi
 else
   dotnet build src/Serverless.Payments -c Release --nologo -v quiet
   mkdir -p .payments-data
-  PAYMENTS_DATA_DIR="$root/.payments-data" dotnet src/Serverless.Payments/bin/Release/net10.0/Serverless.Payments.dll \
+  PAYMENTS_API_KEY="$payments_key" PAYMENTS_DATA_DIR="$root/.payments-data" dotnet src/Serverless.Payments/bin/Release/net10.0/Serverless.Payments.dll \
     --urls "$PAYMENTS_URL" >> .payments-data/payments.log 2>&1 &
   pids+=($!)
   for _ in $(seq 1 300); do listening "$payments_port" && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1; done

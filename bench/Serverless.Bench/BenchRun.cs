@@ -77,7 +77,7 @@ public static class BenchRun
 
         // The payment service of the mixed order: a process of its own, as in production, when a phase charges it.
         await using var payments = options.Phases.Any(p => p.Mixed) ? await PaymentsServer.StartAsync(cancellationToken) : null;
-        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "benchphases", textbook, payments?.BaseUrl, cancellationToken))
+        await using (var host = await InProcessHost.StartAsync(azurite.ConnectionString, "benchphases", textbook, payments, cancellationToken))
         {
             Log("seeding accounts and items; warming up" + (textbook ? " (the product, then the textbook orchestration)" : ""));
             await workload.SeedAsync(host.Clients[0], cancellationToken);

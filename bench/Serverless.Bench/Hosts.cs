@@ -36,10 +36,11 @@ public static class HostSettings
     /// <param name="connectionString">The benchmark's Azurite.</param>
     /// <param name="taskHub">The task hub of this host run (3-45 letters and digits); host processes of one run share it.</param>
     /// <param name="port">The host's HTTP port.</param>
-    /// <param name="paymentsUrl">The payment service the <c>payments</c> saga participant calls; null: none.</param>
-    public static Dictionary<string, string?> For(string connectionString, string taskHub, int port, Uri? paymentsUrl = null) => new()
+    /// <param name="payments">The payment service the <c>payments</c> saga participant calls (its URL and key); null: none.</param>
+    public static Dictionary<string, string?> For(string connectionString, string taskHub, int port, PaymentsServer? payments = null) => new()
     {
-        ["PAYMENTS_URL"] = paymentsUrl?.ToString(),
+        ["PAYMENTS_URL"] = payments?.BaseUrl.ToString(),
+        [PaymentsServer.ApiKeySetting] = payments?.ApiKey,
         ["AzureWebJobsStorage"] = connectionString,
         ["Host:LocalHttpPort"] = port.ToString(CultureInfo.InvariantCulture),
         [TransactionsSettings.TaskHubKey] = taskHub,
@@ -118,13 +119,13 @@ public sealed class InProcessHost : IBenchHost
     /// Whether to serve the textbook orchestration (<see cref="TextbookTwoPhaseCommitFunctions"/>, this assembly's functions)
     /// beside the app's, through the local host's extra function assemblies.
     /// </param>
-    /// <param name="paymentsUrl">The payment service the <c>payments</c> saga participant calls; null: none.</param>
+    /// <param name="payments">The payment service the <c>payments</c> saga participant calls; null: none.</param>
     /// <param name="cancellationToken">Stops waiting for the host to be healthy.</param>
     public static async Task<InProcessHost> StartAsync(
-        string connectionString, string taskHub, bool textbook = false, Uri? paymentsUrl = null, CancellationToken cancellationToken = default)
+        string connectionString, string taskHub, bool textbook = false, PaymentsServer? payments = null, CancellationToken cancellationToken = default)
     {
         var port = FreePort.Get();
-        var settings = HostSettings.For(connectionString, taskHub, port, paymentsUrl);
+        var settings = HostSettings.For(connectionString, taskHub, port, payments);
         var app = textbook
             ? LocalFunctionsHost.Build([], settings, [typeof(TextbookTwoPhaseCommitFunctions).Assembly], TextbookInbox.Register)
             : LocalFunctionsHost.Build([], settings);

@@ -10,4 +10,7 @@ internal static partial class Logs
 
     [LoggerMessage(3, LogLevel.Information, "Fault {Fault} applied to a {Operation} request on account {Account} (key {Key})")]
     public static partial void FaultApplied(this ILogger logger, Fault fault, string operation, string account, string key);
+
+    [LoggerMessage(4, LogLevel.Warning, "Refused {Method} {Path} with 401: {Reason}")]
+    public static partial void RequestRefused(this ILogger logger, string method, string path, string reason);
 }

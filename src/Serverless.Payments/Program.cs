@@ -1,10 +1,19 @@
 using System.Text.Json.Serialization;
 using Serverless.Payments;
 
-// The demo payment service: ./run.sh starts it on http://127.0.0.1:7072; the tests start it through PaymentsServer.
+// The demo payment service: ./run.sh starts it on http://127.0.0.1:7072 with the PAYMENTS_API_KEY of local.settings.json;
+// the tests start it through PaymentsServer, with a key of its own.
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.AddSimpleConsole(options => options.SingleLine = true);
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+// Every request must carry the key; without one the service would be open to anyone who can reach its port, so it does
+// not start. The message names the setting, never its value.
+if (BearerKey.From(builder.Configuration[BearerKey.Setting], out var keyError) is not { } apiKey)
+{
+    Console.Error.WriteLine($"payments: {keyError}");
+    return 1;
+}
 
 var dataDirectory = builder.Configuration["PAYMENTS_DATA_DIR"];
 if (string.IsNullOrWhiteSpace(dataDirectory))
@@ -34,6 +43,7 @@ builder.Services.ConfigureHttpJsonOptions(options =>
 
 var app = builder.Build();
 app.UseExceptionHandler();
+BearerKey.UseBearerKey(app, apiKey);
 app.Logger.JournalReplayed(store.JournalPath, replayed);
 if (tornLine)
 {

@@ -187,6 +187,7 @@ public sealed class HostProcess : IAsyncDisposable
             ["ORDERS_POSTGRES_CONNECTION"] = null,
             ["LEDGER_MYSQL_CONNECTION"] = null,
             ["PAYMENTS_URL"] = null,
+            ["PAYMENTS_API_KEY"] = null,
             ["PAYMENTS_TIMEOUT_SECONDS"] = null,
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = null,

@@ -224,6 +224,7 @@ public sealed class MixedChaosTests(HostFixture fixture, MariaDbServer mariaDb, 
                 ["LEDGER_MYSQL_CONNECTION"] = database,
                 ["AzureWebJobs.LedgerParticipant.Disabled"] = "false",
                 ["PAYMENTS_URL"] = payments.BaseUrl.ToString(),
+                [PaymentsServer.ApiKeySetting] = payments.ApiKey,
                 ["PAYMENTS_TIMEOUT_SECONDS"] = "5",
             });
             return new MixedSystem(storage, host, payments, database);

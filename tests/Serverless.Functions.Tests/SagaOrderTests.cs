@@ -90,6 +90,37 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task ChargeWhoseKeyAlreadyHoldsAnotherCharge_IsAnUnknownOutcome_NotADecline()
+    {
+        var shop = await ShopAsync(cardBalance: 100);
+        var someone = TestHost.Id("card");
+        await Payments.SetBalanceAsync(someone, 100);
+        var id = TestHost.Id("tx");
+
+        // Someone else's charge already holds the key the payment branch will use (409 to this branch's charge).
+        using (var charge = new HttpRequestMessage(HttpMethod.Post, "/charges") { Content = JsonContent.Create(new { account = someone, amount = 25 }) })
+        {
+            charge.Headers.Add("Idempotency-Key", $"{id}.2");
+            using var taken = await Payments.Client.SendAsync(charge);
+            Assert.Equal(HttpStatusCode.Created, taken.StatusCode);
+        }
+
+        var response = await Host.StartAsync(OrderBody(id, shop, quantity: 1, charges: [40]), waitSeconds: 45);
+        var doc = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal("Aborted", doc.GetProperty("status").GetString());
+        var reason = doc.GetProperty("reason").GetString();
+        Assert.StartsWith("saga action of 'payments' was not applied: its outcome is unknown (payments answered 409", reason, StringComparison.Ordinal);
+        Assert.Contains($"Idempotency-Key '{id}.2' already holds another charge", reason, StringComparison.Ordinal);
+        Assert.True(await Payments.ChargeRequestsAsync(shop.Card) >= 2, "a charge whose outcome is unknown is retried with its key");
+        Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
+        await AssertNothingRemainsAsync(shop);
+
+        // Not asserted: the abort's compensation refunds by the key, so the charge that holds it is refunded as well. Only
+        // keys that no one else can use keep that from happening; the client cannot tell whose charge a key holds.
+    }
+
+    [Fact]
     public async Task ChargeWhoseAnswerIsLost_IsAskedAgainWithTheSameKey_AndTakesTheMoneyOnce()
     {
         var shop = await ShopAsync(cardBalance: 100);
@@ -332,6 +363,7 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
                     ["ORDERS_POSTGRES_CONNECTION"] = Database,
                     ["AzureWebJobs.OrdersParticipant.Disabled"] = "false",
                     ["PAYMENTS_URL"] = _payments.BaseUrl.ToString(),
+                    [PaymentsServer.ApiKeySetting] = _payments.ApiKey,
                     ["PAYMENTS_TIMEOUT_SECONDS"] = "2",
                 },
                 logs: Logs);

@@ -62,7 +62,11 @@ public sealed class DurabilityTests : IAsyncLifetime
     public async Task WithoutADataDirectory_TheServiceRefusesToStart()
     {
         await using var process = ChildProcess.Start(
-            "dotnet", [PaymentsServer.DllPath, "--urls", $"http://127.0.0.1:{FreePort.Get()}"], environment: new Dictionary<string, string?> { ["PAYMENTS_DATA_DIR"] = null });
+            "dotnet", [PaymentsServer.DllPath, "--urls", $"http://127.0.0.1:{FreePort.Get()}"], environment: new Dictionary<string, string?>
+            {
+                ["PAYMENTS_DATA_DIR"] = null,
+                [PaymentsServer.ApiKeySetting] = _server.ApiKey,
+            });
 
         Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the service kept running without PAYMENTS_DATA_DIR");
         Assert.NotEqual(0, process.ExitCode);

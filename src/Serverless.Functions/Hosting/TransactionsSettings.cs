@@ -79,6 +79,34 @@ public sealed record TransactionsSettings
     /// <summary><c>PAYMENTS_TIMEOUT_SECONDS</c>: how long a call to the payment service may take before its outcome counts as unknown (and it is retried). Default 10.</summary>
     public int PaymentsTimeoutSeconds { get; init; } = 10;
 
+    /// <summary>The setting that holds the payment service's key.</summary>
+    public const string PaymentsApiKeyKey = "PAYMENTS_API_KEY";
+
+    /// <summary>
+    /// <c>PAYMENTS_API_KEY</c>: the payment service's key, sent as <c>Authorization: Bearer</c> on every call (the service
+    /// answers 401 without it). Required, at least 32 bytes, when <c>PAYMENTS_URL</c> is set; ./run.sh writes a random one
+    /// into local.settings.json and gives the service the same.
+    /// </summary>
+    public string? PaymentsApiKey { get; init; }
+
+    private static string? PaymentsApiKeyFrom(IConfiguration configuration)
+    {
+        var key = NullIfEmpty(configuration[PaymentsApiKeyKey]);
+        if (NullIfEmpty(configuration["PAYMENTS_URL"]) is null)
+        {
+            return key;
+        }
+
+        // Never the key itself in the message: it is a secret, and this message goes to the log.
+        return key is null
+            ? throw new InvalidOperationException(
+                $"{PaymentsApiKeyKey} is not set, but PAYMENTS_URL is: the payment service answers 401 to a call without its key. Set it to the service's PAYMENTS_API_KEY (./run.sh writes a random one into local.settings.json and starts the service with it), or unset PAYMENTS_URL.")
+            : Encoding.UTF8.GetByteCount(key) < 32
+                ? throw new InvalidOperationException(
+                    $"{PaymentsApiKeyKey} is too short: {Encoding.UTF8.GetByteCount(key)} bytes, at least 32 are required (the payment service refuses a shorter one).")
+                : key;
+    }
+
     /// <summary>
     /// <c>TRANSACTIONS_HEURISTIC_AFTER_FAILURES</c>: after how many failures a saga compensation is reported as a heuristic
     /// outcome (status document, dashboard, a Critical log, the <c>transactions.heuristic</c> metric). It is retried still. Default 3.
@@ -164,6 +192,7 @@ public sealed record TransactionsSettings
             LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
             PaymentsUrl = AbsoluteHttpUrl(configuration, "PAYMENTS_URL"),
             PaymentsTimeoutSeconds = Int(configuration, "PAYMENTS_TIMEOUT_SECONDS", 10, 1, 300),
+            PaymentsApiKey = PaymentsApiKeyFrom(configuration),
             HeuristicAfterFailures = Int(configuration, "TRANSACTIONS_HEURISTIC_AFTER_FAILURES", 3, 1, 1000),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             LocalDeliveryLease = TimeSpan.FromSeconds(Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),

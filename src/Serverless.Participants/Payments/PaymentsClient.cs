@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Serverless.Core.Participants;
@@ -9,11 +10,33 @@ namespace Serverless.Participants.Payments;
 /// The <c>payments</c> saga participant: an external payment service over HTTP. The action of
 /// <c>{"type":"charge","account":id,"amount":n}</c> is <c>POST /charges</c> with the branch's key as its
 /// <c>Idempotency-Key</c>; the compensation is <c>POST /charges/{key}/refund</c>, which also cancels a charge that has not
-/// arrived yet.
+/// arrived yet. Every call carries <c>Authorization: Bearer {PAYMENTS_API_KEY}</c>.
 /// </summary>
-/// <param name="http">A client whose base address is the service's and whose timeout bounds a call that hangs.</param>
-public sealed class PaymentsClient(HttpClient http) : ISagaParticipant
+/// <remarks>
+/// Only two answers to a charge are a definite "not applied": 402 (declined, or refused because its key was cancelled by
+/// the compensation or refunded) and 400 (a request the service rejects as malformed: nothing is taken, and the same
+/// request is rejected again). Every other failure throws, so that the outcome counts as unknown and the charge is
+/// retried with the same key: 5xx, a timeout, 401 (this app's key is not the service's: a configuration error, not a
+/// decline), 409 (the key already holds another charge), and anything else.
+/// </remarks>
+public sealed class PaymentsClient : ISagaParticipant
 {
+    /// <summary>The setting that holds the service's key: named in the errors a 401 raises.</summary>
+    public const string ApiKeySetting = "PAYMENTS_API_KEY";
+
+    private readonly HttpClient _http;
+    private readonly AuthenticationHeaderValue _bearer;
+
+    /// <param name="http">A client whose base address is the service's and whose timeout bounds a call that hangs.</param>
+    /// <param name="apiKey">The service's key (<c>PAYMENTS_API_KEY</c>), sent as the bearer of every call.</param>
+    public PaymentsClient(HttpClient http, string apiKey)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentException.ThrowIfNullOrWhiteSpace(apiKey);
+        _http = http;
+        _bearer = new AuthenticationHeaderValue("Bearer", apiKey);
+    }
+
     public async Task<SagaActionResult> ApplyAsync(string key, string operation, CancellationToken cancellationToken)
     {
         if (ParseCharge(operation) is not ({ } account, { } amount))
@@ -23,28 +46,61 @@ public sealed class PaymentsClient(HttpClient http) : ISagaParticipant
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "charges") { Content = JsonContent.Create(new { account, amount }) };
         request.Headers.Add("Idempotency-Key", key);
-        using var response = await http.SendAsync(request, cancellationToken);
+        using var response = await SendAsync(request, cancellationToken);
         if (response.IsSuccessStatusCode)
         {
             return SagaActionResult.Done;
         }
 
-        if ((int)response.StatusCode is >= 400 and < 500 and not (int)HttpStatusCode.RequestTimeout and not (int)HttpStatusCode.TooManyRequests)
+        switch (response.StatusCode)
         {
-            // A definite refusal (declined, cancelled by its compensation, a request the service rejects): nothing was taken.
-            return SagaActionResult.NotApplied(await ReasonAsync(response, cancellationToken));
+            case HttpStatusCode.PaymentRequired or HttpStatusCode.BadRequest:
+                // A definite refusal: declined (funds, no such account), cancelled by its compensation or refunded (402), or
+                // a request the service rejects as malformed (400). Nothing was taken, and asking again changes nothing.
+                return SagaActionResult.NotApplied(await ReasonAsync(response, cancellationToken));
+            case HttpStatusCode.Conflict:
+                // The key already holds another charge (another account or amount): not this branch's, and not a decline.
+                // Read as "not applied", it would abort the transaction as if the customer had been declined. Thrown, the
+                // outcome is unknown: retried with the key, and what happened is in the activity's failure (the log and
+                // the abort reason). It cannot stop what an abort then does: the compensation refunds by the key, that
+                // is the charge the key holds, someone else's. Only keys that no one else can use prevent that.
+                throw new HttpRequestException(
+                    $"payments answered 409 to charge '{key}': Idempotency-Key '{key}' already holds another charge, not this branch's " +
+                    $"{amount} to '{account}', so this one was not taken, nor declined ({await ReasonAsync(response, cancellationToken)})",
+                    null,
+                    response.StatusCode);
+            default:
+                throw await FailureAsync(response, $"charge '{key}'", cancellationToken);
         }
-
-        throw new HttpRequestException($"payments answered {(int)response.StatusCode} to charge '{key}': {await ReasonAsync(response, cancellationToken)}", null, response.StatusCode);
     }
 
     public async Task CompensateAsync(string key, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsync($"charges/{Uri.EscapeDataString(key)}/refund", null, cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"charges/{Uri.EscapeDataString(key)}/refund");
+        using var response = await SendAsync(request, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"payments answered {(int)response.StatusCode} to refund '{key}': {await ReasonAsync(response, cancellationToken)}", null, response.StatusCode);
+            throw await FailureAsync(response, $"refund '{key}'", cancellationToken);
         }
+    }
+
+    private Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        request.Headers.Authorization = _bearer;
+        return _http.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>
+    /// The error of an answer whose outcome is unknown. A 401 says which setting to fix: this app's key is missing from the
+    /// request or is not the service's, a configuration error that no decline should hide.
+    /// </summary>
+    private static async Task<HttpRequestException> FailureAsync(HttpResponseMessage response, string call, CancellationToken cancellationToken)
+    {
+        var reason = await ReasonAsync(response, cancellationToken);
+        var message = response.StatusCode == HttpStatusCode.Unauthorized
+            ? $"payments answered 401 to {call}: the payment service does not accept this app's {ApiKeySetting}; set it to the service's key ({reason})"
+            : $"payments answered {(int)response.StatusCode} to {call}: {reason}";
+        return new HttpRequestException(message, null, response.StatusCode);
     }
 
     private static (string?, long?) ParseCharge(string operation)

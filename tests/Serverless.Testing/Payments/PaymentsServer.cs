@@ -1,15 +1,18 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace Serverless.Testing;
 
 /// <summary>
 /// The demo payment service (<c>src/Serverless.Payments</c>) as a real child process: the built
-/// <c>Serverless.Payments.dll</c> on a free loopback port, with its journal in a fresh temporary folder. It can be killed
-/// abruptly and started again on the same folder (and the same port when it is still free).
+/// <c>Serverless.Payments.dll</c> on a free loopback port, with its journal in a fresh temporary folder and a random
+/// <c>PAYMENTS_API_KEY</c> of its own (<see cref="ApiKey"/>, which <see cref="Client"/> sends as its bearer). It can be
+/// killed abruptly and started again on the same folder and key (and the same port when it is still free).
 /// </summary>
 /// <remarks>
 /// Nothing is built here: Serverless.Testing references the service's project (without its assembly) so that building any
@@ -18,20 +21,29 @@ namespace Serverless.Testing;
 /// </remarks>
 public sealed class PaymentsServer : IAsyncDisposable
 {
+    /// <summary>The setting that holds the service's key, the service's and the app's.</summary>
+    public const string ApiKeySetting = "PAYMENTS_API_KEY";
+
     /// <summary>How long a start may take before it fails with the process's output.</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     private static readonly Lazy<string> Dll = new(FindDll);
 
-    private readonly HttpClient _probe = new() { Timeout = TimeSpan.FromSeconds(2) };
+    private readonly HttpClient _probe;
     private ChildProcess? _process;
 
     private PaymentsServer(string dataDirectory, int port)
     {
         DataDirectory = dataDirectory;
         Port = port;
-        Client = NewClient(BaseUrl);
+        ApiKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+        _probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        _probe.DefaultRequestHeaders.Authorization = Bearer(ApiKey);
+        Client = NewClient(BaseUrl, ApiKey);
     }
+
+    /// <summary>This instance's <c>PAYMENTS_API_KEY</c> (random, 48 bytes base64): give it to the app as <see cref="ApiKeySetting"/>.</summary>
+    public string ApiKey { get; }
 
     /// <summary>The built service, <c>src/Serverless.Payments/bin/{configuration}/net10.0/Serverless.Payments.dll</c>.</summary>
     public static string DllPath => Dll.Value;
@@ -42,7 +54,10 @@ public sealed class PaymentsServer : IAsyncDisposable
     /// <summary><c>http://127.0.0.1:{Port}</c>.</summary>
     public Uri BaseUrl => new($"http://127.0.0.1:{Port}");
 
-    /// <summary>A client of the service (base address <see cref="BaseUrl"/>, 30 s timeout); replaced if a restart changes the port.</summary>
+    /// <summary>
+    /// A client of the service (base address <see cref="BaseUrl"/>, 30 s timeout, <c>Authorization: Bearer</c>
+    /// <see cref="ApiKey"/>); replaced if a restart changes the port.
+    /// </summary>
     public HttpClient Client { get; private set; }
 
     /// <summary>The service's <c>PAYMENTS_DATA_DIR</c>.</summary>
@@ -101,7 +116,7 @@ public sealed class PaymentsServer : IAsyncDisposable
         {
             Port = FreePort.Get();
             Client.Dispose();
-            Client = NewClient(BaseUrl);
+            Client = NewClient(BaseUrl, ApiKey);
             await StartProcessAsync(cancellationToken);
         }
     }
@@ -182,7 +197,21 @@ public sealed class PaymentsServer : IAsyncDisposable
     /// <inheritdoc />
     public override string ToString() => $"payments on {BaseUrl} ({_process})";
 
-    private static HttpClient NewClient(Uri baseUrl) => new() { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
+    /// <summary>A client of the service at <see cref="BaseUrl"/> that sends <paramref name="bearer"/> (null: no Authorization header).</summary>
+    public HttpClient ClientWithBearer(string? bearer) => NewClient(BaseUrl, bearer);
+
+    private static HttpClient NewClient(Uri baseUrl, string? bearer)
+    {
+        var client = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
+        if (bearer is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = Bearer(bearer);
+        }
+
+        return client;
+    }
+
+    private static AuthenticationHeaderValue Bearer(string key) => new("Bearer", key);
 
     private async Task StartProcessAsync(CancellationToken cancellationToken)
     {
@@ -194,6 +223,7 @@ public sealed class PaymentsServer : IAsyncDisposable
         var environment = new Dictionary<string, string?>
         {
             ["PAYMENTS_DATA_DIR"] = DataDirectory,
+            [ApiKeySetting] = ApiKey,
             ["ASPNETCORE_URLS"] = null,
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = null,
