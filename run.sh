@@ -4,7 +4,11 @@
 # ports), a local PostgreSQL for the orders participant and a local MariaDB for the ledger participant (each started here
 # unless local.settings.json names another), and the demo payment service on http://127.0.0.1:7072 (src/Serverless.Payments,
 # data in .payments-data/; started here unless something already listens on 7072), which the app reaches at PAYMENTS_URL
-# with the bearer PAYMENTS_API_KEY (a random one written into local.settings.json the first time).
+# with the bearer PAYMENTS_API_KEY (a random one written into local.settings.json the first time); and the participants
+# that live in services of their own (docs/participants.md), each with the key the coordinator derives for it: the
+# shipping app (src/Serverless.Shipping, its own Functions app on the local Functions host, http://127.0.0.1:7073, its own
+# PostgreSQL database `shipping`) and loyalty (src/loyalty, Node, http://127.0.0.1:7074, data in .loyalty-data/), each
+# started here unless something already listens on its port.
 # With Azure Functions Core Tools installed you can instead run: cd src/Serverless.Functions && func start
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,8 +43,8 @@ pids=()
 stop_postgres=0
 stop_mariadb=0
 cleanup() {
-  # The host first, while Azurite still answers, so that it can release its task hub partitions; then the payment
-  # service, then Azurite.
+  # The host first, while Azurite still answers, so that it can release its task hub partitions; then the participants'
+  # services and the payment service, then Azurite.
   local i
   for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do
     kill "${pids[i]}" 2>/dev/null || true
@@ -110,6 +114,53 @@ else
 fi
 
 dotnet build src/Serverless.LocalHost -c Release --nologo -v quiet
+
+# The participants in services of their own. Each gets only its own key (scripts/participant-key.sh: configured in
+# local.settings.json as PARTICIPANT_{NAME}_SIGNING_KEY, else derived from TRANSACTIONS_SIGNING_KEY), never the coordinator's.
+# The shipping app: another team's isolated-worker Functions app, reaching the coordinator only through its inbox
+# tx-participant-shipping and tx-coordinator (COORDINATOR_STORAGE), with a PostgreSQL database of its own.
+shipping_port=7073
+if listening "$shipping_port"; then
+  echo "run.sh: something already listens on $shipping_port; using it as the shipping app"
+else
+  shipping_db="${SHIPPING_POSTGRES_CONNECTION:-}"
+  if [[ -z "$shipping_db" ]]; then
+    [[ "$stop_postgres" == 1 ]] || { scripts/postgres.sh start "$root/.postgres" > /dev/null; stop_postgres=1; }
+    shipping_db="$(scripts/postgres.sh database "$root/.postgres" shipping | tail -n 1)"
+  fi
+  dotnet build src/Serverless.Shipping -c Release --nologo -v quiet
+  mkdir -p .shipping-data
+  coordinator_storage="${AzureWebJobsStorage:-$(setting AzureWebJobsStorage)}"
+  FUNCTIONS_APP_ROOT="$root/src/Serverless.Shipping" AzureWebJobsStorage="${coordinator_storage:-UseDevelopmentStorage=true}" \
+    COORDINATOR_STORAGE="${coordinator_storage:-UseDevelopmentStorage=true}" \
+    PARTICIPANT_SHIPPING_SIGNING_KEY="$(scripts/participant-key.sh shipping "$settings")" SHIPPING_POSTGRES_CONNECTION="$shipping_db" \
+    TRANSACTIONS_IN_DOUBT_SCHEDULE="${TRANSACTIONS_IN_DOUBT_SCHEDULE:-0 */1 * * * *}" LOCALHOST_WORKER_ID=shipping \
+    dotnet src/Serverless.LocalHost/bin/Release/net10.0/Serverless.LocalHost.dll \
+    --app src/Serverless.Shipping/bin/Release/net10.0/Serverless.Shipping.dll --Host:LocalHttpPort "$shipping_port" >> .shipping-data/shipping.log 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 600); do listening "$shipping_port" && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1; done
+  listening "$shipping_port" || { echo "run.sh: the shipping app did not start; its log:" >&2; tail -n 20 .shipping-data/shipping.log >&2; exit 1; }
+  echo "run.sh: shipping app on http://127.0.0.1:$shipping_port (log in .shipping-data/)"
+fi
+
+# loyalty: an HTTP participant written for Node, with a journal of its own; the coordinator posts its commands to /tx.
+loyalty_port=7074
+export PARTICIPANT_LOYALTY_URL="${PARTICIPANT_LOYALTY_URL:-$(setting PARTICIPANT_LOYALTY_URL)}"
+export PARTICIPANT_LOYALTY_KINDS="${PARTICIPANT_LOYALTY_KINDS:-$(setting PARTICIPANT_LOYALTY_KINDS)}"
+PARTICIPANT_LOYALTY_URL="${PARTICIPANT_LOYALTY_URL:-http://127.0.0.1:$loyalty_port/tx}"
+PARTICIPANT_LOYALTY_KINDS="${PARTICIPANT_LOYALTY_KINDS:-tcc}"
+if listening "$loyalty_port"; then
+  echo "run.sh: something already listens on $loyalty_port; using it as loyalty"
+else
+  mkdir -p .loyalty-data
+  PARTICIPANT_LOYALTY_SIGNING_KEY="$(scripts/participant-key.sh loyalty "$settings")" LOYALTY_DATA_DIR="$root/.loyalty-data" \
+    node src/loyalty/server.js --port "$loyalty_port" >> .loyalty-data/loyalty.log 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do listening "$loyalty_port" && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1; done
+  listening "$loyalty_port" || { echo "run.sh: loyalty did not start; its log:" >&2; tail -n 20 .loyalty-data/loyalty.log >&2; exit 1; }
+  echo "run.sh: loyalty on http://127.0.0.1:$loyalty_port (data and log in .loyalty-data/)"
+fi
+
 port="$(node -e 'const s=require(process.argv[1]);process.stdout.write(String((s.Host||{}).LocalHttpPort||7071))' "$settings")"
 echo "run.sh: local Functions host on http://127.0.0.1:$port (Ctrl+C stops it)"
 FUNCTIONS_APP_ROOT="$app" dotnet src/Serverless.LocalHost/bin/Release/net10.0/Serverless.LocalHost.dll &

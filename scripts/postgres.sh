@@ -4,6 +4,8 @@
 #   scripts/postgres.sh start <dir> [port]   create (first time) and start a cluster in <dir>; the LAST line
 #                                            of stdout is an Npgsql connection string
 #   scripts/postgres.sh stop <dir>           stop it (pg_ctl stop -m fast); succeeds when it is not running
+#   scripts/postgres.sh database <dir> <name>  create database <name> in the running cluster when missing (the
+#                                            shipping app's own); the LAST line of stdout is its connection string
 #
 # <dir> holds data/ (PGDATA), postgres.log and the credentials; it is owned by the `postgres` OS user
 # (when run as root, every PostgreSQL command runs as that user through runuser; otherwise as the caller).
@@ -18,7 +20,7 @@ log() { echo "postgres.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-  echo "usage: $0 start <dir> [port] | stop <dir>" >&2
+  echo "usage: $0 start <dir> [port] | stop <dir> | database <dir> <name>" >&2
   exit 2
 }
 
@@ -200,6 +202,19 @@ cmd_start() {
   connection_string
 }
 
+# A database of its own for another app on the same server (the shipping app's): created when missing, owned by the login.
+cmd_database() {
+  local name="${1:-}"
+  [[ "$name" =~ ^[a-z][a-z0-9_]{0,62}$ ]] || die "database name must be 1-63 of a-z, 0-9 and _, starting with a letter: '$name'"
+  BIN=$(find_bin) || die "PostgreSQL binaries not found"
+  [[ -f "$DIR/login.password" ]] && is_running || die "no running cluster in $DIR (start it first)"
+  admin_sql <<SQL
+SELECT 'CREATE DATABASE $name OWNER serverless'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$name') \\gexec
+SQL
+  echo "Host=127.0.0.1;Port=$(cat "$DIR/port");Username=serverless;Password=$(cat "$DIR/login.password");Database=$name"
+}
+
 cmd_stop() {
   if [[ ! -f "$DIR/data/PG_VERSION" ]]; then
     log "no cluster in $DIR"
@@ -220,5 +235,6 @@ DATA="$DIR/data"
 case "$COMMAND" in
   start) [[ $# -le 3 ]] || usage; cmd_start "${3:-}" ;;
   stop) [[ $# -eq 2 ]] || usage; cmd_stop ;;
+  database) [[ $# -eq 3 ]] || usage; cmd_database "$3" ;;
   *) usage ;;
 esac
