@@ -44,15 +44,17 @@ public static class LocalFunctionsHost
     /// Registers what the extra functions need beyond the app's services (called after the app's registrations, so it may
     /// use them); null: nothing.
     /// </param>
+    /// <param name="appRoot">The coordinator app's folder (host.json, local.settings.json) instead of the one found by default: tests give one without a local.settings.json.</param>
     /// <exception cref="InvalidOperationException">A setting is missing or wrong, or the app cannot be loaded; the message says which.</exception>
     /// <exception cref="NotSupportedException">A function uses a binding this host cannot serve, or two have one name.</exception>
     public static WebApplication Build(
         string[] args,
         IReadOnlyDictionary<string, string?>? overrides = null,
         IEnumerable<Assembly>? extraFunctionAssemblies = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null,
+        string? appRoot = null)
     {
-        var hosted = LocalApp.Choose(args);
+        var hosted = LocalApp.Choose(args, appRoot);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = hosted.Root });
         FunctionsConfiguration.AddFunctionsFiles(builder.Configuration, hosted.Root);
 

@@ -53,7 +53,7 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
 
         // The compensation of the action that never ran cancelled it: should it arrive late, it takes nothing.
-        var charge = await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{doc.GetProperty("id").GetString()}.2");
+        var charge = await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{Branches(doc)[2].GetProperty("key").GetString()}");
         Assert.Equal("voided", charge.GetProperty("status").GetString());
         Assert.Equal("RolledBack", Branches(doc)[2].GetProperty("outcome").GetString());
         await AssertNothingRemainsAsync(shop);
@@ -83,41 +83,27 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         Assert.Equal("Aborted", doc.GetProperty("status").GetString());
         Assert.Equal(["Yes", "Yes", "Yes", "No"], Branches(doc).Select(b => b.GetProperty("vote").GetString()));
         Assert.All(Branches(doc), b => Assert.Equal("RolledBack", b.GetProperty("outcome").GetString()));
-        var first = await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{doc.GetProperty("id").GetString()}.2");
+        var first = await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{Branches(doc)[2].GetProperty("key").GetString()}");
         Assert.Equal("refunded", first.GetProperty("status").GetString());
         Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
         await AssertNothingRemainsAsync(shop);
     }
 
     [Fact]
-    public async Task ChargeWhoseKeyAlreadyHoldsAnotherCharge_IsAnUnknownOutcome_NotADecline()
+    public async Task TheChargesKey_IsTheTransactionIdBranchAndARandomPart_ShownInTheStatus_SoNoOneCanGuessOrReuseIt()
     {
         var shop = await ShopAsync(cardBalance: 100);
-        var someone = TestHost.Id("card");
-        await Payments.SetBalanceAsync(someone, 100);
-        var id = TestHost.Id("tx");
 
-        // Someone else's charge already holds the key the payment branch will use (409 to this branch's charge).
-        using (var charge = new HttpRequestMessage(HttpMethod.Post, "/charges") { Content = JsonContent.Create(new { account = someone, amount = 25 }) })
-        {
-            charge.Headers.Add("Idempotency-Key", $"{id}.2");
-            using var taken = await Payments.Client.SendAsync(charge);
-            Assert.Equal(HttpStatusCode.Created, taken.StatusCode);
-        }
+        var doc = await PlaceAsync(shop, quantity: 1, charges: [40]);
 
-        var response = await Host.StartAsync(OrderBody(id, shop, quantity: 1, charges: [40]), waitSeconds: 45);
-        var doc = await response.Content.ReadFromJsonAsync<JsonElement>();
-
-        Assert.Equal("Aborted", doc.GetProperty("status").GetString());
-        var reason = doc.GetProperty("reason").GetString();
-        Assert.StartsWith("saga action of 'payments' was not applied: its outcome is unknown (payments answered 409", reason, StringComparison.Ordinal);
-        Assert.Contains($"Idempotency-Key '{id}.2' already holds another charge", reason, StringComparison.Ordinal);
-        Assert.True(await Payments.ChargeRequestsAsync(shop.Card) >= 2, "a charge whose outcome is unknown is retried with its key");
-        Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
-        await AssertNothingRemainsAsync(shop);
-
-        // Not asserted: the abort's compensation refunds by the key, so the charge that holds it is refunded as well. Only
-        // keys that no one else can use keep that from happening; the client cannot tell whose charge a key holds.
+        var id = doc.GetProperty("id").GetString()!;
+        var key = Branches(doc)[2].GetProperty("key").GetString()!;
+        Assert.Matches($"^{System.Text.RegularExpressions.Regex.Escape(id)}\\.2\\.[0-9a-f]{{16}}$", key);
+        Assert.False(Branches(doc)[0].TryGetProperty("key", out _), "only a saga branch has a key");
+        Assert.Equal("charged", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{key}")).GetProperty("status").GetString());
+        using var guessed = await Payments.Client.GetAsync($"/charges/{id}.2");
+        Assert.Equal(HttpStatusCode.NotFound, guessed.StatusCode);
+        Assert.Equal(60, await Payments.BalanceAsync(shop.Card));
     }
 
     [Fact]
@@ -147,7 +133,7 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
 
         // The charge's retries, once the service answers again, meet the cancellation: nothing is taken, ever.
         await Payments.ClearFaultAsync(shop.Card);
-        var key = $"{doc.GetProperty("id").GetString()}.2";
+        var key = Branches(doc)[2].GetProperty("key").GetString();
         Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{key}")).GetProperty("status").GetString());
         await Eventually.WaitAsync(async () => await Payments.ChargeRequestsAsync(shop.Card) >= 2, Wait, "a retry of the charge after the fault cleared");
         Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
@@ -223,7 +209,8 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         await Payments.SetFaultAsync(other, charge: "hang");
         var id = TestHost.Id("failed-saga");
         Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(OrderBody(id, shop, quantity: 1, charges: [60, 10], cards: [shop.Card, other]))).StatusCode);
-        await WaitForAsync(id, d => Branches(d)[2].GetProperty("vote").GetString() == "Yes");
+        var charged = await WaitForAsync(id, d => Branches(d)[2].GetProperty("vote").GetString() == "Yes");
+        var (key, hanging) = (Branches(charged)[2].GetProperty("key").GetString(), Branches(charged)[3].GetProperty("key").GetString());
         Assert.Equal(40, await Payments.BalanceAsync(shop.Card));
 
         // A vote event without a payload while the second charge hangs: the run fails, and its compensation runs once.
@@ -232,7 +219,7 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1008, id) == 1), Wait, "the failed run's alert");
         var alert = Assert.Single(fixture.Logs.Lines, l => l.EventId == 1008 && l.Message.Contains(id, StringComparison.Ordinal)).Message;
         Assert.Contains("phase 2 sent to 3 branch(es)", alert, StringComparison.Ordinal);
-        Assert.Contains($"NOT compensated, and nothing retries them: branch 2 (payments, key {id}.2): ", alert, StringComparison.Ordinal);
+        Assert.Contains($"NOT compensated, and nothing retries them: branch 2 (payments, key {key}): ", alert, StringComparison.Ordinal);
         Assert.Contains("2 payments (saga): vote Yes, outcome none", alert, StringComparison.Ordinal);
         Assert.Equal(Decision.Abort, (await Host.Decisions.GetAsync(id))!.Decision);
         await AssertNothingRemainsAsync(shop);
@@ -240,14 +227,14 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
 
         // What docs/reliability.md tells the operator to do: the refund by the branch's key, once the service takes refunds.
         await Payments.ClearFaultAsync(shop.Card);
-        using (var refund = await Payments.Client.PostAsync($"/charges/{id}.2/refund", null))
+        using (var refund = await Payments.Client.PostAsync($"/charges/{key}/refund", null))
         {
             Assert.True(refund.IsSuccessStatusCode, $"refund answered {refund.StatusCode}");
         }
 
         Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
         await Payments.ClearFaultAsync(other);
-        Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{id}.3")).GetProperty("status").GetString());
+        Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{hanging}")).GetProperty("status").GetString());
         Assert.Equal(100, await Payments.BalanceAsync(other));
     }
 

@@ -30,6 +30,15 @@ public interface ISagaParticipant
 /// <summary>The idempotency keys of saga branches.</summary>
 public static class SagaKeys
 {
-    /// <summary>The key of branch <paramref name="branch"/> of transaction <paramref name="transactionId"/>: <c>order-1001.2</c>. Unique, since an id is never reused (I9).</summary>
-    public static string Of(string transactionId, int branch) => $"{transactionId}.{branch}";
+    /// <summary>
+    /// The key of branch <paramref name="branch"/> of transaction <paramref name="transactionId"/>: <c>order-1001.2.9f3c0a1b2c3d4e5f</c>,
+    /// with the transaction's random <paramref name="nonce"/>, so that keys can be neither guessed nor met again at the outside
+    /// service (another deployment's transaction of the same id, or one before a purge). Fixed when the transaction starts, so
+    /// every retry and replay uses the same key. Without a nonce (a transaction started before nonces): <c>order-1001.2</c>.
+    /// </summary>
+    public static string Of(string transactionId, int branch, string? nonce = null) =>
+        nonce is null ? $"{transactionId}.{branch}" : $"{transactionId}.{branch}.{nonce}";
+
+    /// <summary>A new random nonce for <see cref="Of"/>: 16 lower-case hex digits (64 random bits).</summary>
+    public static string NewNonce() => System.Security.Cryptography.RandomNumberGenerator.GetHexString(16, lowercase: true);
 }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Serverless.Core.Messaging;
+using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
 
@@ -85,7 +86,8 @@ public static class StartRequestParser
             return (null, errors);
         }
 
-        return (new TransactionRequest(id, timeout, branches, Hash(timeout, branches), now), errors);
+        var nonce = branches.Any(b => b.Kind == BranchKind.Saga) ? SagaKeys.NewNonce() : null;
+        return (new TransactionRequest(id, timeout, branches, Hash(timeout, branches), now, nonce), errors);
     }
 
     private static void ParseBranch(

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Serverless.Core.Messaging;
+using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 
 namespace Serverless.Functions.Coordination;
@@ -10,7 +11,8 @@ namespace Serverless.Functions.Coordination;
 /// <param name="Branches">The branches in request order.</param>
 /// <param name="RequestHash">The identity of the request, so that a repeated start can be told from a different one.</param>
 /// <param name="CreatedAt">When the start request was accepted.</param>
-public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnlyList<BranchRequest> Branches, string RequestHash, DateTimeOffset CreatedAt)
+/// <param name="SagaNonce">The random part of the idempotency keys of its saga branches (<see cref="SagaKeys.Of"/>); null without saga branches.</param>
+public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnlyList<BranchRequest> Branches, string RequestHash, DateTimeOffset CreatedAt, string? SagaNonce = null)
 {
     [JsonIgnore]
     public DateTimeOffset Deadline => CreatedAt.AddSeconds(TimeoutSeconds);
@@ -63,7 +65,8 @@ public sealed record AbortEvent(string? Reason = null);
 /// <param name="Participant">The participant, whose inbox is <c>tx-participant-{name}</c>.</param>
 /// <param name="Operation">The branch's operation, compact JSON.</param>
 /// <param name="OnePhase">A prepare of a transaction's only branch: the participant decides its outcome (one-phase commit).</param>
-public sealed record BranchCommand(string TransactionId, MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false)
+/// <param name="Key">A saga branch's idempotency key at its service (<see cref="SagaKeys.Of"/>).</param>
+public sealed record BranchCommand(string TransactionId, MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false, string? Key = null)
 {
     public ProtocolMessage ToMessage() => new(Kind, TransactionId)
     {

@@ -47,7 +47,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
     {
         ArgumentNullException.ThrowIfNull(command);
         var result = await participants.Saga(command.Participant)
-            .ApplyAsync(SagaKeys.Of(command.TransactionId, command.Branch), command.Operation, cancellationToken);
+            .ApplyAsync(command.Key ?? SagaKeys.Of(command.TransactionId, command.Branch), command.Operation, cancellationToken);
         CrashPoints.Reached(CrashPoint.AfterSagaActionApplied, command.TransactionId);
         return new VoteEvent(command.Branch, result.Applied ? Vote.Yes : Vote.No, result.Reason);
     }
@@ -70,7 +70,7 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
 
         try
         {
-            await participants.Saga(command.Participant).CompensateAsync(SagaKeys.Of(command.TransactionId, command.Branch), cancellationToken);
+            await participants.Saga(command.Participant).CompensateAsync(command.Key ?? SagaKeys.Of(command.TransactionId, command.Branch), cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {

@@ -1,5 +1,4 @@
 using Microsoft.DurableTask;
-using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 
 namespace Serverless.Functions.Coordination;
@@ -123,7 +122,7 @@ public sealed partial class TwoPhaseCommitOrchestration
             done.FirstOrDefault().Result?.Recorded,
             sent.Count(d => d.Result.Failure is null),
             [.. sent.Where(d => d.Result.Failure is not null).Select(d =>
-                $"branch {d.Command.Branch} ({d.Command.Participant}, key {SagaKeys.Of(d.Command.TransactionId, d.Command.Branch)}): {d.Result.Failure}")]);
+                $"branch {d.Command.Branch} ({d.Command.Participant}, key {d.Command.Key}): {d.Result.Failure}")]);
     }
 
     private static string Describe(Exception exception)

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
+using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Telemetry;
 using NonDeterministicOrchestrationException = DurableTask.Core.Exceptions.NonDeterministicOrchestrationException;
@@ -183,7 +184,7 @@ public sealed partial class TwoPhaseCommitOrchestration
             TransactionTelemetry.TransactionEnded(_state.Status == TransactionStatus.Committed, Now - _state.CreatedAt);
         }
 
-        return TransactionView.From(_state);
+        return TransactionView.From(_state, _request?.SagaNonce);
     }
 
     private IEnumerable<Task> Pending()
@@ -394,10 +395,10 @@ public sealed partial class TwoPhaseCommitOrchestration
     private BranchCommand Command(MessageKind kind, int branch)
     {
         var b = _state.Branches[branch];
-        return new BranchCommand(_state.Id, kind, b.Index, b.Participant, b.Operation);
+        return new BranchCommand(_state.Id, kind, b.Index, b.Participant, b.Operation, Key: b.IsSaga ? SagaKeys.Of(_state.Id, b.Index, _request?.SagaNonce) : null);
     }
 
     private static bool IsPhase2(CoordinatorCommand command) => command is SendCommit or SendRollback;
 
-    private void Publish() => _context.SetCustomStatus(TransactionView.From(_state));
+    private void Publish() => _context.SetCustomStatus(TransactionView.From(_state, _request?.SagaNonce));
 }

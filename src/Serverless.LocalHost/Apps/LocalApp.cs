@@ -21,17 +21,19 @@ public sealed record LocalApp(Assembly Assembly, MethodInfo Registration, string
     public string Name => NameOf(Assembly);
 
     /// <summary>The app <c>--app</c> (or <c>FUNCTIONS_APP_ASSEMBLY</c>) names, else the coordinator app.</summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="coordinatorRoot">The coordinator app's folder instead of <see cref="FunctionsConfiguration.FindAppRoot"/> (tests).</param>
     /// <exception cref="InvalidOperationException">The named assembly is missing, or its registration method is not one.</exception>
-    public static LocalApp Choose(IReadOnlyList<string> args)
+    public static LocalApp Choose(IReadOnlyList<string> args, string? coordinatorRoot = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         var path = OptionValue(args) ?? Environment.GetEnvironmentVariable(AppAssemblyVariable);
-        return string.IsNullOrWhiteSpace(path) ? Coordinator() : FromAssemblyPath(path);
+        return string.IsNullOrWhiteSpace(path) ? Coordinator(coordinatorRoot) : FromAssemblyPath(path);
     }
 
-    /// <summary>The coordinator app, which this host carries; its folder is <see cref="FunctionsConfiguration.FindAppRoot"/>.</summary>
-    public static LocalApp Coordinator() =>
-        new(CoordinatorApp.Assembly, RegistrationOf(CoordinatorApp.Assembly), FunctionsConfiguration.FindAppRoot(), CoordinatorApp.Extras);
+    /// <summary>The coordinator app, which this host carries; its folder is <paramref name="root"/>, else <see cref="FunctionsConfiguration.FindAppRoot"/>.</summary>
+    public static LocalApp Coordinator(string? root = null) =>
+        new(CoordinatorApp.Assembly, RegistrationOf(CoordinatorApp.Assembly), root ?? FunctionsConfiguration.FindAppRoot(), CoordinatorApp.Extras);
 
     /// <summary>
     /// The app built into <paramref name="path"/>, loaded with its dependencies (<see cref="AppAssemblies"/>). Its folder is

@@ -39,6 +39,18 @@ public sealed class TestHost : IAsyncDisposable
         return root.ToJsonString();
     }
 
+    /// <summary>
+    /// The app folder of every test host: the app's host.json and nothing else, so that a developer's local.settings.json
+    /// (copied into the build output, as Core Tools wants it) never reaches a test: every setting is the test's.
+    /// </summary>
+    private static readonly Lazy<string> AppRoot = new(() =>
+    {
+        var root = Path.Combine(Path.GetTempPath(), "serverless-tests", $"app-{Environment.ProcessId}");
+        Directory.CreateDirectory(root);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "host.json"), Path.Combine(root, "host.json"), overwrite: true);
+        return root;
+    });
+
     private readonly bool _ownsAzurite;
 
     private TestHost(WebApplication app, HttpClient client, AzuriteInstance azurite, bool ownsAzurite, string taskHub)
@@ -123,7 +135,7 @@ public sealed class TestHost : IAsyncDisposable
                 overrides[key] = value;
             }
 
-            var app = LocalFunctionsHost.Build([], overrides, configureServices: configureServices);
+            var app = LocalFunctionsHost.Build([], overrides, configureServices: configureServices, appRoot: AppRoot.Value);
             if (logs is not null)
             {
                 app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
