@@ -3,11 +3,15 @@
 // pre-created, no shared key), monitoring, and a user-assigned identity that holds only the storage data roles the
 // Functions host, the Durable Task extension and the app need. With externalParticipants, also each external
 // participant's own function app (modules/participant-app.bicep), with access to its three queues and its own key.
+// With httpParticipants, the coordinator's settings for participants other teams run as HTTP services, and their keys.
 // Deploy: see infra/README.md.
 
 targetScope = 'resourceGroup'
 
 import { isParticipantName, participantInboxQueue } from 'modules/participant-names.bicep'
+
+@description('A branch kind a participant run outside the coordinator\'s app takes (PARTICIPANT_{NAME}_KINDS): 2pc (prepare, commit, rollback) or tcc (Try, Confirm, Cancel). Saga branches are the app\'s own (payments).')
+type participantKind = '2pc' | 'tcc'
 
 @description('A participant that runs in its own function app (another team\'s), built on the participant kit.')
 @sealed()
@@ -16,6 +20,10 @@ type externalParticipant = {
   @minLength(1)
   @maxLength(40)
   name: string
+
+  @description('PARTICIPANT_{NAME}_KINDS in the coordinator\'s app: the branch kinds the coordinator lets a transaction give it, e.g. [\'2pc\']. Default: the app\'s default, 2pc and tcc (the setting is not written).')
+  @minLength(1)
+  kinds: participantKind[]?
 
   @description('Further app settings of its app (name to string value), kept here so that a redeployment does not drop them. Default none.')
   appSettings: object?
@@ -27,6 +35,23 @@ type externalParticipant = {
 
   @description('Flex Consumption: memory of each instance of its app in MB. Default 2048.')
   instanceMemoryMB: (512 | 2048 | 4096)?
+}
+
+@description('A participant in any language that another team runs as an HTTP service (docs/participants.md, "Transport 2"), e.g. loyalty. Only the coordinator\'s side is deployed here: its settings and its key.')
+@sealed()
+type httpParticipant = {
+  @description('Its name, as transactions name it: lower-case letters, digits and inner hyphens (never two in a row), at most 40 characters.')
+  @minLength(1)
+  @maxLength(40)
+  name: string
+
+  @description('PARTICIPANT_{NAME}_URL: where the coordinator posts its signed commands, an absolute https URL (e.g. \'https://loyalty.example.com/tx\').')
+  @minLength(9)
+  url: string
+
+  @description('PARTICIPANT_{NAME}_KINDS: the branch kinds it takes, e.g. [\'tcc\']. Default: the app\'s default, 2pc and tcc (the setting is not written).')
+  @minLength(1)
+  kinds: participantKind[]?
 }
 
 @description('Short prefix for every resource name: lower-case letters and digits, optionally with inner hyphens (e.g. "tx2pc"). A hash of the resource group makes the globally unique names unique.')
@@ -49,7 +74,10 @@ param participants string[] = [
 @description('Participants that run in function apps of their own (infra/README.md, "External participants"), e.g. [{ name: \'shipping\' }]. Each gets its app, identity and storage account, its queues here, its signing key in Key Vault, and is added to TRANSACTIONS_PARTICIPANTS. Default none.')
 param externalParticipants externalParticipant[] = []
 
-@description('The external participants\' signing keys, participant name to key (PARTICIPANT_{NAME}_SIGNING_KEY), each at least 32 random characters (openssl rand -base64 48); one for every entry of externalParticipants. Each goes into Key Vault; only that participant\'s app and the coordinator\'s may read it. Default none.')
+@description('Participants other teams run as HTTP services, in any language (infra/README.md, "HTTP participants"), e.g. [{ name: \'loyalty\', url: \'https://loyalty.example.com/tx\', kinds: [\'tcc\'] }]. Each gives the coordinator PARTICIPANT_{NAME}_URL, PARTICIPANT_{NAME}_KINDS and its signing key in Key Vault (PARTICIPANT_{NAME}_SIGNING_KEY); the service itself is deployed by its owners, with the same key. No queue: commands go over HTTP. Default none.')
+param httpParticipants httpParticipant[] = []
+
+@description('The signing keys of the participants run outside this app, participant name to key (PARTICIPANT_{NAME}_SIGNING_KEY), each at least 32 random characters (openssl rand -base64 48); one for every entry of externalParticipants and of httpParticipants. Each goes into Key Vault; only that participant\'s app (for an external participant) and the coordinator\'s may read it. Default none.')
 @secure()
 param externalParticipantSigningKeys object = {}
 
@@ -79,8 +107,12 @@ param ordersPostgresConnection string = ''
 @secure()
 param ledgerMySqlConnection string = ''
 
-@description('PAYMENTS_URL: the base URL of the payment service that saga branches charge and refund over HTTP (locally the demo service src/Serverless.Payments on http://127.0.0.1:7072). Default empty: no payment service.')
+@description('PAYMENTS_URL: the base URL of the payment service that saga branches charge and refund over HTTP, an https URL: the app sends it paymentsApiKey (locally the demo service src/Serverless.Payments on http://127.0.0.1:7072). Default empty: no payment service.')
 param paymentsUrl string = ''
+
+@description('PAYMENTS_API_KEY: the payment service\'s key, which the app sends as Authorization: Bearer on every call; required, at least 32 characters, when paymentsUrl is set, and ignored without it. It goes into Key Vault; the app setting is a Key Vault reference. Default empty.')
+@secure()
+param paymentsApiKey string = ''
 
 @description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS: the vote deadline of a transaction whose request gives none. Default 30.')
 @minValue(1)
@@ -165,6 +197,9 @@ var tableNames = [
   'TwoPhaseCommitDecisions'
 ]
 
+// The saga participant the app itself runs when PAYMENTS_URL is set (src/Serverless.Functions, PaymentsParticipant.Name).
+var paymentsParticipant = 'payments'
+
 // The external participants' names, refused before anything is deployed when one cannot name a queue and a secret,
 // is given twice, or is a participant of this app. The compiler checks only their length: Bicep has no patterns.
 var checkedExternalParticipantNames = map(
@@ -174,9 +209,47 @@ var checkedExternalParticipantNames = map(
       ? fail('externalParticipants: \'${p.name}\' is not a participant name: 1-40 lower-case letters, digits and hyphens, neither first nor last, never two in a row (it names the queue tx-participant-${p.name})')
       : contains(participants, p.name)
           ? fail('externalParticipants: \'${p.name}\' is also in participants, which this app hosts itself')
-          : p.name
+          : p.name == paymentsParticipant && !empty(paymentsUrl)
+              ? fail('externalParticipants: \'${p.name}\' is the app\'s own saga participant for the payment service (paymentsUrl)')
+              : p.name
 )
 var externalParticipantNames = length(union(checkedExternalParticipantNames, [])) == length(checkedExternalParticipantNames) ? checkedExternalParticipantNames : fail('externalParticipants names a participant twice')
+
+// The HTTP participants' names, refused the same way; and a URL that is not https. The coordinator posts each command
+// with its operation over the internet: the signature proves who wrote it, but only TLS keeps the operation private
+// and proves the service is the one named. A name makes their settings and their secret's name, not a queue's.
+var checkedHttpParticipantNames = map(
+  httpParticipants,
+  p =>
+    !isParticipantName(p.name)
+      ? fail('httpParticipants: \'${p.name}\' is not a participant name: 1-40 lower-case letters, digits and hyphens, neither first nor last, never two in a row')
+      : contains(participants, p.name)
+          ? fail('httpParticipants: \'${p.name}\' is also in participants, which this app hosts itself')
+          : contains(externalParticipantNames, p.name)
+              ? fail('httpParticipants: \'${p.name}\' is also in externalParticipants: a participant is reached over HTTP or through its queue, not both')
+              : p.name == paymentsParticipant && !empty(paymentsUrl)
+                  ? fail('httpParticipants: \'${p.name}\' is the app\'s own saga participant for the payment service (paymentsUrl)')
+                  : !isHttpsUrl(p.url)
+                      ? fail('httpParticipants: the url of \'${p.name}\' is \'${p.url}\', not an absolute https URL (https://host/path)')
+                      : p.name
+)
+var httpParticipantNames = length(union(checkedHttpParticipantNames, [])) == length(checkedHttpParticipantNames) ? checkedHttpParticipantNames : fail('httpParticipants names a participant twice')
+
+// https://, then a host: no whitespace, no empty host. The app checks the rest at start (an absolute http(s) URL).
+func isHttpsUrl(url string) bool =>
+  startsWith(toLower(url), 'https://') && !contains(url, ' ') && !contains(['', '/'], take(afterScheme(url), 1))
+
+func afterScheme(url string) string => substring(url, min(length('https://'), length(url)))
+
+// The payment service gets the API key as a bearer token: over https only. Without paymentsUrl there is no key.
+var checkedPaymentsUrl = empty(paymentsUrl) || isHttpsUrl(paymentsUrl)
+  ? paymentsUrl
+  : fail('paymentsUrl is \'${paymentsUrl}\', not an absolute https URL: the app sends the payment service its API key')
+var hasPaymentsApiKey = empty(paymentsUrl)
+  ? false
+  : length(paymentsApiKey) >= 32
+      ? true
+      : fail('paymentsApiKey is required when paymentsUrl is set, at least 32 characters: the payment service answers 401 without it, and the app does not start')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: '${namePrefix}-id-${suffix}'
@@ -218,6 +291,8 @@ module keyVault 'modules/key-vault.bicep' = {
     signingKey: transactionsSigningKey
     previousSigningKeys: transactionsSigningKeysPrevious
     hasPreviousSigningKeys: !empty(transactionsSigningKeysPrevious)
+    paymentsApiKey: paymentsApiKey
+    hasPaymentsApiKey: hasPaymentsApiKey
     readerPrincipalId: identity.properties.principalId
   }
 }
@@ -241,11 +316,28 @@ module participantApps 'modules/participant-app.bicep' = [
           }
         : {}
       additionalAppSettings: p.?appSettings ?? {}
+      inDoubtSchedule: inDoubtSchedule
       inDoubtSeconds: inDoubtSeconds
       applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
       maximumInstanceCount: p.?maximumInstanceCount ?? 100
       instanceMemoryMB: p.?instanceMemoryMB ?? 2048
       tags: tags
+    }
+  }
+]
+
+// An HTTP participant's key, readable by the coordinator's identity alone: the service is not deployed here, and its
+// owners give it the same key (infra/README.md, "HTTP participants").
+module httpParticipantKeys 'modules/participant-key.bicep' = [
+  for (p, i) in httpParticipants: {
+    name: 'participant-${httpParticipantNames[i]}.key'
+    params: {
+      participantName: httpParticipantNames[i]
+      keyVaultName: keyVault.outputs.name
+      signingKey: externalParticipantSigningKeys[?p.name] ?? fail('externalParticipantSigningKeys has no key for the HTTP participant \'${p.name}\'')
+      readerPrincipalIds: [
+        identity.properties.principalId
+      ]
     }
   }
 ]
@@ -262,10 +354,20 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     participants: concat(participants, externalParticipantNames)
-    externalParticipantKeys: [
-      for (name, i) in externalParticipantNames: {
-        name: name
+    externalParticipantEndpoints: [
+      for (p, i) in externalParticipants: {
+        name: externalParticipantNames[i]
+        url: ''
+        kinds: union(p.?kinds ?? [], [])
         signingKeySecretUri: participantApps[i].outputs.signingKeySecretUri
+      }
+    ]
+    httpParticipantEndpoints: [
+      for (p, i) in httpParticipants: {
+        name: httpParticipantNames[i]
+        url: p.url
+        kinds: union(p.?kinds ?? [], [])
+        signingKeySecretUri: httpParticipantKeys[i].outputs.signingKeySecretUri
       }
     ]
     transactionsApiKey: transactionsApiKey
@@ -273,7 +375,8 @@ module functionApp 'modules/function-app.bicep' = {
     previousSigningKeysSecretUri: keyVault.outputs.previousSigningKeysSecretUri
     ordersPostgresConnection: ordersPostgresConnection
     ledgerMySqlConnection: ledgerMySqlConnection
-    paymentsUrl: paymentsUrl
+    paymentsUrl: checkedPaymentsUrl
+    paymentsApiKeySecretUri: keyVault.outputs.paymentsApiKeySecretUri
     defaultTimeoutSeconds: defaultTimeoutSeconds
     inDoubtSchedule: inDoubtSchedule
     inDoubtSeconds: inDoubtSeconds
@@ -295,7 +398,7 @@ output defaultHostName string = functionApp.outputs.defaultHostName
 @description('Name of the storage account holding the queues, the tables, the task hub and the deployment package.')
 output storageAccountName string = storage.outputs.name
 
-@description('Name of the Key Vault holding the signing keys (rotation: docs/security.md).')
+@description('Name of the Key Vault holding the signing keys and the payment service\'s key (rotation: docs/security.md).')
 output keyVaultName string = keyVault.outputs.name
 
 @description('Client id of the user-assigned identity the app runs as.')

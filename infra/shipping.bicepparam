@@ -10,6 +10,10 @@ param transactionsSigningKey = readEnvironmentVariable('SIGNING_KEY')
 param externalParticipants = [
   {
     name: 'shipping'
+    // PARTICIPANT_SHIPPING_KINDS in the coordinator's app, as in local.settings.sample.json.
+    kinds: [
+      '2pc'
+    ]
   }
 ]
 param externalParticipantSigningKeys = {

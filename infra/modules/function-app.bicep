@@ -3,7 +3,7 @@
 // identity, and the Functions host, the Durable Task extension, the queue trigger and the app reach storage only
 // through it.
 
-import { keyVaultReference, participantSigningKeySetting } from 'participant-names.bicep'
+import { keyVaultReference, participantSetting, participantSigningKeySetting } from 'participant-names.bicep'
 
 @description('Function app name (globally unique).')
 param name string
@@ -32,11 +32,26 @@ param applicationInsightsConnectionString string
 @description('Participants the coordinator knows (TRANSACTIONS_PARTICIPANTS): those of this app and the external ones.')
 param participants string[]
 
-@description('The external participants\' signing keys: name and versionless URI of the Key Vault secret of each.')
-param externalParticipantKeys {
+// A participant run outside this app, as the app's ParticipantEndpoints reads it (docs/participants.md).
+type participantEndpoint = {
+  @description('Its name.')
   name: string
+
+  @description('PARTICIPANT_{NAME}_URL: where its commands are posted; empty for one reached through its inbox queue.')
+  url: string
+
+  @description('PARTICIPANT_{NAME}_KINDS: the branch kinds it takes; empty for the app\'s default (2pc and tcc).')
+  kinds: string[]
+
+  @description('Versionless URI of the Key Vault secret holding its key (PARTICIPANT_{NAME}_SIGNING_KEY).')
   signingKeySecretUri: string
-}[]
+}
+
+@description('The external participants (function apps of their own, reached through their inbox queues).')
+param externalParticipantEndpoints participantEndpoint[]
+
+@description('The HTTP participants (services in any language, reached over HTTP).')
+param httpParticipantEndpoints participantEndpoint[]
 
 @description('TRANSACTIONS_API_KEY.')
 @secure()
@@ -58,6 +73,9 @@ param ledgerMySqlConnection string
 
 @description('PAYMENTS_URL (may be empty).')
 param paymentsUrl string
+
+@description('Versionless URI of the Key Vault secret holding PAYMENTS_API_KEY; there is one whenever paymentsUrl is set (main.bicep checks the key).')
+param paymentsApiKeySecretUri string
 
 @description('TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS.')
 param defaultTimeoutSeconds int
@@ -115,12 +133,30 @@ var appSettings = {
   ORDERS_POSTGRES_CONNECTION: ordersPostgresConnection
   LEDGER_MYSQL_CONNECTION: ledgerMySqlConnection
   PAYMENTS_URL: paymentsUrl
+  // The payment service answers 401 without it, and the app does not start with PAYMENTS_URL but without it. A Key
+  // Vault reference like the signing key's; empty when there is no payment service.
+  PAYMENTS_API_KEY: empty(paymentsUrl) ? '' : keyVaultReference(paymentsApiKeySecretUri)
 }
 
-// The coordinator holds every participant's key (docs/participants.md, "One key per participant"): for each external
-// participant the same setting as in the participant's app, a Key Vault reference to the same secret.
-var externalParticipantKeySettings = toObject(
-  externalParticipantKeys,
+// The participants run elsewhere, as the app's ParticipantEndpoints reads them (docs/participants.md):
+// - PARTICIPANT_{NAME}_URL for one reached over HTTP: a participant with a URL is known to the app, and its commands
+//   are posted there rather than sent to its inbox queue;
+// - PARTICIPANT_{NAME}_KINDS, the branch kinds it takes, where given (else the app's default, 2pc and tcc);
+// - PARTICIPANT_{NAME}_SIGNING_KEY: the coordinator holds every participant's key ("One key per participant"), the
+//   same setting as in the participant's app, a Key Vault reference to the same secret.
+var participantEndpoints = concat(externalParticipantEndpoints, httpParticipantEndpoints)
+var participantUrlSettings = toObject(
+  filter(participantEndpoints, p => !empty(p.url)),
+  p => participantSetting(p.name, 'URL'),
+  p => p.url
+)
+var participantKindsSettings = toObject(
+  filter(participantEndpoints, p => !empty(p.kinds)),
+  p => participantSetting(p.name, 'KINDS'),
+  p => join(p.kinds, ',')
+)
+var participantKeySettings = toObject(
+  participantEndpoints,
   p => participantSigningKeySetting(p.name),
   p => keyVaultReference(p.signingKeySecretUri)
 )
@@ -133,7 +169,13 @@ module app 'flex-app.bicep' = {
     location: location
     identityId: identityId
     deploymentContainerUrl: deploymentContainerUrl
-    appSettings: union(additionalAppSettings, externalParticipantKeySettings, appSettings)
+    appSettings: union(
+      additionalAppSettings,
+      participantUrlSettings,
+      participantKindsSettings,
+      participantKeySettings,
+      appSettings
+    )
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     tags: tags

@@ -1,13 +1,9 @@
 // What the coordinator grants one external participant, on the coordinator's own resources: its signing key as a Key
-// Vault secret, readable by the participant's identity and the coordinator's alone, and data roles on exactly the
-// three queues it uses, each scoped to the queue, never to the account. The queues themselves are created by
-// storage.bicep (main.bicep lists them): the participant's identity may not create queues.
+// Vault secret, readable by the participant's identity and the coordinator's alone (participant-key.bicep), and data
+// roles on exactly the three queues it uses, each scoped to the queue, never to the account. The queues themselves
+// are created by storage.bicep (main.bicep lists them): the participant's identity may not create queues.
 
-import {
-  participantInboxQueue
-  participantPoisonQueue
-  participantSigningKeySecret
-} from 'participant-names.bicep'
+import { participantInboxQueue, participantPoisonQueue } from 'participant-names.bicep'
 
 @description('The participant\'s name (checked by main.bicep).')
 param participantName string
@@ -28,9 +24,6 @@ param participantPrincipalId string
 
 @description('Principal id of the coordinator app\'s user-assigned identity, which verifies the participant\'s replies and signs its commands.')
 param coordinatorPrincipalId string
-
-// Key Vault Secrets User: read secret values, nothing else (not list keys, not manage the vault).
-var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 
 // Each grant is the narrowest built-in queue role for one use, on the one queue it is for (infra/README.md,
 // "External participants"). Microsoft's table of roles for Functions bindings names Reader + Message Processor for a
@@ -92,31 +85,19 @@ resource queueRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 ]
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
-  name: keyVaultName
-}
-
-resource signingKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: participantSigningKeySecret(participantName)
-  properties: {
-    value: signingKey
-    contentType: 'HMAC-SHA256 key of participant ${participantName}\'s protocol messages (${participantName}\'s and the coordinator\'s setting PARTICIPANT_{NAME}_SIGNING_KEY)'
-  }
-}
-
 // The participant signs its replies and verifies its commands with the key; the coordinator does the converse.
-resource signingKeyReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for principalId in [participantPrincipalId, coordinatorPrincipalId]: {
-    name: guid(signingKeySecret.id, principalId, secretsUserRoleId)
-    scope: signingKeySecret
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
-      principalId: principalId
-      principalType: 'ServicePrincipal'
-    }
+module signingKeyAccess 'participant-key.bicep' = {
+  name: 'participant-${participantName}.key'
+  params: {
+    participantName: participantName
+    keyVaultName: keyVaultName
+    signingKey: signingKey
+    readerPrincipalIds: [
+      participantPrincipalId
+      coordinatorPrincipalId
+    ]
   }
-]
+}
 
 @description('Versionless URI of the signing key secret: both apps follow its latest version.')
-output signingKeySecretUri string = signingKeySecret.properties.secretUri
+output signingKeySecretUri string = signingKeyAccess.outputs.signingKeySecretUri

@@ -43,6 +43,9 @@ param secretAppSettings object = {}
 @description('Further app settings, name to value. Default none.')
 param additionalAppSettings object = {}
 
+@description('TRANSACTIONS_IN_DOUBT_SCHEDULE: when the kit\'s timer function (AskInDoubt in the shipping app) asks about branches held prepared, a 6-field NCRONTAB expression; the coordinator\'s value.')
+param inDoubtSchedule string
+
 @description('TRANSACTIONS_IN_DOUBT_SECONDS: how long a prepared branch waits before the kit asks the coordinator about it; the coordinator\'s value.')
 param inDoubtSeconds int
 
@@ -72,7 +75,7 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
 }
 
 module access 'participant-access.bicep' = {
-  name: 'participant-${participantName}-access'
+  name: 'participant-${participantName}.access'
   params: {
     participantName: participantName
     storageAccountName: coordinatorStorageAccountName
@@ -86,7 +89,7 @@ module access 'participant-access.bicep' = {
 // The host's own storage: Blob Data Owner for its keys, timer locks and the deployment package, Table Data
 // Contributor for its diagnostic events. No queue role: its only queues are the coordinator's.
 module storage 'storage.bicep' = {
-  name: 'participant-${participantName}-storage'
+  name: 'participant-${participantName}.storage'
   params: {
     name: storageAccountName
     location: location
@@ -116,11 +119,14 @@ var appSettings = {
   COORDINATOR_STORAGE__clientId: identity.properties.clientId
   // Read with this app's identity (keyVaultReferenceIdentity), which may read this one secret and no other.
   '${participantSigningKeySetting(participantName)}': keyVaultReference(access.outputs.signingKeySecretUri)
+  // The kit's in-doubt timer function binds %TRANSACTIONS_IN_DOUBT_SCHEDULE%: without the setting it is in error and
+  // never runs, and a branch whose decision was lost stays prepared.
+  TRANSACTIONS_IN_DOUBT_SCHEDULE: inDoubtSchedule
   TRANSACTIONS_IN_DOUBT_SECONDS: string(inDoubtSeconds)
 }
 
 module app 'flex-app.bicep' = {
-  name: 'participant-${participantName}-app'
+  name: 'participant-${participantName}.app'
   params: {
     name: '${baseName}-func-${suffix}'
     planName: '${baseName}-plan-${suffix}'

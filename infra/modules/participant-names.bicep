@@ -1,6 +1,7 @@
-// The names an external participant is known by, in one place: main.bicep checks names with them, the coordinator's
-// and the participant's apps name the signing key's setting with them, and the grants name the queues and the secret.
-// (docs/participants.md: "one key per participant", PARTICIPANT_{NAME}_SIGNING_KEY; DESIGN.md: the queues.)
+// The names a participant run outside the coordinator's app is known by, in one place: main.bicep checks names with
+// them, the coordinator's and the participant's apps name their settings with them, and the grants name the queues and
+// the secret. (docs/participants.md: "one key per participant", PARTICIPANT_{NAME}_SIGNING_KEY, PARTICIPANT_{NAME}_URL,
+// PARTICIPANT_{NAME}_KINDS; DESIGN.md: the queues.)
 
 @export()
 @description('Whether a participant name makes valid queue names tx-participant-{name} and tx-participant-{name}-poison (3-63 characters; letters, digits and single inner hyphens) and a valid Key Vault secret name: 1-40 lower-case letters, digits and hyphens, neither first nor last, never two in a row.')
@@ -19,8 +20,13 @@ func participantInboxQueue(name string) string => 'tx-participant-${name}'
 func participantPoisonQueue(name string) string => 'tx-participant-${name}-poison'
 
 @export()
-@description('The app setting that holds a participant\'s signing key, in the coordinator\'s app and in the participant\'s: PARTICIPANT_{NAME}_SIGNING_KEY, NAME upper-cased with - as _.')
-func participantSigningKeySetting(name string) string => 'PARTICIPANT_${toUpper(replace(name, '-', '_'))}_SIGNING_KEY'
+@description('A participant\'s app setting PARTICIPANT_{NAME}_{suffix}, NAME upper-cased with - as _ (the app\'s ParticipantSettings.Name): e.g. PARTICIPANT_LOYALTY_URL.')
+func participantSetting(name string, suffix string) string =>
+  'PARTICIPANT_${toUpper(replace(name, '-', '_'))}_${suffix}'
+
+@export()
+@description('The app setting that holds a participant\'s signing key, in the coordinator\'s app and in the participant\'s: PARTICIPANT_{NAME}_SIGNING_KEY.')
+func participantSigningKeySetting(name string) string => participantSetting(name, 'SIGNING_KEY')
 
 @export()
 @description('The Key Vault secret that holds a participant\'s signing key.')

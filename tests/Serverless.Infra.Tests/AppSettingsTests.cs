@@ -4,9 +4,16 @@ using Xunit;
 
 namespace Serverless.Infra.Tests;
 
-/// <summary>The coordinator app's settings, as a deployment with main.bicep's defaults would set them.</summary>
+/// <summary>
+/// The apps' settings, as a deployment with main.bicep's defaults would set them, and as one with what the
+/// local.settings.sample.json files describe (the sample's participants, the payment service) would.
+/// </summary>
 [Collection(MainTemplateCollection.Name)]
-public sealed class AppSettingsTests(MainTemplateFixture template, DefaultDeploymentFixture deployment, ExternalParticipantDeploymentFixture withShipping)
+public sealed class AppSettingsTests(
+    MainTemplateFixture template,
+    DefaultDeploymentFixture deployment,
+    ExternalParticipantDeploymentFixture withShipping,
+    SampleDeploymentFixture sample)
 {
     // Settings Flex Consumption rejects or ignores: the runtime lives in functionAppConfig, there is no content share,
     // and the package comes from the deployment container.
@@ -35,27 +42,30 @@ public sealed class AppSettingsTests(MainTemplateFixture template, DefaultDeploy
         Assert.EndsWith(".clientId)]", clientId, StringComparison.Ordinal);
     }
 
+    // The sample names participants run elsewhere (PARTICIPANT_SHIPPING_KINDS, PARTICIPANT_LOYALTY_URL, ...): settings a
+    // deployment has when it has those participants. So the deployment checked is the one the sample describes, and
+    // every setting of the sample must be there, none exempted.
     [Fact]
     public void AppSettings_CoverEveryValueOfTheLocalSettingsSample()
     {
-        foreach (var (name, sampleValue) in Repository.SampleSettingValues())
-        {
-            switch (name)
-            {
-                case "AzureWebJobsStorage":
-                    // On Azure the connection is identity-based: the same setting, split into its __ parts.
-                    Assert.Contains("AzureWebJobsStorage__accountName", Settings.Keys);
-                    Assert.Contains("AzureWebJobsStorage__credential", Settings.Keys);
-                    break;
-                case "FUNCTIONS_WORKER_RUNTIME":
-                    // Flex Consumption takes the runtime from functionAppConfig, not from this setting.
-                    Assert.Equal(sampleValue, ArmScope.AsString(deployment.CoordinatorApp.Property("functionAppConfig.runtime.name")));
-                    break;
-                default:
-                    Assert.True(Settings.ContainsKey(name), $"local.settings.sample.json has {name}; the function app's settings do not.");
-                    break;
-            }
-        }
+        LocalSettingsSample.AssertCoveredBy(Repository.SampleSettingValues(), sample.CoordinatorApp, "src/Serverless.Functions/local.settings.sample.json");
+    }
+
+    [Fact]
+    public void ShippingAppSettings_CoverEveryValueOfItsLocalSettingsSample()
+    {
+        LocalSettingsSample.AssertCoveredBy(Repository.SampleSettingValues(Repository.ShippingApp), sample.ShippingApp, "src/Serverless.Shipping/local.settings.sample.json");
+    }
+
+    // Its timer function AskInDoubt binds %TRANSACTIONS_IN_DOUBT_SCHEDULE%: without the setting it is in error and never
+    // runs. Both in-doubt settings are the coordinator's values, by default those of the shipping app's sample.
+    [Theory]
+    [InlineData("TRANSACTIONS_IN_DOUBT_SCHEDULE")]
+    [InlineData("TRANSACTIONS_IN_DOUBT_SECONDS")]
+    public void ShippingAppSettings_TakeTheCoordinatorsInDoubtSettings_ByDefaultTheSamplesValues(string settingName)
+    {
+        Assert.Equal(sample.CoordinatorApp.AppSettings[settingName], sample.ShippingApp.AppSettings[settingName]);
+        Assert.Equal(Repository.SampleSettingValues(Repository.ShippingApp)[settingName], sample.ShippingApp.AppSettings[settingName]);
     }
 
     [Fact]
@@ -114,10 +124,26 @@ public sealed class AppSettingsTests(MainTemplateFixture template, DefaultDeploy
     [InlineData("TRANSACTIONS_IN_DOUBT_SECONDS")]
     [InlineData("TRANSACTIONS_HISTORY_PURGE_SCHEDULE")]
     [InlineData("TRANSACTIONS_HISTORY_RETENTION")]
-    [InlineData("TRANSACTIONS_PARTICIPANTS")]
     public void AppSettings_DefaultToTheValuesOfTheLocalSettingsSample(string settingName)
     {
         Assert.Equal(Repository.SampleSettingValues()[settingName], Settings[settingName]);
+    }
+
+    // The participants and their kinds are the deployment's: given the sample's, the settings are the sample's.
+    [Theory]
+    [InlineData("TRANSACTIONS_PARTICIPANTS")]
+    [InlineData("PARTICIPANT_SHIPPING_KINDS")]
+    [InlineData("PARTICIPANT_LOYALTY_KINDS")]
+    public void AppSettings_OfTheSamplesParticipants_AreTheSamplesValues(string settingName)
+    {
+        Assert.Equal(Repository.SampleSettingValues()[settingName], sample.CoordinatorApp.AppSettings[settingName]);
+    }
+
+    // Without participants run elsewhere, the coordinator knows the participants parameter's (the app's own sample participants).
+    [Fact]
+    public void AppSettings_ByDefault_NameTheParticipantsParametersDefault()
+    {
+        Assert.Equal(string.Join(',', template.DefaultParticipants), Settings["TRANSACTIONS_PARTICIPANTS"]);
     }
 
     // ResolveInDoubt and PurgeHistory bind these as timer schedules: NCRONTAB with seconds, six fields.

@@ -12,6 +12,10 @@ public static class TestParameters
     public const string PreviousSigningKeys = "previous-key-of-the-infra-tests-0123456789a";
     public const string ShippingSigningKey = "shipping-key-of-the-infra-tests-0123456789a";
     public const string ShippingPostgresConnection = "Host=shipping-db;Port=5432;Username=shipping;Password=infra-tests;Database=shipping";
+    public const string LoyaltySigningKey = "loyalty-key-of-the-infra-tests-0123456789ab";
+    public const string LoyaltyUrl = "https://loyalty.example.com/tx";
+    public const string PaymentsUrl = "https://payments.example.com";
+    public const string PaymentsApiKey = "payments-key-of-the-infra-tests-0123456789a";
 
     /// <summary>What main.bicep requires and nothing else: every other parameter keeps its default.</summary>
     public static Dictionary<string, string> Required() => new(StringComparer.Ordinal)
@@ -82,6 +86,34 @@ public sealed class ExternalParticipantDeploymentFixture : DeploymentFixture
         parameters["externalParticipants"] = $"[ {{ name: '{Participant}' }} ]";
         parameters["externalParticipantSigningKeys"] = $"{{ {Participant}: {TestParameters.Literal(TestParameters.ShippingSigningKey)} }}";
         parameters["shippingPostgresConnection"] = TestParameters.Literal(TestParameters.ShippingPostgresConnection);
+        return parameters;
+    }
+}
+
+/// <summary>
+/// main.bicep given what src/Serverless.Functions/local.settings.sample.json describes: shipping as an external
+/// participant that takes 2pc branches, loyalty as an HTTP participant that takes tcc branches, and the payment service
+/// with its key. (The sample's loyalty runs on http://127.0.0.1; on Azure its URL is https.) Every setting of the
+/// sample, the per-deployment ones included, exists in this deployment.
+/// </summary>
+public sealed class SampleDeploymentFixture : DeploymentFixture
+{
+    public const string ExternalParticipant = "shipping";
+    public const string HttpParticipant = "loyalty";
+
+    /// <summary>The shipping participant's function app, <c>{prefix}-shipping-func-{hash}</c>.</summary>
+    public PredictedResource ShippingApp => SiteNamed($"{TestParameters.NamePrefix}-{ExternalParticipant}-func-");
+
+    protected override Dictionary<string, string> Parameters()
+    {
+        var parameters = TestParameters.Required();
+        parameters["externalParticipants"] = $"[ {{ name: '{ExternalParticipant}', kinds: [ '2pc' ] }} ]";
+        parameters["httpParticipants"] = $"[ {{ name: '{HttpParticipant}', url: {TestParameters.Literal(TestParameters.LoyaltyUrl)}, kinds: [ 'tcc' ] }} ]";
+        parameters["externalParticipantSigningKeys"] =
+            $"{{ {ExternalParticipant}: {TestParameters.Literal(TestParameters.ShippingSigningKey)}, {HttpParticipant}: {TestParameters.Literal(TestParameters.LoyaltySigningKey)} }}";
+        parameters["shippingPostgresConnection"] = TestParameters.Literal(TestParameters.ShippingPostgresConnection);
+        parameters["paymentsUrl"] = TestParameters.Literal(TestParameters.PaymentsUrl);
+        parameters["paymentsApiKey"] = TestParameters.Literal(TestParameters.PaymentsApiKey);
         return parameters;
     }
 }

@@ -10,7 +10,11 @@ namespace Serverless.Infra.Tests;
 /// and the coordinator read, the settings of both apps, and main.bicep's refusal of names it cannot deploy.
 /// </summary>
 [Collection(MainTemplateCollection.Name)]
-public sealed class ExternalParticipantTests(ExternalParticipantDeploymentFixture deployment, DefaultDeploymentFixture withoutParticipants)
+public sealed class ExternalParticipantTests(
+    MainTemplateFixture template,
+    ExternalParticipantDeploymentFixture deployment,
+    DefaultDeploymentFixture withoutParticipants,
+    SampleDeploymentFixture sample)
 {
     private const string Participant = ExternalParticipantDeploymentFixture.Participant;
     private const string QueueType = "Microsoft.Storage/storageAccounts/queueServices/queues";
@@ -163,8 +167,35 @@ public sealed class ExternalParticipantTests(ExternalParticipantDeploymentFixtur
     [Fact]
     public void CoordinatorApp_KnowsTheParticipant_AfterItsOwn()
     {
-        var ownParticipants = Repository.SampleSettingValues()["TRANSACTIONS_PARTICIPANTS"];
+        var ownParticipants = string.Join(',', template.DefaultParticipants);
         Assert.Equal($"{ownParticipants},{Participant}", deployment.CoordinatorApp.AppSettings["TRANSACTIONS_PARTICIPANTS"]);
+    }
+
+    // PARTICIPANT_{NAME}_KINDS only when the entry gives kinds: without it the app takes its default (2pc and tcc). A
+    // participant reached through its queue has no PARTICIPANT_{NAME}_URL, which would send its commands over HTTP.
+    [Fact]
+    public void CoordinatorApp_GetsTheParticipantsKinds_OnlyWhenGiven_AndNoUrl()
+    {
+        Assert.Equal("2pc", sample.CoordinatorApp.AppSettings["PARTICIPANT_SHIPPING_KINDS"]);
+        Assert.DoesNotContain("PARTICIPANT_SHIPPING_KINDS", deployment.CoordinatorApp.AppSettings.Keys);
+        Assert.DoesNotContain("PARTICIPANT_SHIPPING_URL", deployment.CoordinatorApp.AppSettings.Keys);
+        Assert.DoesNotContain("PARTICIPANT_SHIPPING_URL", sample.CoordinatorApp.AppSettings.Keys);
+
+        // The kinds are the coordinator's to know; the participant's app does not read them.
+        Assert.DoesNotContain(sample.ShippingApp.AppSettings.Keys, k => k.EndsWith("_KINDS", StringComparison.Ordinal));
+    }
+
+    // Module deployments share one namespace per resource group. A participant's own deployments are named
+    // participant-{name} and participant-{name}.{part}: a dot, which no participant name has, so that participants
+    // 'shipping' and 'shipping-app' never name the same deployment (participant-shipping-app would be both).
+    [Fact]
+    public void Deployments_OfAParticipant_HaveNamesNoOtherParticipantCanTake()
+    {
+        var names = template.Template.OfType(ArmTemplate.DeploymentType).Select(d => ArmScope.AsString(d.Json["name"]) ?? string.Empty).ToList();
+
+        var ofParticipants = names.Where(n => n.Contains("participant-{0}", StringComparison.Ordinal)).ToList();
+        Assert.True(ofParticipants.Count >= 5, "Expected the deployments of participant-app.bicep and its modules, and of participant-key.bicep: " + string.Join(", ", names));
+        Assert.All(ofParticipants, n => Assert.Matches(@"^\[format\('participant-\{0\}(\.[a-z]+)?', ", n));
     }
 
     [Fact]

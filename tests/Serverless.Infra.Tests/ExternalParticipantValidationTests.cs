@@ -71,6 +71,37 @@ public sealed class ExternalParticipantValidationTests
         Assert.DoesNotContain("too-short-a-key", run.Run.StandardError + run.Run.StandardOutput, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TheParticipantName_Payments_IsRefused_WhenTheAppRunsThePaymentsSagaParticipant()
+    {
+        var parameters = TestParameters.Required();
+        parameters["externalParticipants"] = "[ { name: 'payments' } ]";
+        parameters["externalParticipantSigningKeys"] = $"{{ payments: '{Key}' }}";
+        parameters["paymentsUrl"] = TestParameters.Literal(TestParameters.PaymentsUrl);
+        parameters["paymentsApiKey"] = TestParameters.Literal(TestParameters.PaymentsApiKey);
+
+        var run = await BicepSnapshot.OfMainAsync(parameters);
+
+        Assert.Null(run.Snapshot);
+        Assert.Contains("'payments' is the app's own saga participant for the payment service", run.Run.StandardError + run.Run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    // The kit's timer function runs on the coordinator's schedule, whatever it is.
+    [Fact]
+    public async Task TheParticipantApp_TakesTheCoordinatorsInDoubtSchedule()
+    {
+        const string schedule = "0 */5 * * * *";
+        var parameters = TestParameters.Required();
+        parameters["externalParticipants"] = "[ { name: 'shipping' } ]";
+        parameters["externalParticipantSigningKeys"] = $"{{ shipping: '{Key}' }}";
+        parameters["inDoubtSchedule"] = TestParameters.Literal(schedule);
+
+        var snapshot = (await BicepSnapshot.OfMainAsync(parameters)).Succeeded;
+
+        Assert.All(snapshot.OfType(DeploymentSnapshot.SiteType), site => Assert.Equal(schedule, site.AppSettings["TRANSACTIONS_IN_DOUBT_SCHEDULE"]));
+        Assert.Equal(2, snapshot.OfType(DeploymentSnapshot.SiteType).Count());
+    }
+
     // infra/shipping.bicepparam, the README's example, deploys the coordinator with shipping from environment variables.
     [Fact]
     public async Task TheExampleParametersFile_DeploysShipping()
@@ -87,6 +118,8 @@ public sealed class ExternalParticipantValidationTests
 
         Assert.Contains(snapshot.OfType(DeploymentSnapshot.SiteType), s => s.Name.StartsWith("tx2pc-shipping-func-", StringComparison.Ordinal));
         Assert.Equal(TestParameters.ShippingSigningKey, snapshot.Named(KeyVaultTests.SecretType, "participant-shipping-signing-key").Properties?["value"]?.ToString());
+        var coordinator = Assert.Single(snapshot.OfType(DeploymentSnapshot.SiteType), s => s.Name.StartsWith("tx2pc-func-", StringComparison.Ordinal));
+        Assert.Equal(Repository.SampleSettingValues()["PARTICIPANT_SHIPPING_KINDS"], coordinator.AppSettings["PARTICIPANT_SHIPPING_KINDS"]);
     }
 
     private static Task<SnapshotRun> SnapshotWith(string externalParticipants, string signingKeys)

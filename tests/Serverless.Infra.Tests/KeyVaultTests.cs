@@ -5,12 +5,17 @@ using Xunit;
 namespace Serverless.Infra.Tests;
 
 /// <summary>
-/// The signing keys on Azure: in a Key Vault with RBAC authorization, set from secure parameters, read by the app's
-/// user-assigned identity through Key Vault references with the narrowest role there is (Key Vault Secrets User) on each
-/// secret, never as plain app settings. (An external participant's key: ExternalParticipantTests.)
+/// The signing keys and the payment service's key on Azure: in a Key Vault with RBAC authorization, set from secure
+/// parameters, read by the app's user-assigned identity through Key Vault references with the narrowest role there is
+/// (Key Vault Secrets User) on each secret, never as plain app settings. (A participant's key: ExternalParticipantTests,
+/// HttpParticipantTests; the payment service's: PaymentsTests.)
 /// </summary>
 [Collection(MainTemplateCollection.Name)]
-public sealed class KeyVaultTests(MainTemplateFixture fixture, DefaultDeploymentFixture deployment, ExternalParticipantDeploymentFixture withShipping)
+public sealed class KeyVaultTests(
+    MainTemplateFixture fixture,
+    DefaultDeploymentFixture deployment,
+    ExternalParticipantDeploymentFixture withShipping,
+    SampleDeploymentFixture sample)
 {
     public const string SecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
     public const string SecretType = "Microsoft.KeyVault/vaults/secrets";
@@ -29,7 +34,8 @@ public sealed class KeyVaultTests(MainTemplateFixture fixture, DefaultDeployment
     [Theory]
     [InlineData("transactions-signing-key", "transactionsSigningKey")]
     [InlineData("transactions-signing-keys-previous", "transactionsSigningKeysPrevious")]
-    public void Secrets_HoldTheSigningKeys_FromSecureParametersOfMainBicep(string secretName, string mainParameter)
+    [InlineData("payments-api-key", "paymentsApiKey")]
+    public void Secrets_HoldTheKeys_FromSecureParametersOfMainBicep(string secretName, string mainParameter)
     {
         var secret = Assert.Single(fixture.CoordinatorResources(SecretType), s => (ArmScope.AsString(s.Json["name"]) ?? string.Empty).Contains(secretName, StringComparison.Ordinal)
             && !(ArmScope.AsString(s.Json["name"]) ?? string.Empty).Contains(secretName + "s", StringComparison.Ordinal));
@@ -62,6 +68,20 @@ public sealed class KeyVaultTests(MainTemplateFixture fixture, DefaultDeployment
         Assert.Equal(
             coordinatorReads.Select(n => withShipping.Snapshot.Named(SecretType, n).Id).Order(StringComparer.Ordinal),
             onTheVault.Where(a => a.PrincipalIdentityId == coordinator).Select(a => a.Scope).Order(StringComparer.Ordinal));
+    }
+
+    // With every kind of participant run elsewhere and the payment service, the coordinator reads exactly its key, each
+    // participant's and the payment service's, each on its secret.
+    [Fact]
+    public void TheAppsIdentity_ReadsEveryParticipantsKeyAndThePaymentServicesKey_EachOnItsSecret()
+    {
+        var coordinator = DeploymentFixture.IdentityOf(sample.CoordinatorApp);
+        string[] coordinatorReads = ["transactions-signing-key", "participant-shipping-signing-key", "participant-loyalty-signing-key", "payments-api-key"];
+
+        Assert.Equal(
+            coordinatorReads.Select(n => sample.Snapshot.Named(SecretType, n).Id).Order(StringComparer.Ordinal),
+            sample.Snapshot.RoleAssignments.Where(a => a.PrincipalIdentityId == coordinator && a.RoleId == SecretsUser).Select(a => a.Scope).Order(StringComparer.Ordinal));
+        Assert.Equal(coordinatorReads.Order(StringComparer.Ordinal), sample.Snapshot.OfType(SecretType).Select(s => s.Name.Split('/')[^1]).Order(StringComparer.Ordinal));
     }
 
     [Fact]

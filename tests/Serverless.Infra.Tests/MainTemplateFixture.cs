@@ -20,9 +20,13 @@ public sealed class MainTemplateFixture : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
+    /// <summary>The default of main.bicep's <c>participants</c>: the participants the coordinator's app hosts itself.</summary>
+    public IReadOnlyList<string> DefaultParticipants =>
+        [.. (Template.Root.Parameter("participants")?["defaultValue"]?.AsArray() ?? []).Select(n => ArmScope.AsString(n) ?? string.Empty)];
+
     /// <summary>
-    /// The coordinator's resources of a type: those the template deploys (not <c>existing</c> ones) outside an external
-    /// participant's module (participant-app.bicep, deployed as <c>participant-{name}</c>).
+    /// The coordinator's resources of a type: those the template deploys (not <c>existing</c> ones) outside a
+    /// participant's modules (participant-app.bicep, deployed as <c>participant-{name}</c>, and participant-key.bicep).
     /// </summary>
     public IEnumerable<ArmResource> CoordinatorResources(string type) =>
         Template.OfType(type).Where(r => !r.IsExisting && !r.Scope.DeploymentNames.Any(n => n.Contains("participant-", StringComparison.Ordinal)));
@@ -38,7 +42,10 @@ public sealed class MainTemplateFixture : IAsyncLifetime
 
 [CollectionDefinition(Name)]
 public sealed class MainTemplateCollection
-    : ICollectionFixture<MainTemplateFixture>, ICollectionFixture<DefaultDeploymentFixture>, ICollectionFixture<ExternalParticipantDeploymentFixture>
+    : ICollectionFixture<MainTemplateFixture>,
+      ICollectionFixture<DefaultDeploymentFixture>,
+      ICollectionFixture<ExternalParticipantDeploymentFixture>,
+      ICollectionFixture<SampleDeploymentFixture>
 {
     public const string Name = "infra/main.bicep";
 }

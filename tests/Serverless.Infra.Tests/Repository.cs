@@ -15,10 +15,16 @@ public static class Repository
     /// <summary>The Functions app's project folder: its host.json and local.settings.sample.json live there.</summary>
     public static string FunctionsApp => Path.Combine(Root, "src", "Serverless.Functions");
 
-    /// <summary>Names and values of <c>Values</c> in the app's local.settings.sample.json: the settings the app reads.</summary>
-    public static IReadOnlyDictionary<string, string> SampleSettingValues()
+    /// <summary>The shipping app's project folder (an external participant's app, built on the participant kit).</summary>
+    public static string ShippingApp => Path.Combine(Root, "src", "Serverless.Shipping");
+
+    /// <summary>Names and values of <c>Values</c> in the coordinator app's local.settings.sample.json: the settings the app reads.</summary>
+    public static IReadOnlyDictionary<string, string> SampleSettingValues() => SampleSettingValues(FunctionsApp);
+
+    /// <summary>Names and values of <c>Values</c> in the local.settings.sample.json of the Functions app in <paramref name="appFolder"/>.</summary>
+    public static IReadOnlyDictionary<string, string> SampleSettingValues(string appFolder)
     {
-        var path = Path.Combine(FunctionsApp, "local.settings.sample.json");
+        var path = Path.Combine(appFolder, "local.settings.sample.json");
         var values = JsonNode.Parse(File.ReadAllText(path))?["Values"] as JsonObject
             ?? throw new InvalidOperationException($"{path} has no Values object.");
         return values.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? string.Empty, StringComparer.Ordinal);

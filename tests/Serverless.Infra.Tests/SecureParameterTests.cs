@@ -18,8 +18,10 @@ public sealed class SecureParameterTests(MainTemplateFixture fixture)
     {
         var flows = SecretFlows().ToList();
 
-        // The secrets this checks are there: the API key, the signing keys, the database connections and the settings made of them.
-        string[] expected = ["transactionsApiKey", "signingKey", "previousSigningKeys", "ordersPostgresConnection", "ledgerMySqlConnection", "secretAppSettings", "appSettings"];
+        // The secrets this checks are there: the API key, the signing keys, the payment service's key, the database
+        // connections and the settings made of them.
+        string[] expected =
+            ["transactionsApiKey", "signingKey", "previousSigningKeys", "paymentsApiKey", "ordersPostgresConnection", "ledgerMySqlConnection", "secretAppSettings", "appSettings"];
         Assert.All(expected, name => Assert.Contains(flows, f => f.Parameter == name));
 
         var leaks = flows.Where(f => !IsSecure(f.Declaration)).Select(f => $"{f.Module}: {f.Parameter}").ToList();
@@ -31,6 +33,7 @@ public sealed class SecureParameterTests(MainTemplateFixture fixture)
     [InlineData("transactionsSigningKey")]
     [InlineData("transactionsSigningKeysPrevious")]
     [InlineData("externalParticipantSigningKeys")]
+    [InlineData("paymentsApiKey")]
     [InlineData("ordersPostgresConnection")]
     [InlineData("ledgerMySqlConnection")]
     [InlineData("shippingPostgresConnection")]

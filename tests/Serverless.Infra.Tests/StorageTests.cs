@@ -37,8 +37,8 @@ public sealed class StorageTests(MainTemplateFixture fixture, DefaultDeploymentF
     public void Storage_PreCreatesTheCoordinatorAndParticipantQueuesWithTheirPoisonQueues()
     {
         // DESIGN.md, "Queues, task hub and tables": one inbox per participant of the participants parameter (by default
-        // the sample's), the coordinator's inbox, and each one's poison queue.
-        string[] inboxes = ["tx-coordinator", .. Repository.SampleSettingValues()["TRANSACTIONS_PARTICIPANTS"].Split(',').Select(p => $"tx-participant-{p}")];
+        // the four sample participants of the app), the coordinator's inbox, and each one's poison queue.
+        string[] inboxes = ["tx-coordinator", .. fixture.DefaultParticipants.Select(p => $"tx-participant-{p}")];
         var queues = deployment.Snapshot.OfType(QueueType).ToList();
         Assert.All(queues, q => Assert.StartsWith(CoordinatorAccount.Id + "/queueServices/default/queues/", q.Id, StringComparison.Ordinal));
         Assert.Equal(
