@@ -23,8 +23,9 @@ public sealed class KeyRotationTests
     {
         await using var azurite = await AzuriteInstance.StartAsync(new AzuriteOptions { Location = Path.Combine(Path.GetTempPath(), "serverless-tests", Guid.NewGuid().ToString("N")) });
         var (first, second, alice, bob) = (TestHost.Id("rot1"), TestHost.Id("rot2"), TestHost.Id("alice"), TestHost.Id("bob"));
-        var oldId = MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(OldKey));
-        var newId = MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(NewKey));
+        // The bank's commands are signed with the bank's key, derived from the coordinator's: rotating the one rotates the other.
+        var oldId = MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(ParticipantKeyring.DeriveKey(OldKey, "bank")));
+        var newId = MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(ParticipantKeyring.DeriveKey(NewKey, "bank")));
 
         // 0. Everything on the old key. The first transfer's prepares are sent, and still in the queue when the host stops.
         IReadOnlyList<QueuedCommand> firstPrepares;

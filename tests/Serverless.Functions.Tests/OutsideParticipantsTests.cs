@@ -155,7 +155,10 @@ public sealed class OutsideParticipantsTests(OutsideParticipantsTests.Fixture fi
         Assert.Equal("Abort", doc.GetProperty("decision").GetString());
         Assert.Equal("vote deadline passed without a vote from 'impostor'", doc.GetProperty("reason").GetString());
         Assert.Equal(JsonValueKind.Null, doc.GetProperty("participants")[0].GetProperty("vote").ValueKind);
-        Assert.Contains(fixture.Logs.Lines, l => l.Message.Contains("participant 'impostor'", StringComparison.Ordinal) && l.Message.Contains("signed by 'bank', not 'impostor'", StringComparison.Ordinal));
+        await Eventually.WaitAsync(
+            () => Task.FromResult(fixture.Logs.Lines.Any(l => l.Message.Contains("participant 'impostor'", StringComparison.Ordinal) && l.Message.Contains("signed by 'bank', not 'impostor'", StringComparison.Ordinal))),
+            Wait,
+            "the prepare's failure, naming the reply's signer");
 
         // Its acknowledgement of the rollback is no better: the rollback is sent again, and the transaction stays Aborting (I7).
         var requests = fixture.Impostor.Requests;

@@ -21,7 +21,7 @@ public sealed class TelemetryTests(HostFixture fixture, ITestOutputHelper output
     private readonly ConcurrentQueue<Activity> _spans = new();
     private readonly ActivityListener _listener = new()
     {
-        ShouldListenTo = source => source.Name is TransactionTelemetry.Name or TransactionTelemetry.DurableTaskSourceName,
+        ShouldListenTo = source => source.Name is TransactionTelemetry.Name or TransactionTelemetry.DurableTaskSourceName or ParticipantKit.ParticipantTelemetry.SourceName,
         Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
     };
 

@@ -264,11 +264,17 @@ public sealed class HostileQueueMessageTests(QueueHostFixture fixture) : IClassF
     private static string Prepare(Target t) =>
         $$"""{"v":1,"kind":"Prepare","tx":"{{t.Tx}}","branch":0,"participant":"bank","operation":{{Debit(t)}}}""";
 
-    private static string VoteBody(Target t) => $$"""{"v":1,"kind":"Vote","tx":"{{t.Tx}}","branch":0,"vote":"Yes"}""";
+    private static string VoteBody(Target t) => $$"""{"v":1,"kind":"Vote","tx":"{{t.Tx}}","branch":0,"participant":"ghost","vote":"Yes"}""";
 
-    /// <summary>The wire form with a correct HMAC of exactly <paramref name="body"/>, whatever it says.</summary>
-    private static string Signed(string body, string key = TestHost.SigningKey) =>
-        $$"""{"body":{{body}},"kid":"{{MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(key))}}","sig":"{{Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(body)))}}"}""";
+    /// <summary>
+    /// The wire form with a correct HMAC of exactly <paramref name="body"/>, whatever it says, with <paramref name="key"/>, or by
+    /// default the key of the participant the body names (the bank's when it names none), as the test host derives it.
+    /// </summary>
+    private static string Signed(string body, string? key = null)
+    {
+        key ??= ParticipantKeyring.DeriveKey(TestHost.SigningKey, body.Contains("\"participant\":\"ghost\"", StringComparison.Ordinal) ? "ghost" : "bank");
+        return $$"""{"body":{{body}},"kid":"{{MessageCodec.KeyIdOf(Encoding.UTF8.GetBytes(key))}}","sig":"{{Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(body)))}}"}""";
+    }
 
     /// <summary>The transaction a hostile message names, and the account it would debit.</summary>
     private sealed record Target(string Tx, string Account);

@@ -7,7 +7,8 @@ namespace Serverless.Functions.Telemetry;
 /// <summary>
 /// The app's traces and metrics (OpenTelemetry through <see cref="System.Diagnostics"/>): one trace per transaction, from
 /// the start request through the orchestration (Durable Task's own spans, source <c>DurableTask.Core</c>), its activities,
-/// and every participant's handling of a command (the sender's trace context travels in the signed command), and the
+/// and every participant's handling of a command (the participant kit's spans, source <c>Serverless.ParticipantKit</c>: the
+/// sender's trace context travels in the signed command), and the
 /// transaction counters and latency histograms of the <c>Serverless.Transactions</c> meter.
 /// </summary>
 /// <remarks>
@@ -22,11 +23,11 @@ public static class TransactionTelemetry
     /// <summary>The activity source of Durable Task's orchestration and activity spans (DurableTask.Core).</summary>
     public const string DurableTaskSourceName = "DurableTask.Core";
 
-    /// <summary>The tag naming the transaction on every span of ours.</summary>
-    public const string TransactionIdTag = "transaction.id";
+    /// <summary>The tag naming the transaction on every span of ours (the participant kit's spans use the same).</summary>
+    public const string TransactionIdTag = ParticipantKit.ParticipantTelemetry.TransactionIdTag;
 
-    /// <summary>The tag naming the participant on a participant's span.</summary>
-    public const string ParticipantTag = "transaction.participant";
+    /// <summary>The tag naming the participant on a participant's span and a metric about a branch.</summary>
+    public const string ParticipantTag = ParticipantKit.ParticipantTelemetry.ParticipantTag;
 
     public static readonly ActivitySource Source = new(Name);
 
@@ -52,18 +53,6 @@ public static class TransactionTelemetry
         var activity = Source.StartActivity("transaction start", ActivityKind.Internal);
         activity?.SetTag(TransactionIdTag, transactionId);
         activity?.SetTag("transaction.branches", branches);
-        return activity;
-    }
-
-    /// <summary>The span of a participant handling <paramref name="command"/>, a child of the span that sent it.</summary>
-    public static Activity? StartParticipant(ProtocolMessage command, string participant)
-    {
-        ArgumentNullException.ThrowIfNull(command);
-        ActivityContext.TryParse(command.TraceParent, null, isRemote: true, out var parent);
-        var activity = Source.StartActivity($"{command.Kind.ToString().ToLowerInvariant()} {participant}", ActivityKind.Consumer, parent);
-        activity?.SetTag(TransactionIdTag, command.TransactionId);
-        activity?.SetTag(ParticipantTag, participant);
-        activity?.SetTag("transaction.branch", command.Branch);
         return activity;
     }
 

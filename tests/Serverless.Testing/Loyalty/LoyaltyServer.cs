@@ -9,19 +9,14 @@ namespace Serverless.Testing;
 /// with its journal in a fresh temporary folder. It can be killed abruptly (SIGKILL) and started again on the same folder
 /// (and the same port when it is still free). Disposing kills the process and deletes the folder.
 /// </summary>
-public sealed class LoyaltyServer : IAsyncDisposable
+public sealed class LoyaltyServer : ServiceProcess
 {
-    /// <summary>How long a start may take before it fails with the process's output.</summary>
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
-
-    private readonly HttpClient _probe = new() { Timeout = TimeSpan.FromSeconds(2) };
     private readonly IReadOnlyList<string> _previousKeys;
-    private ChildProcess? _process;
 
     private LoyaltyServer(string dataDirectory, int port, string signingKey, IReadOnlyList<string> previousKeys)
+        : base("loyalty", port)
     {
         DataDirectory = dataDirectory;
-        Port = port;
         SigningKey = signingKey;
         _previousKeys = previousKeys;
         Client = NewClient(BaseUrl);
@@ -29,12 +24,6 @@ public sealed class LoyaltyServer : IAsyncDisposable
 
     /// <summary><c>src/loyalty/server.js</c> in this checkout.</summary>
     public static string ScriptPath => Path.Combine(RepositoryRoot.Find(), "src", "loyalty", "server.js");
-
-    /// <summary>The loopback port the service listens on.</summary>
-    public int Port { get; private set; }
-
-    /// <summary><c>http://127.0.0.1:{Port}</c>.</summary>
-    public Uri BaseUrl => new($"http://127.0.0.1:{Port}");
 
     /// <summary>A client of the service (base address <see cref="BaseUrl"/>, 30 s timeout); replaced if a restart changes the port.</summary>
     public HttpClient Client { get; private set; }
@@ -47,9 +36,6 @@ public sealed class LoyaltyServer : IAsyncDisposable
 
     /// <summary>The journal file in <see cref="DataDirectory"/>.</summary>
     public string JournalPath => Path.Combine(DataDirectory, "journal.jsonl");
-
-    /// <summary>The current process's recent output, for assertions and failure messages.</summary>
-    public string Output => _process?.Output ?? "";
 
     /// <summary>Starts the service on a free port with a fresh data folder and waits until <c>/health</c> answers.</summary>
     /// <exception cref="InvalidOperationException">The process ended while starting; the message holds its output.</exception>
@@ -96,33 +82,12 @@ public sealed class LoyaltyServer : IAsyncDisposable
         return ChildProcess.Start("node", [ScriptPath, .. arguments], Path.GetTempPath(), settings);
     }
 
-    /// <summary>Kills the process at once (SIGKILL: no shutdown of any kind) and waits until it is gone.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is not null)
-        {
-            await _process.KillAndWaitAsync(TimeSpan.FromSeconds(10));
-        }
-    }
+    protected override string ReadyPath => "/health";
 
-    /// <summary>
-    /// Starts the service again on the same data folder, killing it first if it still runs. It takes the same port when
-    /// that is still free, else another one (then <see cref="BaseUrl"/> and <see cref="Client"/> change).
-    /// </summary>
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    protected override void OnPortChanged()
     {
-        await KillAsync();
-        try
-        {
-            await StartProcessAsync(cancellationToken);
-        }
-        catch (InvalidOperationException) when (Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
-        {
-            Port = FreePort.Get();
-            Client.Dispose();
-            Client = NewClient(BaseUrl);
-            await StartProcessAsync(cancellationToken);
-        }
+        Client.Dispose();
+        Client = NewClient(BaseUrl);
     }
 
     /// <summary>The customer's <c>GET /points/{customer}</c>: (points, pending).</summary>
@@ -135,21 +100,16 @@ public sealed class LoyaltyServer : IAsyncDisposable
 
     /// <summary>Waits up to 30 s for the current process to write a line containing <paramref name="text"/>, and returns it.</summary>
     public Task<string> WaitForOutputAsync(string text) =>
-        (_process ?? throw new InvalidOperationException("loyalty has not started.")).WaitForOutputAsync(text, TimeSpan.FromSeconds(30));
+        (Process ?? throw new InvalidOperationException("loyalty has not started.")).WaitForOutputAsync(text, TimeSpan.FromSeconds(30));
 
     /// <summary>How many lines the journal holds now: a command that changes nothing adds none.</summary>
     public int JournalLines() => File.Exists(JournalPath) ? File.ReadAllLines(JournalPath).Count(line => line.Length > 0) : 0;
 
     /// <summary>Kills the process and deletes the data folder.</summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-        }
-
+        await base.DisposeAsync();
         Client.Dispose();
-        _probe.Dispose();
         try
         {
             Directory.Delete(DataDirectory, recursive: true);
@@ -159,51 +119,16 @@ public sealed class LoyaltyServer : IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
-    public override string ToString() => $"loyalty on {BaseUrl} ({_process})";
-
     private static HttpClient NewClient(Uri baseUrl) => new() { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
 
-    private async Task StartProcessAsync(CancellationToken cancellationToken)
-    {
-        if (_process is not null)
+    protected override ChildProcess Start() => StartProcess(
+        new Dictionary<string, string?>
         {
-            await _process.DisposeAsync();
-        }
+            ["PARTICIPANT_LOYALTY_SIGNING_KEY"] = SigningKey,
+            ["PARTICIPANT_LOYALTY_SIGNING_KEYS_PREVIOUS"] = _previousKeys.Count > 0 ? string.Join(',', _previousKeys) : null,
+            ["LOYALTY_DATA_DIR"] = DataDirectory,
+        },
+        "--port",
+        Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-        var process = StartProcess(
-            new Dictionary<string, string?>
-            {
-                ["PARTICIPANT_LOYALTY_SIGNING_KEY"] = SigningKey,
-                ["PARTICIPANT_LOYALTY_SIGNING_KEYS_PREVIOUS"] = _previousKeys.Count > 0 ? string.Join(',', _previousKeys) : null,
-                ["LOYALTY_DATA_DIR"] = DataDirectory,
-            },
-            "--port",
-            Port.ToString());
-        _process = process;
-
-        var health = new Uri(BaseUrl, "/health");
-        try
-        {
-            await Eventually.WaitAsync(
-                async () =>
-                {
-                    if (process.HasExited)
-                    {
-                        await process.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-                        throw new InvalidOperationException(
-                            $"loyalty (pid {process.Id}) exited with code {process.ExitCode} while starting on {BaseUrl}. Output:\n{process.Output}");
-                    }
-
-                    return await HttpProbe.AnswersAsync(_probe, health.AbsoluteUri, cancellationToken);
-                },
-                StartTimeout,
-                $"loyalty (pid {process.Id}) to answer {health}",
-                cancellationToken);
-        }
-        catch (TimeoutException timeout)
-        {
-            throw new TimeoutException($"{timeout.Message} Output:\n{process.Output}", timeout);
-        }
-    }
 }

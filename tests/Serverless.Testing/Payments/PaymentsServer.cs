@@ -19,26 +19,17 @@ namespace Serverless.Testing;
 /// test project builds it, in the same configuration, and the dll is taken from
 /// <c>src/Serverless.Payments/bin/{configuration}/net10.0</c>. Disposing kills the process and deletes the folder.
 /// </remarks>
-public sealed class PaymentsServer : IAsyncDisposable
+public sealed class PaymentsServer : ServiceProcess
 {
     /// <summary>The setting that holds the service's key, the service's and the app's.</summary>
     public const string ApiKeySetting = "PAYMENTS_API_KEY";
 
-    /// <summary>How long a start may take before it fails with the process's output.</summary>
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
-
-    private static readonly Lazy<string> Dll = new(FindDll);
-
-    private readonly HttpClient _probe;
-    private ChildProcess? _process;
-
     private PaymentsServer(string dataDirectory, int port)
+        : base("the payment service", port)
     {
         DataDirectory = dataDirectory;
-        Port = port;
         ApiKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
-        _probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        _probe.DefaultRequestHeaders.Authorization = Bearer(ApiKey);
+        Probe.DefaultRequestHeaders.Authorization = Bearer(ApiKey);
         Client = NewClient(BaseUrl, ApiKey);
     }
 
@@ -46,13 +37,7 @@ public sealed class PaymentsServer : IAsyncDisposable
     public string ApiKey { get; }
 
     /// <summary>The built service, <c>src/Serverless.Payments/bin/{configuration}/net10.0/Serverless.Payments.dll</c>.</summary>
-    public static string DllPath => Dll.Value;
-
-    /// <summary>The loopback port the service listens on.</summary>
-    public int Port { get; private set; }
-
-    /// <summary><c>http://127.0.0.1:{Port}</c>.</summary>
-    public Uri BaseUrl => new($"http://127.0.0.1:{Port}");
+    public static string DllPath => BuiltDll("Serverless.Payments");
 
     /// <summary>
     /// A client of the service (base address <see cref="BaseUrl"/>, 30 s timeout, <c>Authorization: Bearer</c>
@@ -65,12 +50,6 @@ public sealed class PaymentsServer : IAsyncDisposable
 
     /// <summary>The journal file in <see cref="DataDirectory"/>.</summary>
     public string JournalPath => Path.Combine(DataDirectory, "journal.jsonl");
-
-    /// <summary>Whether the process is running.</summary>
-    public bool IsRunning => _process is { HasExited: false };
-
-    /// <summary>The current process's recent output, for failure messages.</summary>
-    public string Output => _process?.Output ?? "";
 
     /// <summary>Starts the service on a free port with a fresh data folder and waits until <c>/health</c> answers.</summary>
     /// <exception cref="InvalidOperationException">The process ended while starting; the message holds its output.</exception>
@@ -92,33 +71,12 @@ public sealed class PaymentsServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Kills the process at once (SIGKILL: no flush, no shutdown) and waits until it is gone.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is not null)
-        {
-            await _process.KillAndWaitAsync(TimeSpan.FromSeconds(10));
-        }
-    }
+    protected override string ReadyPath => "/health";
 
-    /// <summary>
-    /// Starts the service again on the same data folder, killing it first if it still runs. It takes the same port when
-    /// that is still free, else another one (then <see cref="BaseUrl"/> and <see cref="Client"/> change).
-    /// </summary>
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    protected override void OnPortChanged()
     {
-        await KillAsync();
-        try
-        {
-            await StartProcessAsync(cancellationToken);
-        }
-        catch (InvalidOperationException) when (Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
-        {
-            Port = FreePort.Get();
-            Client.Dispose();
-            Client = NewClient(BaseUrl, ApiKey);
-            await StartProcessAsync(cancellationToken);
-        }
+        Client.Dispose();
+        Client = NewClient(BaseUrl, ApiKey);
     }
 
     /// <summary>Sets (creating if need be) an account's balance, in minor units.</summary>
@@ -176,15 +134,10 @@ public sealed class PaymentsServer : IAsyncDisposable
     }
 
     /// <summary>Kills the process and deletes the data folder.</summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-        }
-
+        await base.DisposeAsync();
         Client.Dispose();
-        _probe.Dispose();
         try
         {
             Directory.Delete(DataDirectory, recursive: true);
@@ -193,9 +146,6 @@ public sealed class PaymentsServer : IAsyncDisposable
         {
         }
     }
-
-    /// <inheritdoc />
-    public override string ToString() => $"payments on {BaseUrl} ({_process})";
 
     /// <summary>A client of the service at <see cref="BaseUrl"/> that sends <paramref name="bearer"/> (null: no Authorization header).</summary>
     public HttpClient ClientWithBearer(string? bearer) => NewClient(BaseUrl, bearer);
@@ -213,13 +163,8 @@ public sealed class PaymentsServer : IAsyncDisposable
 
     private static AuthenticationHeaderValue Bearer(string key) => new("Bearer", key);
 
-    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    protected override ChildProcess Start()
     {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-        }
-
         var environment = new Dictionary<string, string?>
         {
             ["PAYMENTS_DATA_DIR"] = DataDirectory,
@@ -228,34 +173,7 @@ public sealed class PaymentsServer : IAsyncDisposable
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = null,
         };
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path && File.Exists(path) ? path : "dotnet";
-        var url = BaseUrl.ToString().TrimEnd('/');
-        var process = ChildProcess.Start(dotnet, [DllPath, "--urls", url], DataDirectory, environment);
-        _process = process;
-
-        var health = new Uri(BaseUrl, "/health");
-        try
-        {
-            await Eventually.WaitAsync(
-                async () =>
-                {
-                    if (process.HasExited)
-                    {
-                        await process.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-                        throw new InvalidOperationException(
-                            $"the payment service (pid {process.Id}) exited with code {process.ExitCode} while starting on {url}. Output:\n{process.Output}");
-                    }
-
-                    return await HttpProbe.AnswersAsync(_probe, health.AbsoluteUri, cancellationToken);
-                },
-                StartTimeout,
-                $"the payment service (pid {process.Id}) to answer {health}",
-                cancellationToken);
-        }
-        catch (TimeoutException timeout)
-        {
-            throw new TimeoutException($"{timeout.Message} Output:\n{process.Output}", timeout);
-        }
+        return ChildProcess.Start(Dotnet, [DllPath, "--urls", BaseUrl.ToString().TrimEnd('/')], DataDirectory, environment);
     }
 
     private static async Task EnsureAsync(HttpResponseMessage response, string request, CancellationToken cancellationToken)
@@ -265,18 +183,5 @@ public sealed class PaymentsServer : IAsyncDisposable
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
             throw new HttpRequestException($"{request}: {(int)response.StatusCode} {body}", null, response.StatusCode);
         }
-    }
-
-    private static string FindDll()
-    {
-        var configuration = typeof(PaymentsServer).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var dll = Path.Combine(RepositoryRoot.Find(), "src", "Serverless.Payments", "bin", configuration, "net10.0", "Serverless.Payments.dll");
-        if (!File.Exists(dll))
-        {
-            throw new InvalidOperationException(
-                $"The payment service is not built: '{dll}' does not exist. Build the solution (or tests/Serverless.Testing, which builds it) in {configuration}.");
-        }
-
-        return dll;
     }
 }

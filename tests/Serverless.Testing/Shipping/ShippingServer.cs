@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Reflection;
 using System.Text.Json;
 using Npgsql;
 
@@ -18,44 +17,27 @@ namespace Serverless.Testing;
 /// project builds it, in the same configuration. The app folder is a fresh temporary one holding the app's host.json only,
 /// so that a developer's <c>local.settings.json</c> never leaks in: every setting comes from the environment given here.
 /// </remarks>
-public sealed class ShippingServer : IAsyncDisposable
+public sealed class ShippingServer : ServiceProcess
 {
-    /// <summary>How long a start may take before it fails with the process's output.</summary>
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private readonly Dictionary<string, string?> _settings;
 
-    private readonly HttpClient _probe = new() { Timeout = TimeSpan.FromSeconds(2) };
-    private readonly IReadOnlyDictionary<string, string?> _settings;
-    private ChildProcess? _process;
-
-    private ShippingServer(string appRoot, int port, string database, IReadOnlyDictionary<string, string?> settings)
+    private ShippingServer(string appRoot, int port, string database, Dictionary<string, string?> settings)
+        : base("the shipping app", port)
     {
         AppRoot = appRoot;
-        Port = port;
         Database = database;
         _settings = settings;
         Client = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    /// <summary>The loopback port the app serves HTTP on.</summary>
-    public int Port { get; }
-
-    /// <summary><c>http://127.0.0.1:{Port}</c>.</summary>
-    public Uri BaseUrl => new($"http://127.0.0.1:{Port}");
-
     /// <summary>A client of the app's routes.</summary>
-    public HttpClient Client { get; }
+    public HttpClient Client { get; private set; }
 
     /// <summary>The app's own database (<c>SHIPPING_POSTGRES_CONNECTION</c>).</summary>
     public string Database { get; }
 
     /// <summary>The app's folder (<c>FUNCTIONS_APP_ROOT</c>).</summary>
     public string AppRoot { get; }
-
-    /// <summary>Whether the process is running.</summary>
-    public bool IsRunning => _process is { HasExited: false };
-
-    /// <summary>The current process's recent output, for failure messages.</summary>
-    public string Output => _process?.Output ?? "";
 
     /// <summary>
     /// Starts the app against <paramref name="coordinatorStorage"/> (the coordinator's storage account: its inbox and
@@ -109,26 +91,15 @@ public sealed class ShippingServer : IAsyncDisposable
     }
 
     /// <summary>The built app, <c>src/Serverless.Shipping/bin/{configuration}/net10.0/Serverless.Shipping.dll</c>.</summary>
-    public static string AppDll => Built("Serverless.Shipping");
+    public static string AppDll => BuiltDll("Serverless.Shipping");
 
     /// <summary>The built local Functions host, beside the app in the same configuration.</summary>
-    public static string HostDll => Built("Serverless.LocalHost");
+    public static string HostDll => BuiltDll("Serverless.LocalHost");
 
-    /// <summary>Kills the process at once (SIGKILL: no flush, no shutdown) and waits until it is gone.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is not null)
-        {
-            await _process.KillAndWaitAsync(TimeSpan.FromSeconds(10));
-        }
-    }
+    // A 404 for an order without a shipment: the route answers, and the shipments table exists.
+    protected override string ReadyPath => "/api/shipments/probe";
 
-    /// <summary>Starts the app again on the same database and port, killing it first if it still runs.</summary>
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
-    {
-        await KillAsync();
-        await StartProcessAsync(cancellationToken);
-    }
+    protected override TimeSpan StartTimeout => TimeSpan.FromSeconds(60);
 
     /// <summary>The shipment of <paramref name="orderId"/> as <c>GET /api/shipments/{orderId}</c> shows it, or null for a 404.</summary>
     public async Task<JsonElement?> ShipmentAsync(string orderId, CancellationToken cancellationToken = default)
@@ -156,15 +127,10 @@ public sealed class ShippingServer : IAsyncDisposable
     }
 
     /// <summary>Kills the process and deletes its folder.</summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-        }
-
+        await base.DisposeAsync();
         Client.Dispose();
-        _probe.Dispose();
         NpgsqlConnection.ClearAllPools();
         try
         {
@@ -175,50 +141,15 @@ public sealed class ShippingServer : IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
-    public override string ToString() => $"shipping on {BaseUrl} ({_process})";
+    protected override bool IsReady(HttpStatusCode status) => status == HttpStatusCode.NotFound;
 
-    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    protected override void OnPortChanged()
     {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-        }
-
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path && File.Exists(path) ? path : "dotnet";
-        var process = ChildProcess.Start(dotnet, [HostDll, "--app", AppDll], AppRoot, _settings);
-        _process = process;
-        var probe = new Uri(BaseUrl, "/api/shipments/probe").AbsoluteUri;
-        try
-        {
-            await Eventually.WaitAsync(
-                async () =>
-                {
-                    if (process.HasExited)
-                    {
-                        await process.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-                        throw new InvalidOperationException($"the shipping app (pid {process.Id}) exited with code {process.ExitCode} while starting on {BaseUrl}. Output:\n{process.Output}");
-                    }
-
-                    // A 404 for an order without a shipment: the route answers and the shipments table exists.
-                    return await HttpProbe.AnswersAsync(_probe, probe, status => status == HttpStatusCode.NotFound, cancellationToken);
-                },
-                StartTimeout,
-                $"the shipping app (pid {process.Id}) to answer {probe}",
-                cancellationToken);
-        }
-        catch (TimeoutException timeout)
-        {
-            throw new TimeoutException($"{timeout.Message} Output:\n{process.Output}", timeout);
-        }
+        _settings["Host__LocalHttpPort"] = Port.ToString(CultureInfo.InvariantCulture);
+        Client.Dispose();
+        Client = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    private static string Built(string project)
-    {
-        var configuration = typeof(ShippingServer).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var dll = Path.Combine(RepositoryRoot.Find(), "src", project, "bin", configuration, "net10.0", $"{project}.dll");
-        return File.Exists(dll)
-            ? dll
-            : throw new InvalidOperationException($"'{dll}' does not exist. Build the solution (or tests/Serverless.Testing, which builds it) in {configuration}.");
-    }
+    protected override ChildProcess Start() => ChildProcess.Start(Dotnet, [HostDll, "--app", AppDll], AppRoot, _settings);
+
 }
