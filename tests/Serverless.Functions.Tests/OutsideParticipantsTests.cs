@@ -157,8 +157,8 @@ public sealed class OutsideParticipantsTests(OutsideParticipantsTests.Fixture fi
         Assert.Equal(JsonValueKind.Null, doc.GetProperty("participants")[0].GetProperty("vote").ValueKind);
         await Eventually.WaitAsync(
             () => Task.FromResult(fixture.Logs.Lines.Any(l => l.Message.Contains("participant 'impostor'", StringComparison.Ordinal) && l.Message.Contains("signed by 'bank', not 'impostor'", StringComparison.Ordinal))),
-            Wait,
-            "the prepare's failure, naming the reply's signer");
+            TimeSpan.FromSeconds(90),
+            "the prepare's failure, naming the reply's signer: " + string.Join(" | ", fixture.Logs.Lines.Where(l => l.Message.Contains("impostor", StringComparison.Ordinal)).Select(l => l.Message)));
 
         // Its acknowledgement of the rollback is no better: the rollback is sent again, and the transaction stays Aborting (I7).
         var requests = fixture.Impostor.Requests;
@@ -198,14 +198,15 @@ public sealed class OutsideParticipantsTests(OutsideParticipantsTests.Fixture fi
         Assert.Equal((100, 0), await Host.GetAccountAsync(alice));
         Assert.Equal((0L, 0L), await fixture.Loyalty.BalanceAsync(alice));
 
-        // Its Cancel came before any Try: a Try arriving now reserves nothing (I6).
+        // A Try arriving now, however late, is answered from the branch's record and reserves nothing (I5, I6): its first
+        // vote again (the Cancel came first, or the activity's last retry reached loyalty just before its Cancel).
         using var late = await fixture.Loyalty.Client.PostAsync("/tx", new StringContent(Host.CodecOf("loyalty").Encode(new ProtocolMessage(MessageKind.Prepare, id)
         {
             Branch = 1,
             Participant = "loyalty",
             Operation = JsonSerializer.Serialize(new { type = "award", customer = alice, points = 10 }),
         }), Encoding.UTF8, "application/json"));
-        Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+        Assert.True(late.StatusCode is HttpStatusCode.OK or HttpStatusCode.Conflict, $"a late Try answered {late.StatusCode}");
         Assert.Equal((0L, 0L), await fixture.Loyalty.BalanceAsync(alice));
     }
 

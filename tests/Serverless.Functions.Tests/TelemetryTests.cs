@@ -140,7 +140,7 @@ public sealed class TelemetryTests(HostFixture fixture, ITestOutputHelper output
         && span.Kind == ActivityKind.Server;
 
     private static List<Activity> Participant(IEnumerable<Activity> spans, string name) =>
-        [.. spans.Where(s => s.Source.Name == TransactionTelemetry.Name && s.DisplayName == name)];
+        [.. spans.Where(s => s.Source.Name == ParticipantKit.ParticipantTelemetry.SourceName && s.DisplayName == name)];
 
     private static int Branch(Activity span) => Convert.ToInt32(span.GetTagItem("transaction.branch"), System.Globalization.CultureInfo.InvariantCulture);
 }

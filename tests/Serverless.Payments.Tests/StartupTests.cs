@@ -49,7 +49,7 @@ public sealed class StartupTests : IDisposable
 
         await Eventually.WaitAsync(
             async () => !process.HasExited && await HttpProbe.AnswersAsync(client, "/health"),
-            PaymentsServer.StartTimeout,
+            TimeSpan.FromSeconds(30),
             "the service to answer /health with a key of 32 bytes");
     }
 

@@ -25,7 +25,7 @@ public sealed class LoyaltyServer : ServiceProcess
     /// <summary><c>src/loyalty/server.js</c> in this checkout.</summary>
     public static string ScriptPath => Path.Combine(RepositoryRoot.Find(), "src", "loyalty", "server.js");
 
-    /// <summary>A client of the service (base address <see cref="BaseUrl"/>, 30 s timeout); replaced if a restart changes the port.</summary>
+    /// <summary>A client of the service (base address <see cref="ServiceProcess.BaseUrl"/>, 30 s timeout); replaced if a restart changes the port.</summary>
     public HttpClient Client { get; private set; }
 
     /// <summary>The service's <c>PARTICIPANT_LOYALTY_SIGNING_KEY</c>.</summary>
@@ -39,7 +39,7 @@ public sealed class LoyaltyServer : ServiceProcess
 
     /// <summary>Starts the service on a free port with a fresh data folder and waits until <c>/health</c> answers.</summary>
     /// <exception cref="InvalidOperationException">The process ended while starting; the message holds its output.</exception>
-    /// <exception cref="TimeoutException">It did not answer within <see cref="StartTimeout"/>; the message holds its output.</exception>
+    /// <exception cref="TimeoutException">It did not answer within the start timeout; the message holds its output.</exception>
     public static async Task<LoyaltyServer> StartAsync(string signingKey, IReadOnlyList<string>? previousKeys = null, CancellationToken cancellationToken = default)
     {
         var folder = NewDataDirectory();

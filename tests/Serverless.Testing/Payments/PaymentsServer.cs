@@ -40,7 +40,7 @@ public sealed class PaymentsServer : ServiceProcess
     public static string DllPath => BuiltDll("Serverless.Payments");
 
     /// <summary>
-    /// A client of the service (base address <see cref="BaseUrl"/>, 30 s timeout, <c>Authorization: Bearer</c>
+    /// A client of the service (base address <see cref="ServiceProcess.BaseUrl"/>, 30 s timeout, <c>Authorization: Bearer</c>
     /// <see cref="ApiKey"/>); replaced if a restart changes the port.
     /// </summary>
     public HttpClient Client { get; private set; }
@@ -53,7 +53,7 @@ public sealed class PaymentsServer : ServiceProcess
 
     /// <summary>Starts the service on a free port with a fresh data folder and waits until <c>/health</c> answers.</summary>
     /// <exception cref="InvalidOperationException">The process ended while starting; the message holds its output.</exception>
-    /// <exception cref="TimeoutException">It did not answer within <see cref="StartTimeout"/>; the message holds its output.</exception>
+    /// <exception cref="TimeoutException">It did not answer within the start timeout; the message holds its output.</exception>
     public static async Task<PaymentsServer> StartAsync(CancellationToken cancellationToken = default)
     {
         var folder = Path.Combine(Path.GetTempPath(), $"serverless-payments-{TestNames.UniquePrefix()}");
@@ -147,7 +147,7 @@ public sealed class PaymentsServer : ServiceProcess
         }
     }
 
-    /// <summary>A client of the service at <see cref="BaseUrl"/> that sends <paramref name="bearer"/> (null: no Authorization header).</summary>
+    /// <summary>A client of the service at <see cref="ServiceProcess.BaseUrl"/> that sends <paramref name="bearer"/> (null: no Authorization header).</summary>
     public HttpClient ClientWithBearer(string? bearer) => NewClient(BaseUrl, bearer);
 
     private static HttpClient NewClient(Uri baseUrl, string? bearer)
