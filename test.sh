@@ -130,25 +130,54 @@ while IFS= read -r project; do
   grep -q 'Microsoft.NET.Test.Sdk' "$project" && projects+=("$project")
 done < <(find tests -name '*.csproj' -not -path '*/bin/*' -not -path '*/obj/*' | sort)
 
-broken=()
-for project in "${projects[@]}"; do
+# Runs one test project; its problems go to $results_dir/$name.broken, so that a run in the background reports them too.
+run_project() {
+  local project="$1" name
   name=$(basename "$project" .csproj)
   section "$name"
   if ! grep -qxF "$project" <<< "$solution_projects"; then
     echo "test.sh: $project is not in Serverless.sln, so it was not built; add it: dotnet sln Serverless.sln add $project" >&2
-    broken+=("$name (not in Serverless.sln)")
-    continue
+    echo "$name (not in Serverless.sln)" >> "$results_dir/$name.broken"
+    return
   fi
   if ! dotnet test "$project" -c Release --no-build \
     --logger "trx;LogFileName=$name.trx" --results-directory "$results_dir" \
     --blame-hang-timeout "${TEST_HANG_TIMEOUT:-10m}" --blame-hang-dump-type none \
     --verbosity minimal ${filter_args[@]+"${filter_args[@]}"}; then
-    broken+=("$name")
+    echo "$name" >> "$results_dir/$name.broken"
   fi
   if [[ ! -f "$results_dir/$name.trx" ]]; then
     echo "test.sh: $name wrote no results file (the test host crashed or never started)" >&2
-    broken+=("$name (no results)")
+    echo "$name (no results)" >> "$results_dir/$name.broken"
   fi
+}
+
+# Three lanes, to stay well inside the suite's time budget on two cores: the crash tests (which mostly wait on deadlines,
+# kills and restarts of their own processes) run in the background while the quick projects run one after another; the
+# two projects that drive many in-process hosts, and time their answers, then run alone.
+alone=(tests/Serverless.Functions.Tests/Serverless.Functions.Tests.csproj tests/Serverless.Resilience.Tests/Serverless.Resilience.Tests.csproj)
+background=(tests/Serverless.Crash.Tests/Serverless.Crash.Tests.csproj)
+background_pid=""
+for project in "${projects[@]}"; do
+  if [[ " ${background[*]} " == *" $project "* ]]; then
+    run_project "$project" > "$results_dir/$(basename "$project" .csproj).log" 2>&1 &
+    background_pid=$!
+  fi
+done
+for project in "${projects[@]}"; do
+  if [[ " ${alone[*]} ${background[*]} " != *" $project "* ]]; then run_project "$project"; fi
+done
+if [[ -n "$background_pid" ]]; then
+  wait "$background_pid" || true
+  cat "$results_dir"/*.log
+fi
+for project in "${projects[@]}"; do
+  if [[ " ${alone[*]} " == *" $project "* ]]; then run_project "$project"; fi
+done
+
+broken=()
+for file in "$results_dir"/*.broken; do
+  if [[ -f "$file" ]]; then while IFS= read -r line; do broken+=("$line"); done < "$file"; fi
 done
 
 stop_postgres
