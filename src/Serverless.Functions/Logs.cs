@@ -77,6 +77,15 @@ internal static partial class Logs
     public static partial void LocalDeliveryNotDeleted(this ILogger logger, string transactionId, string participant, string error);
 
 
+    [LoggerMessage(1016, LogLevel.Warning, "Transaction {TransactionId}: its orchestration {Ended} before the transaction ended; started again to finish it by the recorded decision, or presumed abort")]
+    public static partial void EndedRunRestarted(this ILogger logger, string transactionId, string ended);
+
+    [LoggerMessage(1017, LogLevel.Debug, "Transaction {TransactionId}: not started again to finish it: {Detail}")]
+    public static partial void EndedRunNotRestarted(this ILogger logger, string transactionId, string detail);
+
+    [LoggerMessage(1018, LogLevel.Error, "Transaction {TransactionId}: its orchestration ended {Status} and cannot be run again to finish it: {Problem}; nothing was sent for an input no run can read")]
+    public static partial void EndedRunNotFinishable(this ILogger logger, string transactionId, string status, string problem);
+
     [LoggerMessage(4000, LogLevel.Warning, "Storage is not reachable yet ({Error}); retrying")]
     public static partial void StorageUnavailable(this ILogger logger, string error);
 

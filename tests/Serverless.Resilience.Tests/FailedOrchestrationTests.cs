@@ -31,11 +31,12 @@ public sealed class FailedOrchestrationHostFixture : LoggedHostFixture
 }
 
 /// <summary>
-/// "A failed orchestration is never silent" (docs/reliability.md, When an orchestration fails): an exception in a
-/// <c>TwoPhaseCommit</c> run, from an input or an event payload it cannot handle, is compensated (Abort proposed first
-/// writer wins, phase 2 of the recorded decision sent), raised as a Critical alert (event 1008), and the instance ends
-/// Failed, where the status API shows the decision and in-doubt resolution finishes what is still prepared. Real engine,
-/// real poison inputs: no switch in the product.
+/// "A failed orchestration is never silent, and nothing it owes is abandoned" (docs/reliability.md, When an orchestration
+/// fails): an exception in a <c>TwoPhaseCommit</c> run, from an input or an event payload it cannot handle, is compensated
+/// (Abort proposed first writer wins, phase 2 of the recorded decision sent), raised as a Critical alert (event 1008), and
+/// the instance ends Failed; the instance is then run again at once as a run that finishes it (the recorded decision carried
+/// out to every branch until each acknowledged), and an operator's terminate is finished the same way. Real engine, real
+/// poison inputs: no switch in the product.
 /// </summary>
 public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixture) : IClassFixture<FailedOrchestrationHostFixture>
 {
@@ -65,6 +66,9 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
         Assert.StartsWith(TwoPhaseCommitOrchestration.FailureReasonPrefix + nameof(InvalidDataException), recorded.Reason, StringComparison.Ordinal);
         Assert.Equal(1, fixture.Logs.Count(Alert, id));
 
+        // No run can read that input, so none is started to finish it: it sent nothing, and the record answers the branch.
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1018, id) > 0), Wait, "the finishing pass leaving the poison input alone");
+        Assert.Equal(0, fixture.Logs.Count(1016, id));
         await Eventually.WaitAsync(async () => await Host.GetAccountAsync(account) == (100, 0), Wait, "the hold released by the recorded Abort");
         Assert.Equal(nameof(BranchPhase.RolledBack), Assert.Single(await Host.BankRecordsAsync(id)).Phase);
 
@@ -88,10 +92,11 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
         // A vote event without a payload: the engine hands the orchestrator null.
         await Host.Durable().RaiseEventAsync(id, TransactionEvents.Vote, null);
 
-        await WaitForRuntimeStatusAsync(id, OrchestrationRuntimeStatus.Failed);
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(Alert, id) == 1), Wait, "the failed run's alert");
         Assert.Equal(Decision.Abort, (await Host.Decisions.GetAsync(id))!.Decision);
 
-        // The rollbacks come from the compensation: nothing else sends phase 2 within this test.
+        // The rollbacks come from the compensation and from the run that finishes the failed one.
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1016, id) == 1), Wait, "the failed run started again to finish it");
         await Host.DeliverByHandAsync("bank", id, expected: 1, Wait);
         Assert.Equal((100, 0), await Host.GetAccountAsync(account));
         Assert.Equal(nameof(BranchPhase.RolledBack), Assert.Single(await Host.BankRecordsAsync(id)).Phase);
@@ -104,10 +109,12 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
         Assert.Contains("0 bank: vote Yes", alert.Message, StringComparison.Ordinal);
         Assert.Contains("1 ghost: vote none", alert.Message, StringComparison.Ordinal);
 
-        var status = await Host.GetStatusAsync(id);
+        // The finishing run waits for ghost's acknowledgement, which never comes (nothing serves ghost): Aborting, the
+        // failure as its reason, the bank's branch rolled back.
+        var status = await Host.WaitForStatusAsync(id, s => s.GetProperty("participants")[0].GetProperty("outcome").GetString() == "RolledBack", Wait, "the bank's rollback acknowledged");
         Assert.Equal(("Aborting", "Abort"), (status.GetProperty("status").GetString(), status.GetProperty("decision").GetString()));
         Assert.Contains("orchestration failed", status.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.Equal("Yes", status.GetProperty("participants")[0].GetProperty("vote").GetString());
+        Assert.Equal(OrchestrationRuntimeStatus.Running, (await Host.Durable().GetInstanceAsync(id))!.RuntimeStatus);
     }
 
     [Fact]
@@ -123,7 +130,7 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
         // An acknowledgement without a payload: the run fails after Commit was recorded.
         await Host.Durable().RaiseEventAsync(id, TransactionEvents.Ack, null);
 
-        await WaitForRuntimeStatusAsync(id, OrchestrationRuntimeStatus.Failed);
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(Alert, id) == 1), Wait, "the failed run's alert");
         await Host.DeliverByHandAsync("bank", id, expected: 2, Wait);
         Assert.Equal((70, 0), await Host.GetAccountAsync(from));
         Assert.Equal((30, 0), await Host.GetAccountAsync(to));
@@ -134,33 +141,44 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
         Assert.Contains("decision Commit", alert.Message, StringComparison.Ordinal);
         Assert.Contains("phase 2 sent to 2 branch(es)", alert.Message, StringComparison.Ordinal);
 
-        var status = await Host.GetStatusAsync(id);
-        Assert.Equal(("Committing", "Commit"), (status.GetProperty("status").GetString(), status.GetProperty("decision").GetString()));
-        Assert.Contains("the orchestration failed", status.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.Contains(id, await ListAsync("Committing"));
+        // Ended means terminal: the run that finishes the failed one sends both commits again and ends Committed once both
+        // are acknowledged, in the status read and the listing alike.
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1016, id) == 1), Wait, "the failed run started again to finish it");
+        await Host.DeliverByHandAsync("bank", id, expected: 2, Wait);
+        var status = await Host.WaitForStatusAsync(id, Wait, "Committed");
+        Assert.Equal("Commit", status.GetProperty("decision").GetString());
+        Assert.Equal(["Committed", "Committed"], status.GetProperty("participants").EnumerateArray().Select(b => b.GetProperty("outcome").GetString()));
+        Assert.Equal((70, 0), await Host.GetAccountAsync(from));
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await Host.Durable().GetInstanceAsync(id))!.RuntimeStatus);
+        Assert.Contains(id, await ListAsync("Committed"));
+        Assert.DoesNotContain(id, await ListAsync("Committing"));
     }
 
     [Fact]
-    public async Task ATerminatedOrchestration_ShowsAbortingNeverPreparing_AndItsPreparedBranchIsPresumedAborted()
+    public async Task ATerminatedOrchestration_IsFinishedByPresumedAbort_EveryBranchToldToRollBack_AndEndsAborted()
     {
         var account = await AccountAsync(100);
         var id = TestHost.Id("terminated");
-        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(BankAndGhost(id, account))).StatusCode);
-        await Host.DeliverByHandAsync("bank", id, expected: 1, Wait);
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(BankAndBank(id, account))).StatusCode);
+        await Host.DeliverByHandAsync("bank", id, expected: 1, c => c.Branch == 0, Wait);
+        Assert.Equal((100, 30), await Host.GetAccountAsync(account));
 
         await Host.Durable().TerminateInstanceAsync(id, new TerminateInstanceOptions { Output = "test: an operator's terminate" });
-        await WaitForRuntimeStatusAsync(id, OrchestrationRuntimeStatus.Terminated);
-        var ended = await Host.GetStatusAsync(id);
-        Assert.Equal("Aborting", ended.GetProperty("status").GetString());
-        Assert.Contains("terminated", ended.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.DoesNotContain(id, await ListAsync("Preparing"));
 
-        await Eventually.WaitAsync(async () => await Host.GetAccountAsync(account) == (100, 0), Wait, "the hold released by a presumed abort");
-        var status = await Host.WaitForStatusAsync(id, s => s.GetProperty("decision").GetString() == "Abort", Wait, "Abort recorded");
-        Assert.Equal("Aborting", status.GetProperty("status").GetString());
-        Assert.Contains("presumed abort", status.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.Contains(id, await ListAsync("Aborting"));
+        // Started again at once to finish it: presumed abort recorded, and both branches told (the second one never
+        // prepared: its rollback leaves a marker so that its late prepare reserves nothing, I6).
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1016, id) == 1), Wait, "the terminated run started again to finish it");
+        await Host.DeliverByHandAsync("bank", id, expected: 2, c => c.Kind == MessageKind.Rollback, Wait);
+        var status = await Host.WaitForStatusAsync(id, Wait, "Aborted");
+        Assert.Equal("Abort", status.GetProperty("decision").GetString());
+        Assert.Equal("presumed abort: the orchestration was terminated before a decision was recorded", status.GetProperty("reason").GetString());
+        Assert.Equal((100, 0), await Host.GetAccountAsync(account));
+        Assert.Contains(id, await ListAsync("Aborted"));
         Assert.Equal(0, fixture.Logs.Count(Alert, id)); // a terminate runs no orchestrator code: the operator did it
+
+        // The prepare that never arrived arrives now: it votes No and reserves nothing.
+        await Host.DeliverByHandAsync("bank", id, expected: 1, c => c.Kind == MessageKind.Prepare, Wait);
+        Assert.Equal((100, 0), await Host.GetAccountAsync(account));
     }
 
     private async Task<OrchestrationMetadata> WaitForRuntimeStatusAsync(string id, OrchestrationRuntimeStatus expected)
@@ -187,6 +205,18 @@ public sealed class FailedOrchestrationTests(FailedOrchestrationHostFixture fixt
     }
 
     private static string Debit(string account, long amount) => $$"""{"type":"debit","account":"{{account}}","amount":{{amount}}}""";
+
+    /// <summary>Two debits of 30 on <paramref name="account"/>, long deadline: the transaction stays Preparing until both are delivered by hand.</summary>
+    private static object BankAndBank(string id, string account) => new
+    {
+        transactionId = id,
+        timeoutSeconds = 3600,
+        participants = new object[]
+        {
+            new { participant = "bank", operation = new { type = "debit", account, amount = 30 } },
+            new { participant = "bank", operation = new { type = "debit", account, amount = 30 } },
+        },
+    };
 
     /// <summary>A debit of 30 on <paramref name="account"/> and a branch of <c>ghost</c>, which never votes: the transaction stays Preparing.</summary>
     private static object BankAndGhost(string id, string account) => new

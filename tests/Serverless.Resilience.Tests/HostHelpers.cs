@@ -109,7 +109,11 @@ public static class HostHelpers
     /// <paramref name="transactionId"/> and hands each to <see cref="InAppInbox"/>, the code the queue function runs.
     /// Waits until <paramref name="expected"/> were handled.
     /// </summary>
-    public static async Task DeliverByHandAsync(this TestHost host, string participant, string transactionId, int expected, TimeSpan timeout)
+    public static Task DeliverByHandAsync(this TestHost host, string participant, string transactionId, int expected, TimeSpan timeout) =>
+        host.DeliverByHandAsync(participant, transactionId, expected, _ => true, timeout);
+
+    /// <summary>As the overload without <paramref name="which"/>, for the commands of <paramref name="transactionId"/> that <paramref name="which"/> takes.</summary>
+    public static async Task DeliverByHandAsync(this TestHost host, string participant, string transactionId, int expected, Func<ProtocolMessage, bool> which, TimeSpan timeout)
     {
         var inbox = host.Services.GetRequiredService<InAppInbox>();
         var queue = host.Queue(QueueNames.Participant(participant));
@@ -126,7 +130,7 @@ public static class HostHelpers
                 foreach (var message in messages)
                 {
                     var text = message.Body.ToString();
-                    if (host.CodecOf(participant).TryDecode(text, out var command, out _) && command!.TransactionId == transactionId)
+                    if (host.CodecOf(participant).TryDecode(text, out var command, out _) && command!.TransactionId == transactionId && which(command))
                     {
                         await inbox.ReceiveAsync(participant, text, host.Durable());
                         await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);

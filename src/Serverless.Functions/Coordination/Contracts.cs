@@ -12,7 +12,12 @@ namespace Serverless.Functions.Coordination;
 /// <param name="RequestHash">The identity of the request, so that a repeated start can be told from a different one.</param>
 /// <param name="CreatedAt">When the start request was accepted.</param>
 /// <param name="SagaNonce">The random part of the idempotency keys of its saga branches (<see cref="SagaKeys.Of"/>); null without saga branches.</param>
-public sealed record TransactionRequest(string Id, int TimeoutSeconds, IReadOnlyList<BranchRequest> Branches, string RequestHash, DateTimeOffset CreatedAt, string? SagaNonce = null)
+/// <param name="Finishing">
+/// Set on the input of a run that finishes what an ended run owes (<see cref="EndedTransactions"/>): how that run ended
+/// ("was terminated"). Null for a transaction's first run.
+/// </param>
+public sealed record TransactionRequest(
+    string Id, int TimeoutSeconds, IReadOnlyList<BranchRequest> Branches, string RequestHash, DateTimeOffset CreatedAt, string? SagaNonce = null, string? Finishing = null)
 {
     [JsonIgnore]
     public DateTimeOffset Deadline => CreatedAt.AddSeconds(TimeoutSeconds);

@@ -20,10 +20,10 @@ public sealed partial class TwoPhaseCommitOrchestration
     /// cannot handle): makes sure a decision is recorded (with none taken, Abort is proposed, first writer wins, so a
     /// decision recorded meanwhile is the one carried out) and that phase 2 of the recorded decision has been sent to every
     /// branch that may hold a reservation, then raises a Critical operator alert naming the exception, the decision and
-    /// every branch. The instance then ends Failed: visible to operators and to in-doubt resolution, which finishes whatever
-    /// is still prepared by the recorded decision. Each activity is tried within its retry policy only, so a poison input
-    /// fails fast instead of looping, and a saga compensation that fails is not retried either: the alert names it and its
-    /// key, for the operator to compensate by. Never throws but the engine's own exceptions: what it cannot do is in the alert.
+    /// every branch. The instance then ends Failed, and <see cref="EndedTransactions"/> runs it again at once as a run that
+    /// finishes it: the recorded decision carried out to every branch, retried until each acknowledged, saga compensations
+    /// included (I10). Each activity here is tried within its retry policy only, so a poison input fails fast instead of
+    /// looping. Never throws but the engine's own exceptions: what it cannot do is in the alert.
     /// </summary>
     private async Task CompensateAsync(Exception failure)
     {
@@ -67,10 +67,9 @@ public sealed partial class TwoPhaseCommitOrchestration
             }
 
             compensation = recorded is null
-                ? "no activity could record the decision; in-doubt resolution must finish the branches"
+                ? "no activity could record the decision; the finishing run records it (or presumes abort) and finishes the branches"
                 : $"{recorded.Decision} recorded; phase 2 sent to {sent} branch(es)" + (notCompensated.Count == 0 ? string.Empty
-                    : $"; NOT compensated, and nothing retries them: {string.Join("; ", notCompensated)}. Compensate each at its"
-                        + " service by its key once the service answers");
+                    : $"; not compensated yet: {string.Join("; ", notCompensated)}");
             if (state is not null)
             {
                 _state = state;
@@ -79,7 +78,7 @@ public sealed partial class TwoPhaseCommitOrchestration
         }
         catch (Exception ex) when (!IsEngineControlFlow(ex))
         {
-            compensation = $"compensation failed ({Describe(ex)}); in-doubt resolution must finish the branches";
+            compensation = $"compensation failed ({Describe(ex)}); the finishing run finishes the branches";
         }
 
         _logger.OrchestrationFailed(

@@ -97,18 +97,7 @@ public sealed partial class TwoPhaseCommitOrchestration
     /// <summary>The state of a new transaction from the orchestration's input, or <see cref="InvalidDataException"/> when the input is not one it can run.</summary>
     private static TransactionState Read(TransactionRequest? request, string instanceId)
     {
-        var problem = request switch
-        {
-            null => "the input is empty",
-            _ when request.Id != instanceId => $"the input is the request of transaction '{request.Id}', not of this instance",
-            { TimeoutSeconds: < 1 or > Identifiers.MaxTimeoutSeconds } => $"timeoutSeconds {request.TimeoutSeconds} is not 1-{Identifiers.MaxTimeoutSeconds}",
-            { Branches: null or { Count: 0 } } => "the input has no branches",
-            { Branches.Count: > Identifiers.MaxBranches } => $"the input has {request.Branches.Count} branches, more than {Identifiers.MaxBranches}",
-            _ when request.Branches.Any(b => b is null || string.IsNullOrEmpty(b.Participant) || string.IsNullOrEmpty(b.Operation)) =>
-                "a branch has no participant or no operation",
-            _ => null,
-        };
-        if (problem is not null)
+        if (ProblemOf(request, instanceId) is { } problem)
         {
             throw new InvalidDataException($"The orchestration input is not a transaction request it can run: {problem}.");
         }
@@ -120,6 +109,19 @@ public sealed partial class TwoPhaseCommitOrchestration
             TimeSpan.FromSeconds(request.TimeoutSeconds));
     }
 
+    /// <summary>Why <paramref name="request"/> is not a transaction instance <paramref name="instanceId"/> can run, or null when it is.</summary>
+    public static string? ProblemOf(TransactionRequest? request, string instanceId) => request switch
+    {
+        null => "the input is empty",
+        _ when request.Id != instanceId => $"the input is the request of transaction '{request.Id}', not of this instance",
+        { TimeoutSeconds: < 1 or > Identifiers.MaxTimeoutSeconds } => $"timeoutSeconds {request.TimeoutSeconds} is not 1-{Identifiers.MaxTimeoutSeconds}",
+        { Branches: null or { Count: 0 } } => "the input has no branches",
+        { Branches.Count: > Identifiers.MaxBranches } => $"the input has {request.Branches.Count} branches, more than {Identifiers.MaxBranches}",
+        _ when request.Branches.Any(b => b is null || string.IsNullOrEmpty(b.Participant) || string.IsNullOrEmpty(b.Operation)) =>
+            "a branch has no participant or no operation",
+        _ => null,
+    };
+
     private async Task<TransactionView> RunTransactionAsync()
     {
         _logger.TransactionStarted(_state.Id, _state.Branches.Length, _state.Deadline);
@@ -127,8 +129,15 @@ public sealed partial class TwoPhaseCommitOrchestration
         _vote = _context.WaitForExternalEvent<VoteEvent>(TransactionEvents.Vote);
         _ack = _context.WaitForExternalEvent<AckEvent>(TransactionEvents.Ack);
         _abort = _context.WaitForExternalEvent<AbortEvent>(TransactionEvents.Abort);
-        ArmDeadline();
-        Execute(Coordinator.Start(_state));
+        if (_request!.Finishing is { } ended)
+        {
+            await FinishEndedRunAsync(ended);
+        }
+        else
+        {
+            ArmDeadline();
+            Execute(Coordinator.Start(_state));
+        }
 
         while (!_state.Status.IsTerminal())
         {
