@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.DurableTask.Client;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Telemetry;
@@ -199,13 +200,12 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
     }
 
     [Fact]
-    public async Task FailedRun_WhoseRefundFails_NamesTheChargeAndItsKeyInTheAlert_AndTheOperatorsRefundByKeyRestoresTheMoney()
+    public async Task FailedRun_WhileThePaymentServiceIsDown_IsFinished_AndItsChargeRefundedOnceTheServiceIsBack()
     {
-        // The first charge goes through on the shop's card, whose refunds fail; the second hangs on another card.
+        // The first charge goes through on the shop's card; the second hangs on another card.
         var shop = await ShopAsync(cardBalance: 100);
         var other = TestHost.Id("card");
         await Payments.SetBalanceAsync(other, 100);
-        await Payments.SetFaultAsync(shop.Card, charge: null, refund: "fail");
         await Payments.SetFaultAsync(other, charge: "hang");
         var id = TestHost.Id("failed-saga");
         Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(OrderBody(id, shop, quantity: 1, charges: [60, 10], cards: [shop.Card, other]))).StatusCode);
@@ -213,29 +213,69 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         var (key, hanging) = (Branches(charged)[2].GetProperty("key").GetString(), Branches(charged)[3].GetProperty("key").GetString());
         Assert.Equal(40, await Payments.BalanceAsync(shop.Card));
 
-        // A vote event without a payload while the second charge hangs: the run fails, and its compensation runs once.
-        await Host.Durable().RaiseEventAsync(id, TransactionEvents.Vote, null);
-
-        await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1008, id) == 1), Wait, "the failed run's alert");
-        var alert = Assert.Single(fixture.Logs.Lines, l => l.EventId == 1008 && l.Message.Contains(id, StringComparison.Ordinal)).Message;
-        Assert.Contains("phase 2 sent to 3 branch(es)", alert, StringComparison.Ordinal);
-        Assert.Contains($"NOT compensated, and nothing retries them: branch 2 (payments, key {key}): ", alert, StringComparison.Ordinal);
-        Assert.Contains("2 payments (saga): vote Yes, outcome none", alert, StringComparison.Ordinal);
-        Assert.Equal(Decision.Abort, (await Host.Decisions.GetAsync(id))!.Decision);
-        await AssertNothingRemainsAsync(shop);
-        Assert.Equal(40, await Payments.BalanceAsync(shop.Card));
-
-        // What docs/reliability.md tells the operator to do: the refund by the branch's key, once the service takes refunds.
-        await Payments.ClearFaultAsync(shop.Card);
-        using (var refund = await Payments.Client.PostAsync($"/charges/{key}/refund", null))
+        // The payment service goes down; a vote event without a payload fails the run, whose one compensation cannot reach it.
+        await Payments.KillAsync();
+        try
         {
-            Assert.True(refund.IsSuccessStatusCode, $"refund answered {refund.StatusCode}");
+            await Host.Durable().RaiseEventAsync(id, TransactionEvents.Vote, null);
+            await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1008, id) == 1), Wait, "the failed run's alert");
+            var alert = Assert.Single(fixture.Logs.Lines, l => l.EventId == 1008 && l.Message.Contains(id, StringComparison.Ordinal)).Message;
+            Assert.Contains($"not compensated yet: branch 2 (payments, key {key}): ", alert, StringComparison.Ordinal);
+            Assert.DoesNotContain("Compensate each", alert, StringComparison.Ordinal);
+
+            // The run that finishes it retries the refund on its timers while the service is down, and it goes through once it is back.
+            await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1016, id) == 1), Wait, "the failed run started again to finish it");
+            await Eventually.WaitAsync(() => Task.FromResult(fixture.Logs.Count(1014, id) >= 2), Wait, "the refund retried while the service is down");
+        }
+        finally
+        {
+            await Payments.RestartAsync();
         }
 
+        var doc = await WaitForAsync(id, d => d.GetProperty("status").GetString() == "Aborted");
+
+        Assert.Equal(Decision.Abort, (await Host.Decisions.GetAsync(id))!.Decision);
+        Assert.All(Branches(doc), b => Assert.Equal("RolledBack", b.GetProperty("outcome").GetString()));
+        Assert.All(Branches(doc), b => Assert.Equal(JsonValueKind.Null, b.GetProperty("heuristic").ValueKind));
         Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
+        Assert.Equal("refunded", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{key}")).GetProperty("status").GetString());
+        Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{hanging}")).GetProperty("status").GetString());
+        Assert.Equal(100, await Payments.BalanceAsync(other));
+        await AssertNothingRemainsAsync(shop);
+        Assert.Contains(id, await ListAsync("Aborted"));
+    }
+
+    [Fact]
+    public async Task TerminateDuringAHangingCharge_AfterAnEarlierChargeWentThrough_RefundsIt_NeverTakesTheHangingOne_AndEndsAborted()
+    {
+        // The first charge goes through on the shop's card, whose first two refunds fail; the second hangs on another card.
+        var shop = await ShopAsync(cardBalance: 100);
+        var other = TestHost.Id("card");
+        await Payments.SetBalanceAsync(other, 100);
+        await Payments.SetFaultAsync(shop.Card, charge: null, refund: "fail", times: 2);
+        await Payments.SetFaultAsync(other, charge: "hang");
+        var id = TestHost.Id("terminated-saga");
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(OrderBody(id, shop, quantity: 1, charges: [60, 10], timeoutSeconds: 60, cards: [shop.Card, other]))).StatusCode);
+        var charged = await WaitForAsync(id, d => Branches(d)[2].GetProperty("vote").GetString() == "Yes");
+        var (key, hanging) = (Branches(charged)[2].GetProperty("key").GetString(), Branches(charged)[3].GetProperty("key").GetString());
+        await Eventually.WaitAsync(async () => await Payments.ChargeRequestsAsync(other) >= 1, Wait, "the second charge hanging");
+
+        // An operator's terminate: nothing of the orchestration runs; the run that finishes it presumes abort.
+        await Host.Durable().TerminateInstanceAsync(id, new TerminateInstanceOptions { Output = "test: an operator's terminate" });
+        var doc = await WaitForAsync(id, d => d.GetProperty("status").GetString() == "Aborted");
+
+        Assert.Equal("presumed abort: the orchestration was terminated before a decision was recorded", doc.GetProperty("reason").GetString());
+        Assert.All(Branches(doc), b => Assert.Equal("RolledBack", b.GetProperty("outcome").GetString()));
+        Assert.True(await Payments.RefundRequestsAsync(shop.Card) >= 3, "the refund failed twice and was retried");
+        Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
+        Assert.Equal("refunded", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{key}")).GetProperty("status").GetString());
+
+        // The hanging charge, retried now that it answers, meets its cancellation: nothing is taken, ever.
         await Payments.ClearFaultAsync(other);
         Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{hanging}")).GetProperty("status").GetString());
         Assert.Equal(100, await Payments.BalanceAsync(other));
+        await AssertNothingRemainsAsync(shop);
+        Assert.Contains(id, await ListAsync("Aborted"));
     }
 
     [Theory]
@@ -319,6 +359,12 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
 
     private Task<(long Stock, long Reserved)> ItemAsync(string sku) => Host.GetItemAsync(sku);
 
+    private async Task<IReadOnlyList<string>> ListAsync(string status)
+    {
+        var page = await Host.Client.GetFromJsonAsync<JsonElement>($"/api/transactions?status={status}&top=1000");
+        return [.. page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()!)];
+    }
+
     private Task<List<string>> PreparedAsync() => PostgresServer.PreparedGidsAsync(fixture.Database);
 
     private sealed record Shop(string OrderId, string Sku, string Card);
@@ -352,6 +398,9 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
                     ["PAYMENTS_URL"] = _payments.BaseUrl.ToString(),
                     [PaymentsServer.ApiKeySetting] = _payments.ApiKey,
                     ["PAYMENTS_TIMEOUT_SECONDS"] = "2",
+
+                    // A run that ended without its outcome is started again within two seconds to finish it.
+                    ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/2 * * * * *",
                 },
                 logs: Logs);
         }
