@@ -53,17 +53,33 @@ public sealed class DecisionStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Delete_RemovesTheRecord_AndANewRecordCanThenBeWritten_AndDeletingNothingIsNoError()
+    public async Task Delete_RemovesTheRecordItRead_AndDeletingNothingIsNoError()
     {
         var store = await StoreAsync(loseFirstInsertResponse: false);
         var id = TestHost.Id("delete");
         await store.RecordAsync(id, Commit);
+        var read = (await store.GetWithETagAsync(id))!.Value;
 
-        await store.DeleteAsync(id);
-        await store.DeleteAsync(id);
+        await store.DeleteAsync(id, read.ETag);
+        await store.DeleteAsync(id, read.ETag);
 
         Assert.Null(await store.GetAsync(id));
         Assert.Equal(Decision.Abort, (await store.RecordAsync(id, new DecisionRecord(Decision.Abort, "new", DateTimeOffset.UtcNow, []))).Decision);
+    }
+
+    [Fact]
+    public async Task Delete_LeavesARecordWrittenSinceItWasRead()
+    {
+        var store = await StoreAsync(loseFirstInsertResponse: false);
+        var id = TestHost.Id("delete-again");
+        await store.RecordAsync(id, Commit);
+        var read = (await store.GetWithETagAsync(id))!.Value;
+        await store.DeleteAsync(id, read.ETag);
+        await store.RecordAsync(id, new DecisionRecord(Decision.Abort, "written since", DateTimeOffset.UtcNow, []));
+
+        await store.DeleteAsync(id, read.ETag);
+
+        Assert.Equal("written since", (await store.GetAsync(id))?.Reason);
     }
 
     private static DecisionRecord Commit => new(Decision.Commit, null, DateTimeOffset.UtcNow, [Vote.Yes, Vote.Yes]);

@@ -17,7 +17,13 @@ namespace Serverless.Functions.Api;
 /// <see cref="TransactionListing"/>.
 /// </summary>
 public sealed class TransactionsApi(
-    TransactionsSettings settings, ParticipantRegistry participants, DecisionStore decisions, TransactionViews views, TimeProvider time, ILogger<TransactionsApi> logger)
+    TransactionsSettings settings,
+    ParticipantRegistry participants,
+    DecisionStore decisions,
+    TransactionClaims claims,
+    TransactionViews views,
+    TimeProvider time,
+    ILogger<TransactionsApi> logger)
 {
     /// <summary>Every runtime status: an id is never reused, whatever became of its instance.</summary>
     private static readonly IReadOnlyList<string> AnyStatus = [.. Enum.GetNames<OrchestrationRuntimeStatus>()];
@@ -50,22 +56,32 @@ public sealed class TransactionsApi(
         }
 
         using var span = TransactionTelemetry.StartTransaction(parsed.Id, parsed.Branches.Count);
-        if (await decisions.PurgedAtAsync(parsed.Id, cancellationToken) is { } purgedAt)
+
+        // One claim per id, taken before anything is scheduled (I9): its participants keep their records of a transaction for
+        // good, so a second transaction under the id would meet them.
+        var (claim, holder) = await claims.ClaimAsync(parsed.Id, parsed.RequestHash, parsed.Deadline, cancellationToken);
+        switch (claim)
         {
-            // Its participants still keep their records of it: a new transaction under this id would meet them (I9).
-            return Problems.Conflict(
-                $"transaction '{parsed.Id}' ended and was purged from the history at {purgedAt:o}; a transaction id is never used twice: use another transactionId");
+            case ClaimOutcome.Purged:
+                return Problems.Conflict(
+                    $"transaction '{parsed.Id}' ended and was purged from the history at {holder!.PurgedAt:o}; a transaction id is never used twice: use another transactionId");
+            case ClaimOutcome.OtherRequest:
+                return Problems.Conflict(holder!.IsPresumedAbort
+                    ? $"transaction id '{parsed.Id}' was taken by a presumed abort (a participant asked about it before any start did); use another transactionId"
+                    : $"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
         }
 
-
-        // Scheduled at once: the engine refuses an id it already has (DedupeStatuses: every status), and then the instance
-        // tells whether it is this request again or another one. The engine reads the instance itself before it writes, so
-        // a read of ours first would only add a storage round trip to every start.
+        // Scheduled (also for a repeat, in case the first start stopped between its claim and this): the engine refuses an id
+        // it already has (DedupeStatuses: every status), and then the instance tells whether it is this request again (the
+        // claim says so for every transaction started since claims exist).
         try
         {
             await client.ScheduleNewOrchestrationInstanceAsync(
                 TwoPhaseCommitFunctions.OrchestratorName, parsed, new StartOrchestrationOptions(parsed.Id) { DedupeStatuses = AnyStatus }, cancellationToken);
-            TransactionTelemetry.TransactionStarted();
+            if (claim == ClaimOutcome.Claimed)
+            {
+                TransactionTelemetry.TransactionStarted();
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !Storage.StorageErrors.IsUnreachable(ex))
         {
@@ -106,9 +122,20 @@ public sealed class TransactionsApi(
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(client);
         var instance = Identifiers.IsValidTransactionId(id) ? await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken) : null;
+        if (instance is null && Identifiers.IsValidTransactionId(id) && await claims.GetAsync(id, cancellationToken) is { IsPurged: true } tombstone)
+        {
+            return Problems.Conflict($"transaction '{id}' ended and was purged from the history at {tombstone.PurgedAt:o}; it cannot be aborted");
+        }
+
         if (instance is null || await views.ViewOfAsync(instance, cancellationToken) is not { } view)
         {
             return Problems.NotFound(id);
+        }
+
+        // A transaction that ended (or is being purged: only completed ones are) keeps its outcome, whatever it was.
+        if (instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed)
+        {
+            return Problems.Conflict($"transaction '{id}' has ended {view.Status} and cannot be aborted");
         }
 
         // Recorded first, first writer wins: the answer is exact even while the orchestration is deciding.

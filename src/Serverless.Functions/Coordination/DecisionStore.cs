@@ -17,10 +17,8 @@ namespace Serverless.Functions.Coordination;
 /// </remarks>
 public sealed class DecisionStore(TableClient table) : IDecisionRecords
 {
-    private const string RowKey = "decision";
-
-    /// <summary>The row that says a transaction was purged: its tombstone, kept for good.</summary>
-    private const string PurgedRowKey = "purged";
+    /// <summary>The decision row's key, beside the transaction's claim (<see cref="TransactionClaims"/>) in its partition.</summary>
+    public const string RowKey = "decision";
 
     public TableClient Table => table;
 
@@ -62,13 +60,17 @@ public sealed class DecisionStore(TableClient table) : IDecisionRecords
     }
 
     /// <summary>The recorded decision, or null when none is recorded.</summary>
-    public async Task<DecisionRecord?> GetAsync(string transactionId, CancellationToken cancellationToken = default)
+    public async Task<DecisionRecord?> GetAsync(string transactionId, CancellationToken cancellationToken = default) =>
+        (await GetWithETagAsync(transactionId, cancellationToken))?.Record;
+
+    /// <summary>The recorded decision with its row's ETag (for <see cref="DeleteAsync"/>), or null when none is recorded.</summary>
+    public async Task<(DecisionRecord Record, ETag ETag)?> GetWithETagAsync(string transactionId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         try
         {
             var response = await table.GetEntityIfExistsAsync<TableEntity>(transactionId, RowKey, cancellationToken: cancellationToken);
-            return response.HasValue ? FromEntity(response.Value!) : null;
+            return response.HasValue ? (FromEntity(response.Value!), response.Value!.ETag) : null;
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -78,54 +80,24 @@ public sealed class DecisionStore(TableClient table) : IDecisionRecords
     }
 
     /// <summary>
-    /// Deletes the transaction's decision record, whatever it holds (no ETag condition: retention removes the row as it is),
-    /// and keeps its tombstone (<see cref="MarkPurgedAsync"/>). A row that is not there (never written, already deleted, no
-    /// table yet) is not an error.
+    /// Deletes the transaction's decision record if it is still the row read with <paramref name="etag"/>; a row that is not
+    /// there any more (already deleted, no table) or was written again since is left as it is.
     /// </summary>
     /// <remarks>
-    /// Only for a transaction whose orchestration has Completed: every branch that may hold a reservation acknowledged, so no
-    /// one needs the decision any more. After it returns the row is gone; after it throws it may or may not be: call it again.
+    /// Only for a transaction whose orchestration has Completed and whose claim is its tombstone (history retention): every
+    /// branch that may hold a reservation acknowledged, so no one needs the decision any more. After it returns the row is
+    /// gone or was not the one read; after it throws it may or may not be: call it again.
     /// </remarks>
-    public async Task DeleteAsync(string transactionId, CancellationToken cancellationToken = default)
+    public async Task DeleteAsync(string transactionId, ETag etag, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         try
         {
-            await table.DeleteEntityAsync(transactionId, RowKey, ETag.All, cancellationToken);
+            await table.DeleteEntityAsync(transactionId, RowKey, etag, cancellationToken);
         }
-        catch (RequestFailedException ex) when (ex.Status == 404)
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
         {
-            // Already gone, or no table yet.
-        }
-    }
-
-    /// <summary>
-    /// Leaves the tombstone of a transaction that history retention is purging: a row beside its decision record that
-    /// <see cref="DeleteAsync"/> keeps, so that its id is never used for another transaction (I9). Idempotent.
-    /// </summary>
-    /// <remarks>
-    /// Participants keep their branch records of a transaction for good, so a new transaction under the same id would have
-    /// its prepares answered by the old records; the tombstone outlives them all.
-    /// </remarks>
-    public async Task MarkPurgedAsync(string transactionId, DateTimeOffset purgedAt, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(transactionId);
-        await table.UpsertEntityAsync(new TableEntity(transactionId, PurgedRowKey) { ["PurgedAt"] = purgedAt }, TableUpdateMode.Replace, cancellationToken);
-    }
-
-    /// <summary>When the transaction was purged, or null when it never was (a new id, or one still in the task hub).</summary>
-    public async Task<DateTimeOffset?> PurgedAtAsync(string transactionId, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(transactionId);
-        try
-        {
-            var response = await table.GetEntityIfExistsAsync<TableEntity>(transactionId, PurgedRowKey, cancellationToken: cancellationToken);
-            return response.HasValue ? response.Value!.GetDateTimeOffset("PurgedAt") ?? DateTimeOffset.MinValue : null;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
-        {
-            // No table yet: nothing was ever purged.
-            return null;
+            // Already gone, no table yet, or not the row that was read.
         }
     }
 

@@ -46,7 +46,7 @@ public sealed class CommandDelivery(
         var crashPoint = command.Kind == MessageKind.Prepare ? CrashPoint.AfterPrepareSent : CrashPoint.AfterPhase2Sent;
         if (transport == ParticipantTransport.Http)
         {
-            return await http.SendAsync(participants.UrlOf(command.Participant)!, message, cancellationToken);
+            return await SendOverHttpAsync(command, message, cancellationToken);
         }
 
         if (transport == ParticipantTransport.Queue || settings.LocalDeliveryLease <= TimeSpan.Zero)
@@ -84,6 +84,24 @@ public sealed class CommandDelivery(
         }
 
         return reply;
+    }
+
+    /// <summary>
+    /// An HTTP participant's reply. A prepare it does not take throws (the activity is retried, then the deadline decides); a
+    /// commit or rollback it does not take returns null, as a command left in an inbox does: the decision the activity
+    /// recorded stands, and the phase-2 timers send the command again until it is acknowledged (I7).
+    /// </summary>
+    private async Task<ProtocolMessage?> SendOverHttpAsync(BranchCommand command, ProtocolMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await http.SendAsync(participants.UrlOf(command.Participant)!, message, cancellationToken);
+        }
+        catch (Exception ex) when (command.Kind != MessageKind.Prepare && ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            logger.HttpPhase2NotTaken(command.TransactionId, command.Participant, command.Branch, command.Kind.ToString(), ex.Message);
+            return null;
+        }
     }
 
     private async Task ReleaseAsync(LeasedCommand leased)

@@ -22,7 +22,7 @@ namespace Serverless.Functions.Participants;
 /// still preparing before its deadline and the participant keeps waiting (I3): null.</para>
 /// <para>Read-mostly and idempotent; safe to run from several processes at once.</para>
 /// </remarks>
-public sealed class InDoubtResolver(DecisionStore decisions, TimeProvider time, ILogger<InDoubtResolver> logger)
+public sealed class InDoubtResolver(DecisionStore decisions, TransactionClaims claims, TimeProvider time, ILogger<InDoubtResolver> logger)
 {
     /// <summary>The decision <paramref name="branch"/> must be finished by, or null while its transaction may still decide.</summary>
     public async Task<DecisionRecord?> ResolveAsync(BranchKey branch, string participant, DurableTaskClient client, CancellationToken cancellationToken = default)
@@ -37,7 +37,33 @@ public sealed class InDoubtResolver(DecisionStore decisions, TimeProvider time, 
         string? presumed = null;
         if (instance is null)
         {
-            presumed = "presumed abort: the coordinator has no record of the transaction";
+            switch (await claims.GetAsync(branch.TransactionId, cancellationToken))
+            {
+                case null:
+                    // Nobody started it: its id is claimed for this presumption, so that no later start can take the id and
+                    // meet this answer (I9). Should a start claim it first, it is that start's transaction: wait for it.
+                    if (!await claims.TryClaimForPresumedAbortAsync(branch.TransactionId, time.GetUtcNow(), cancellationToken))
+                    {
+                        return null;
+                    }
+
+                    presumed = "presumed abort: the coordinator has no record of the transaction";
+                    break;
+                case { IsPurged: true } tombstone:
+                    // It ended (every branch acknowledged) and was purged: nothing of it is prepared any more, and nothing is
+                    // recorded for it again.
+                    logger.PresumedAbort(branch.TransactionId, participant, branch.Branch, "the transaction ended and was purged; answered Abort without recording");
+                    return new DecisionRecord(Decision.Abort, $"presumed abort: the transaction ended and was purged at {tombstone.PurgedAt:o}", time.GetUtcNow(), []);
+                case { IsPresumedAbort: true }:
+                    presumed = "presumed abort: the coordinator has no record of the transaction";
+                    break;
+                case { } claimed when time.GetUtcNow() > claimed.Deadline:
+                    presumed = $"presumed abort: its start claimed it, but no orchestration runs it, and its vote deadline passed at {claimed.Deadline:o}";
+                    break;
+                default:
+                    // Claimed by a start that has not scheduled it yet: it may still decide.
+                    return null;
+            }
         }
         else if (instance.IsCompleted)
         {

@@ -1,6 +1,7 @@
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Faults;
 using Serverless.Functions.Hosting;
 
 namespace Serverless.Functions.Retention;
@@ -27,15 +28,16 @@ public sealed record HistoryPurgeResult(int Purged, int Examined, DateTimeOffset
 /// before it (an instance completes after it is created), and each is then kept unless its <c>LastUpdatedAt</c> (when it
 /// completed) is before the cutoff too. A transaction that took long to finish is kept for the whole retention after it
 /// finished.</para>
-/// <para>Per transaction the tombstone is written first (<see cref="DecisionStore.MarkPurgedAsync"/>: from then on a start
-/// with its id is refused, I9), then the decision record deleted, then the instance purged, then the record deleted again.
-/// A crash after the first steps leaves a Completed instance with its tombstone, and perhaps without a record: harmless
-/// (all branches acknowledged), and the next pass finds the instance again and finishes. The second delete removes a
-/// record written while the instance was being purged (an abort request or a presumed abort answering a late inquiry,
-/// both Abort). The tombstone is never deleted: participants keep their branch records for good.</para>
+/// <para>Per transaction the decision row is read, the claim turned into the tombstone under the ETag it was read with
+/// (<see cref="TransactionClaims.TombstoneAsync"/>: from then on a start with its id is refused, I9), the decision row
+/// deleted only under the ETag it was read with, and then the instance purged. A crash after the first steps leaves a
+/// Completed instance with its tombstone, and perhaps without a record: harmless (all branches acknowledged), and the
+/// next pass finds the instance again and finishes. Nothing writes a decision for a completed transaction meanwhile: an
+/// abort request is refused once its instance completed, and in-doubt resolution answers a purged id without writing.
+/// The tombstone is never deleted: participants keep their branch records for good.</para>
 /// <para>Idempotent; passes in several processes at once only do some work twice.</para>
 /// </remarks>
-public sealed class HistoryRetention(DecisionStore decisions, TransactionsSettings settings, TimeProvider time, ILogger<HistoryRetention> logger)
+public sealed class HistoryRetention(DecisionStore decisions, TransactionClaims claims, TransactionsSettings settings, TimeProvider time, ILogger<HistoryRetention> logger)
 {
     /// <summary>Most transactions one pass purges, so that a large backlog is worked off gradually.</summary>
     public const int MaxInstancesPerRun = 1000;
@@ -74,10 +76,15 @@ public sealed class HistoryRetention(DecisionStore decisions, TransactionsSettin
                     return Done(new HistoryPurgeResult(purged, examined, cutoff, Truncated: true));
                 }
 
-                await decisions.MarkPurgedAsync(instance.InstanceId, time.GetUtcNow(), cancellationToken);
-                await decisions.DeleteAsync(instance.InstanceId, cancellationToken);
+                var decision = await decisions.GetWithETagAsync(instance.InstanceId, cancellationToken);
+                await claims.TombstoneAsync(instance.InstanceId, time.GetUtcNow(), cancellationToken);
+                CrashPoints.Reached(CrashPoint.AfterTombstoneWritten, instance.InstanceId);
+                if (decision is { } read)
+                {
+                    await decisions.DeleteAsync(instance.InstanceId, read.ETag, cancellationToken);
+                }
+
                 var result = await client.PurgeInstanceAsync(instance.InstanceId, cancellation: cancellationToken);
-                await decisions.DeleteAsync(instance.InstanceId, cancellationToken);
                 if (result.PurgedInstanceCount > 0)
                 {
                     purged++;
