@@ -14,6 +14,7 @@ using Serverless.LocalHost.Configuration;
 using Serverless.LocalHost.Durable;
 using Serverless.LocalHost.Http;
 using Serverless.LocalHost.Invocation;
+using Serverless.LocalHost.Management;
 using Serverless.LocalHost.Queues;
 using Serverless.LocalHost.Timers;
 
@@ -25,6 +26,7 @@ namespace Serverless.LocalHost;
 /// <c>[Function]</c> declarations and served (HTTP on <c>Host.LocalHttpPort</c>, queue and timer triggers, and orchestrators
 /// and activities on Durable Task's engine), and a Durable client on the same task hub. The Durable engine and client run
 /// only for an app that has orchestrators, activities or a <c>[DurableClient]</c> parameter: another app creates no task hub.
+/// With them comes the Durable Functions HTTP management API (<see cref="ManagementApi"/>).
 /// </summary>
 public static class LocalFunctionsHost
 {
@@ -106,6 +108,12 @@ public static class LocalFunctionsHost
         app.UseStatusCodePages();
         var apiKey = hosted.Extras.ApiKey(app.Services, configuration);
         app.MapHttpFunctions(functions, apiKey);
+        if (app.Services.GetService<AzureStorageOrchestrationServiceSettings>() is { } taskHub)
+        {
+            // As the Functions host serves it for every Durable app, under the same key as the app's routes.
+            app.MapDurableManagementApi(taskHub.TaskHubName, apiKey);
+        }
+
         hosted.Extras.Configure(app, apiKey);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost");

@@ -26,6 +26,9 @@ internal static partial class Logs
     [LoggerMessage(5006, LogLevel.Information, "Hosting the Functions app {App} from {Root} (task hub: {TaskHub})")]
     public static partial void AppHosted(this ILogger logger, string app, string root, string taskHub);
 
+    [LoggerMessage(5007, LogLevel.Information, "Durable management API: {Operation} of instance {InstanceId} ({Detail})")]
+    public static partial void ManagementOperation(this ILogger logger, string operation, string instanceId, string detail);
+
     [LoggerMessage(5100, LogLevel.Error, "Queue {Queue}: message {MessageId} moved to the poison queue after {DequeueCount} deliveries")]
     public static partial void MessagePoisoned(this ILogger logger, string queue, string messageId, long dequeueCount);
 

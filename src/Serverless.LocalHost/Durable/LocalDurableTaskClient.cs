@@ -75,8 +75,16 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
         return instance.InstanceId;
     }
 
-    public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default) =>
-        SendAsync(instanceId, new EventRaisedEvent(-1, dataConverter.Serialize(eventPayload)) { Name = eventName }, cancellation);
+    /// <remarks>
+    /// The event is sent whether or not the instance exists or still runs, as on every backend: one that does not exist never
+    /// sees it, one that ended discards it. A caller that must tell those apart reads the instance first (the management API's
+    /// 404 and 410).
+    /// </remarks>
+    public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        return SendAsync(instanceId, new EventRaisedEvent(-1, dataConverter.Serialize(eventPayload)) { Name = eventName }, cancellation);
+    }
 
     public override Task SuspendInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) =>
         SendAsync(instanceId, new ExecutionSuspendedEvent(-1, reason), cancellation);
@@ -84,11 +92,29 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
     public override Task ResumeInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) =>
         SendAsync(instanceId, new ExecutionResumedEvent(-1, reason), cancellation);
 
+    /// <remarks>
+    /// The output (a reason, say) becomes the terminated instance's output. Like <see cref="RaiseEventAsync"/>, the terminate
+    /// message is sent whatever the instance's state; one that already ended discards it.
+    /// </remarks>
     public override Task TerminateInstanceAsync(string instanceId, TerminateInstanceOptions? options = null, CancellationToken cancellation = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         cancellation.ThrowIfCancellationRequested();
-        return service.ForceTerminateTaskOrchestrationAsync(instanceId, dataConverter.Serialize(options?.Output));
+        return service.ForceTerminateTaskOrchestrationAsync(instanceId, dataConverter.Serialize(options?.Output)).WaitAsync(cancellation);
+    }
+
+    /// <summary>The history of the instance's current execution, oldest event first; empty for an instance that does not exist.</summary>
+    /// <remarks>The backend's own dump of the history, read back into DurableTask.Core's events (<see cref="HistoryEvents"/>).</remarks>
+    public override async Task<IList<HistoryEvent>> GetOrchestrationHistoryAsync(string instanceId, CancellationToken cancellation = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(instanceId);
+        var states = await service.GetOrchestrationStateAsync(instanceId, allExecutions: false, fetchInput: false).WaitAsync(cancellation);
+        if (states is not [{ OrchestrationInstance.ExecutionId: { } executionId }, ..])
+        {
+            return [];
+        }
+
+        return HistoryEvents.Read(await service.GetOrchestrationHistoryAsync(instanceId, executionId).WaitAsync(cancellation));
     }
 
     public override async Task<OrchestrationMetadata?> GetInstancesAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default)
@@ -166,10 +192,12 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
 
         if (!instance.IsCompleted)
         {
-            throw new InvalidOperationException($"Only a finished orchestration can be purged; '{instanceId}' is {instance.RuntimeStatus}.");
+            // The backend would delete a running instance's rows under its feet; the SDK's clients refuse, and so does this one.
+            throw new InvalidOperationException(
+                $"Only orchestrations in a terminal state can be purged, but the orchestration with instance ID {instanceId} has status {instance.RuntimeStatus}.");
         }
 
-        var result = await ((IOrchestrationServicePurgeClient)service).PurgeInstanceStateAsync(instanceId);
+        var result = await ((IOrchestrationServicePurgeClient)service).PurgeInstanceStateAsync(instanceId).WaitAsync(cancellation);
         return new PurgeResult(result.DeletedInstanceCount);
     }
 
@@ -188,7 +216,8 @@ public sealed class LocalDurableTaskClient(AzureStorageOrchestrationService serv
     {
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         cancellation.ThrowIfCancellationRequested();
-        return service.SendTaskOrchestrationMessageAsync(new TaskMessage { OrchestrationInstance = new OrchestrationInstance { InstanceId = instanceId }, Event = @event });
+        return service.SendTaskOrchestrationMessageAsync(new TaskMessage { OrchestrationInstance = new OrchestrationInstance { InstanceId = instanceId }, Event = @event })
+            .WaitAsync(cancellation);
     }
 
     private OrchestrationMetadata ToMetadata(OrchestrationState state, bool getInputsAndOutputs) => new(state.Name, state.OrchestrationInstance.InstanceId)

@@ -76,6 +76,15 @@ public sealed class SampleAppHostingTests(SampleAppFixture fixture) : IClassFixt
         Assert.Equal(HttpStatusCode.NotFound, metrics.StatusCode);
     }
 
+    [Fact]
+    public async Task AnAppWithoutDurableFunctions_IsServedNoDurableManagementApi()
+    {
+        using var list = await fixture.Client.GetAsync($"{Serverless.LocalHost.Management.ManagementApi.BasePath}/instances?code={SampleAppFixture.ApiKey}");
+        using var status = await fixture.Client.GetAsync($"{Serverless.LocalHost.Management.ManagementApi.BasePath}/instances/x?code={SampleAppFixture.ApiKey}");
+
+        Assert.Equal((HttpStatusCode.NotFound, HttpStatusCode.NotFound), (list.StatusCode, status.StatusCode));
+    }
+
     private static async Task<List<string>> NamesAsync<T>(IAsyncEnumerable<T> items, Func<T, string> name)
     {
         var names = new List<string>();

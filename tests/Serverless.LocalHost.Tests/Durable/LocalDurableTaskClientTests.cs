@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using DurableTask.Core;
+using DurableTask.Core.History;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Serverless.LocalHost.Durable;
@@ -140,6 +142,60 @@ public sealed class LocalDurableTaskClientTests(DurableClientFixture fixture) : 
         var id = await Client.ScheduleNewOrchestrationInstanceAsync(DurableClientFixture.AwaitGo, "never", new StartOrchestrationOptions(Id("cancelled")));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Client.WaitForInstanceCompletionAsync(id, cancellation: new CancellationToken(canceled: true)));
+    }
+
+    [Fact]
+    public async Task GetOrchestrationHistoryAsync_OfACompletedInstance_ReturnsItsEventsInOrder_FromStartToCompletion()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var id = await Client.ScheduleNewOrchestrationInstanceAsync(DurableClientFixture.Echo, "remembered", new StartOrchestrationOptions(Id("history")), timeout.Token);
+        await Client.WaitForInstanceCompletionAsync(id, cancellation: timeout.Token);
+
+        var history = await Client.GetOrchestrationHistoryAsync(id, timeout.Token);
+
+        var started = Assert.IsType<ExecutionStartedEvent>(history.First(e => e.EventType != EventType.OrchestratorStarted));
+        Assert.Equal((DurableClientFixture.Echo, "\"remembered\""), (started.Name, started.Input));
+        var completed = Assert.IsType<ExecutionCompletedEvent>(history.Last(e => e.EventType != EventType.OrchestratorCompleted));
+        Assert.Equal((OrchestrationStatus.Completed, "\"remembered\""), (completed.OrchestrationStatus, completed.Result));
+        Assert.All(history, e => Assert.NotEqual(default, e.Timestamp));
+    }
+
+    [Fact]
+    public async Task GetOrchestrationHistoryAsync_OfAnUnknownInstance_IsEmpty()
+    {
+        Assert.Empty(await Client.GetOrchestrationHistoryAsync(Id("unknown")));
+    }
+
+    [Fact]
+    public async Task TerminateInstanceAsync_OfAWaitingInstance_EndsItTerminated_WithTheOutputGiven()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var id = await Client.ScheduleNewOrchestrationInstanceAsync(DurableClientFixture.AwaitGo, "waiting", new StartOrchestrationOptions(Id("terminate")), timeout.Token);
+        await Client.WaitForInstanceStartAsync(id, cancellation: timeout.Token);
+
+        await Client.TerminateInstanceAsync(id, new TerminateInstanceOptions("enough"), timeout.Token);
+
+        var ended = await Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, ended.RuntimeStatus);
+        Assert.Equal("enough", ended.ReadOutputAs<string>());
+    }
+
+    [Fact]
+    public async Task PurgeInstanceAsync_RefusesARunningInstance_PurgesACompletedOne_AndFindsNothingOfAnUnknownOne()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var running = await Client.ScheduleNewOrchestrationInstanceAsync(DurableClientFixture.AwaitGo, "waiting", new StartOrchestrationOptions(Id("running")), timeout.Token);
+        var done = await Client.ScheduleNewOrchestrationInstanceAsync(DurableClientFixture.Echo, "done", new StartOrchestrationOptions(Id("done")), timeout.Token);
+        await Client.WaitForInstanceStartAsync(running, cancellation: timeout.Token);
+        await Client.WaitForInstanceCompletionAsync(done, cancellation: timeout.Token);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Client.PurgeInstanceAsync(running, cancellation: timeout.Token));
+        Assert.Equal(1, (await Client.PurgeInstanceAsync(done, cancellation: timeout.Token)).PurgedInstanceCount);
+        Assert.Equal(0, (await Client.PurgeInstanceAsync(Id("unknown"), cancellation: timeout.Token)).PurgedInstanceCount);
+
+        Assert.Null(await Client.GetInstanceAsync(done, cancellation: timeout.Token));
+        Assert.Empty(await Client.GetOrchestrationHistoryAsync(done, timeout.Token));
+        Assert.NotNull(await Client.GetInstanceAsync(running, cancellation: timeout.Token));
     }
 
     private async Task<TimeSpan> ObserveCompletionAsync(string id, Stopwatch clock, CancellationToken cancellationToken)
