@@ -39,12 +39,6 @@ public enum CrashPoint
     /// in the Durable engine's own storage traffic, so only a host that runs the engine (the local host) can arm it.
     /// </summary>
     AfterEpisodeMessagesSent,
-
-    /// <summary>
-    /// History retention turned a completed transaction's claim into its tombstone and has not deleted its decision row or
-    /// purged its instance: a start of its id meets the tombstone from here on (I9).
-    /// </summary>
-    AfterTombstoneWritten,
 }
 
 /// <summary>

@@ -1,7 +1,6 @@
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Functions.Coordination;
-using Serverless.Functions.Faults;
 using Serverless.Functions.Hosting;
 
 namespace Serverless.Functions.Retention;
@@ -78,7 +77,6 @@ public sealed class HistoryRetention(DecisionStore decisions, TransactionClaims 
 
                 var decision = await decisions.GetWithETagAsync(instance.InstanceId, cancellationToken);
                 await claims.TombstoneAsync(instance.InstanceId, time.GetUtcNow(), cancellationToken);
-                CrashPoints.Reached(CrashPoint.AfterTombstoneWritten, instance.InstanceId);
                 if (decision is { } read)
                 {
                     await decisions.DeleteAsync(instance.InstanceId, read.ETag, cancellationToken);
