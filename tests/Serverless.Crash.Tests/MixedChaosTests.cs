@@ -226,6 +226,10 @@ public sealed class MixedChaosTests(HostFixture fixture, MariaDbServer mariaDb, 
                 ["PAYMENTS_URL"] = payments.BaseUrl.ToString(),
                 [PaymentsServer.ApiKeySetting] = payments.ApiKey,
                 ["PAYMENTS_TIMEOUT_SECONDS"] = "5",
+
+                // A killed host's saga action is redelivered after its restart and the lease: the saga phase's limit must
+                // not end the transaction first, or a test of that redelivery would see an abort.
+                ["TRANSACTIONS_SAGA_PHASE_SECONDS"] = "60",
             });
             return new MixedSystem(storage, host, payments, database);
         }

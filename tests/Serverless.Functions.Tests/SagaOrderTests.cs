@@ -19,6 +19,12 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
 
+    /// <summary>
+    /// This host's <c>TRANSACTIONS_SAGA_PHASE_SECONDS</c>: short, for the test of the limit, and longer than the 4 s vote
+    /// deadline of the test that hangs a charge until its deadline.
+    /// </summary>
+    private const int SagaPhaseSeconds = 6;
+
     private TestHost Host => fixture.Host;
 
     private PaymentsServer Payments => fixture.Payments;
@@ -132,12 +138,83 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
         Assert.Equal("vote deadline passed without a vote from 'payments'", doc.GetProperty("reason").GetString());
         await AssertNothingRemainsAsync(shop);
 
-        // The charge's retries, once the service answers again, meet the cancellation: nothing is taken, ever.
+        // The charge's later attempts find Abort recorded and do not run; one already on its way, once the service answers
+        // again, meets the cancellation: nothing is taken, ever.
         await Payments.ClearFaultAsync(shop.Card);
         var key = Branches(doc)[2].GetProperty("key").GetString();
         Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{key}")).GetProperty("status").GetString());
-        await Eventually.WaitAsync(async () => await Payments.ChargeRequestsAsync(shop.Card) >= 2, Wait, "a retry of the charge after the fault cleared");
         Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
+    }
+
+    [Fact]
+    public async Task FirstOfTwoChargesHanging_AbortsAtTheSagaPhaseLimit_LongBeforeTheVoteDeadline_VoidingIt_AndNothingRemains()
+    {
+        var shop = await ShopAsync(cardBalance: 100);
+        var other = TestHost.Id("card");
+        await Payments.SetBalanceAsync(other, 100);
+        await Payments.SetFaultAsync(shop.Card, charge: "hang");
+
+        var response = await Host.StartAsync(
+            OrderBody(TestHost.Id("saga-limit"), shop, quantity: 1, charges: [40, 10], timeoutSeconds: 60, cards: [shop.Card, other]), waitSeconds: 45);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var doc = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Aborted", doc.GetProperty("status").GetString());
+        Assert.Equal($"the saga actions did not finish within {SagaPhaseSeconds} s of the first: no answer yet from 'payments'", doc.GetProperty("reason").GetString());
+        var decidedAfter = doc.GetProperty("decidedAt").GetDateTimeOffset() - doc.GetProperty("createdAt").GetDateTimeOffset();
+        Assert.InRange(decidedAfter, TimeSpan.FromSeconds(SagaPhaseSeconds), TimeSpan.FromSeconds(30));
+        Assert.All(Branches(doc), b => Assert.Equal("RolledBack", b.GetProperty("outcome").GetString()));
+        await AssertNothingRemainsAsync(shop);
+        Assert.Equal(0, await Payments.ChargeRequestsAsync(other));
+
+        // The hung charge's compensation cancelled it: once the service answers again, it takes nothing.
+        await Payments.ClearFaultAsync(shop.Card);
+        var key = Branches(doc)[2].GetProperty("key").GetString();
+        Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{key}")).GetProperty("status").GetString());
+        Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
+        Assert.Equal(100, await Payments.BalanceAsync(other));
+    }
+
+    [Fact]
+    public async Task AbortRecordedWhileTheFirstChargeHangs_StopsTheActions_SoTheSecondChargeIsNeverCalled_AndBothAreCompensated()
+    {
+        var shop = await ShopAsync(cardBalance: 100);
+        var other = TestHost.Id("card");
+        await Payments.SetBalanceAsync(other, 100);
+        await Payments.SetFaultAsync(shop.Card, charge: "hang");
+        var id = TestHost.Id("saga-abort");
+        Assert.Equal(
+            HttpStatusCode.Accepted,
+            (await Host.StartAsync(OrderBody(id, shop, quantity: 1, charges: [40, 10], timeoutSeconds: 60, cards: [shop.Card, other]))).StatusCode);
+        await Eventually.WaitAsync(async () => await Payments.ChargeRequestsAsync(shop.Card) >= 1, Wait, "the first charge to reach the payment service");
+
+        // POST .../abort records Abort first and raises its event after. Here the event is late (the API's process stopped
+        // between the two; or the first charge's answer came before it): only the record can stop the charges. The first
+        // charge's attempt hangs until the client gives up (2 s); its next attempt would go through.
+        await Host.Decisions.RecordAsync(id, new DecisionRecord(Decision.Abort, "abort requested", DateTimeOffset.UtcNow, []));
+        await Payments.ClearFaultAsync(shop.Card);
+
+        var doc = await Host.WaitForStatusAsync(id, Wait, "Aborted");
+        Assert.Equal("No", Branches(doc)[2].GetProperty("vote").GetString());
+        Assert.Equal("the transaction was decided Abort before this action ran", Branches(doc)[2].GetProperty("reason").GetString());
+        Assert.Equal(JsonValueKind.Null, Branches(doc)[3].GetProperty("vote").ValueKind);
+        Assert.All(Branches(doc), b => Assert.Equal("RolledBack", b.GetProperty("outcome").GetString()));
+        Assert.Equal(0, await Payments.ChargeRequestsAsync(other));
+        Assert.Equal(1, await Payments.ChargeRequestsAsync(shop.Card));
+
+        // Each charge's compensation cancelled its key: should an attempt of the charge still arrive, it takes nothing.
+        foreach (var branch in Branches(doc)[2..])
+        {
+            Assert.Equal("voided", (await Payments.Client.GetFromJsonAsync<JsonElement>($"/charges/{branch.GetProperty("key").GetString()}")).GetProperty("status").GetString());
+        }
+
+        Assert.Equal(100, await Payments.BalanceAsync(shop.Card));
+        Assert.Equal(100, await Payments.BalanceAsync(other));
+        await AssertNothingRemainsAsync(shop);
+
+        // The API's abort, its event arriving only now, finds the transaction aborted.
+        using var abort = await Host.Client.PostAsync($"/api/transactions/{id}/abort", null);
+        Assert.Equal(HttpStatusCode.Accepted, abort.StatusCode);
     }
 
     [Fact]
@@ -398,6 +475,7 @@ public sealed class SagaOrderTests(SagaOrderTests.Fixture fixture) : IClassFixtu
                     ["PAYMENTS_URL"] = _payments.BaseUrl.ToString(),
                     [PaymentsServer.ApiKeySetting] = _payments.ApiKey,
                     ["PAYMENTS_TIMEOUT_SECONDS"] = "2",
+                    ["TRANSACTIONS_SAGA_PHASE_SECONDS"] = SagaPhaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
 
                     // A run that ended without its outcome is started again within two seconds to finish it.
                     ["TRANSACTIONS_IN_DOUBT_SCHEDULE"] = "*/2 * * * * *",

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 
 namespace Serverless.Core.Protocol;
 
@@ -44,14 +45,21 @@ public sealed record CoordinatorStep(
 /// decided when the last action was applied, so a saga action never runs for a transaction that a prepared branch
 /// refused. Under Abort every saga branch is compensated, whatever this run saw of its action (a compensation arriving
 /// before its action cancels it).</para>
+/// <para>The saga phase is bounded: the prepared branches hold their reservations or locks while the actions run, so a
+/// transaction still preparing <see cref="CoordinatorOptions.SagaPhaseLimit"/> after its first saga action was issued aborts
+/// (<see cref="SagaPhaseTimeLimitPassed"/>), as one still preparing at its vote deadline does; the earlier of the two decides.</para>
 /// </remarks>
 public static class Coordinator
 {
-    /// <summary>The commands that start a new transaction: a prepare for every prepared branch, or the first saga action when there is none.</summary>
-    public static ImmutableArray<CoordinatorCommand> Start(TransactionState state)
+    /// <summary>
+    /// The commands that start a new transaction: a prepare for every prepared branch, or, when there is none, the first saga
+    /// action and the saga phase's timer.
+    /// </summary>
+    public static ImmutableArray<CoordinatorCommand> Start(TransactionState state, CoordinatorOptions options)
     {
         ArgumentNullException.ThrowIfNull(state);
-        return Preparing(state);
+        ArgumentNullException.ThrowIfNull(options);
+        return Preparing(state, options);
     }
 
     /// <summary>
@@ -64,7 +72,7 @@ public static class Coordinator
         ArgumentNullException.ThrowIfNull(options);
         return state.Status switch
         {
-            TransactionStatus.Preparing => Preparing(state),
+            TransactionStatus.Preparing => Preparing(state, options),
             TransactionStatus.Committing or TransactionStatus.Aborting => Phase2Commands(state, 1, options),
             _ => [],
         };
@@ -81,6 +89,7 @@ public static class Coordinator
             VoteCast v => OnVote(state, v, now, options),
             BranchAcknowledged a => OnAcknowledged(state, a, now),
             VoteDeadlinePassed => OnDeadline(state, now, options),
+            SagaPhaseTimeLimitPassed => OnSagaPhaseTimeLimit(state, now, options),
             AbortRequested r => OnAbortRequested(state, r, now, options),
             Phase2RetryDue r => OnRetry(state, r, options),
             DecisionInquiry q => OnInquiry(state, q, now, options),
@@ -132,12 +141,30 @@ public static class Coordinator
         ? $"saga action of '{participant}' was not applied: {reason}"
         : $"saga action of '{participant}' was not applied";
 
+    /// <summary>
+    /// The reason recorded when the saga phase's time limit passed: "the saga actions did not finish within 10 s of the first:
+    /// no answer yet from 'payments'".
+    /// </summary>
+    public static string SagaPhaseTimeLimitReason(TimeSpan limit, string participant) =>
+        $"the saga actions did not finish within {limit.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s of the first: no answer yet from '{participant}'";
+
     /// <summary>What a transaction still preparing waits for: a prepare to every prepared branch that has not voted, or the saga action whose turn it is.</summary>
-    private static ImmutableArray<CoordinatorCommand> Preparing(TransactionState state) =>
+    private static ImmutableArray<CoordinatorCommand> Preparing(TransactionState state, CoordinatorOptions options) =>
     [
         .. state.Branches.Where(b => !b.IsSaga && b.Vote is null).Select(b => (CoordinatorCommand)new SendPrepare(b.Index)),
-        .. state.CurrentSagaAction is { } action ? [new RunSagaAction(action.Index)] : Array.Empty<CoordinatorCommand>(),
+        .. SagaActionCommands(state, options),
     ];
+
+    /// <summary>
+    /// The saga action whose turn it is, with the saga phase's timer: the timer goes with every action, so that whatever
+    /// re-issues a lost action (a redelivered vote, a resume) re-issues a lost timer too; one already set is kept.
+    /// </summary>
+    private static ImmutableArray<CoordinatorCommand> SagaActionCommands(TransactionState state, CoordinatorOptions options) => state.CurrentSagaAction switch
+    {
+        null => [],
+        { } action when state.SagaPhaseStartedAt is { } started => [new RunSagaAction(action.Index), new ScheduleSagaPhaseLimit(started + options.SagaPhaseLimit)],
+        { } action => [new RunSagaAction(action.Index)],
+    };
 
     private static CoordinatorStep OnVote(TransactionState state, VoteCast vote, DateTimeOffset now, CoordinatorOptions options)
     {
@@ -164,8 +191,7 @@ public static class Coordinator
             {
                 TransactionStatus.Committing or TransactionStatus.Aborting =>
                     Duplicate(state, Phase2Commands(state, 1, options)),
-                TransactionStatus.Preparing when state.CurrentSagaAction is { } current =>
-                    Duplicate(state, [new RunSagaAction(current.Index)]),
+                TransactionStatus.Preparing => Duplicate(state, SagaActionCommands(state, options)),
                 _ => Duplicate(state, []),
             };
         }
@@ -179,10 +205,19 @@ public static class Coordinator
                 return Decide(voted, Decision.Abort, reason, now, options);
             }
 
-            // The vote that completes the prepared branches, or a saga action's success, starts the next saga action.
-            return voted.AllVoted
-                ? Decide(voted, Decision.Commit, null, now, options)
-                : Applied(voted, voted.CurrentSagaAction is { } next ? [new RunSagaAction(next.Index)] : []);
+            // The vote that completes the prepared branches, or a saga action's success, starts the next saga action; the first
+            // one starts the saga phase, by this caller's clock (the orchestration's, which replays the same).
+            if (voted.AllVoted)
+            {
+                return Decide(voted, Decision.Commit, null, now, options);
+            }
+
+            if (voted.CurrentSagaAction is not null && voted.SagaPhaseStartedAt is null)
+            {
+                voted = voted with { SagaPhaseStartedAt = now };
+            }
+
+            return Applied(voted, SagaActionCommands(voted, options));
         }
 
         if (state.Decision == Decision.Commit)
@@ -260,6 +295,32 @@ public static class Coordinator
 
         // The deadline doubles as a backstop for a decision whose phase-2 commands were lost.
         return Duplicate(state, state.Status.IsTerminal() ? [] : Phase2Commands(state, 1, options));
+    }
+
+    /// <summary>
+    /// The saga phase's timer: a transaction still preparing past the limit aborts, every saga branch compensated (the one
+    /// whose action is running cancelled, should the action arrive later). Early by this instance's clock, it is set again,
+    /// as the vote deadline is. After a decision it does nothing: the deadline and the phase-2 retries are phase 2's backstops.
+    /// </summary>
+    private static CoordinatorStep OnSagaPhaseTimeLimit(TransactionState state, DateTimeOffset now, CoordinatorOptions options)
+    {
+        if (state.Status != TransactionStatus.Preparing)
+        {
+            return Duplicate(state, []);
+        }
+
+        if (state.SagaPhaseStartedAt is not { } started || state.CurrentSagaAction is not { } running)
+        {
+            return new CoordinatorStep(state, StepKind.Duplicate, [], "the saga phase has not begun");
+        }
+
+        var due = started + options.SagaPhaseLimit;
+        if (now < due)
+        {
+            return new CoordinatorStep(state, StepKind.Duplicate, [new ScheduleSagaPhaseLimit(due)], "the saga phase's time limit has not passed yet");
+        }
+
+        return Decide(state, Decision.Abort, SagaPhaseTimeLimitReason(options.SagaPhaseLimit, running.Participant), now, options);
     }
 
     private static CoordinatorStep OnAbortRequested(TransactionState state, AbortRequested request, DateTimeOffset now, CoordinatorOptions options)

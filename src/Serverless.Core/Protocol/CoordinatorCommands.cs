@@ -21,3 +21,9 @@ public sealed record SchedulePhase2Retry(int Attempt, TimeSpan Delay) : Coordina
 
 /// <summary>Schedule the vote-deadline timer again: it fired early (clock skew between instances), and must not be lost (I7).</summary>
 public sealed record ScheduleVoteDeadline(TimeSpan Delay) : CoordinatorCommand;
+
+/// <summary>
+/// Set the durable timer that delivers <see cref="SagaPhaseTimeLimitPassed"/> at <paramref name="Due"/>, the end of the saga
+/// phase's time limit. Issued with every saga action; a timer already set for it is kept.
+/// </summary>
+public sealed record ScheduleSagaPhaseLimit(DateTimeOffset Due) : CoordinatorCommand;

@@ -15,6 +15,9 @@ public sealed record BranchAcknowledged(int Branch, BranchOutcome Outcome, strin
 /// <summary>The durable vote-deadline timer fired.</summary>
 public sealed record VoteDeadlinePassed : CoordinatorEvent;
 
+/// <summary>The durable timer of the saga phase's time limit (<see cref="CoordinatorOptions.SagaPhaseLimit"/>) fired.</summary>
+public sealed record SagaPhaseTimeLimitPassed : CoordinatorEvent;
+
 /// <summary>A client asked to abort.</summary>
 public sealed record AbortRequested(string? Reason = null) : CoordinatorEvent;
 

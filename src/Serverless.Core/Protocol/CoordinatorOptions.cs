@@ -15,6 +15,14 @@ public sealed record CoordinatorOptions
     /// </summary>
     public int HeuristicAfterFailures { get; init; } = 3;
 
+    /// <summary>
+    /// How long the saga actions may take, from the start of the first to the decision. The prepared branches hold their
+    /// reservations or locks while the actions run, so this bounds that time more tightly than the vote deadline (up to an
+    /// hour) does: a transaction still preparing when it passes aborts, and every saga branch is compensated. The earlier of
+    /// the two decides. Default 10 seconds.
+    /// </summary>
+    public TimeSpan SagaPhaseLimit { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The delay before retry <paramref name="attempt"/> (1-based): base × 2^(attempt−1), capped.</summary>
     public TimeSpan Phase2RetryDelay(int attempt)
     {

@@ -83,8 +83,19 @@ public sealed record TransactionState(
             throw new ArgumentException("A transaction needs at least one branch.", nameof(branches));
         }
 
-        return new TransactionState(id, TransactionStatus.Preparing, null, null, now, now + voteTimeout, null, null, list);
+        // Without a prepared branch the first saga action is among the start commands: the saga phase begins now.
+        return new TransactionState(id, TransactionStatus.Preparing, null, null, now, now + voteTimeout, null, null, list)
+        {
+            SagaPhaseStartedAt = list.All(b => b.IsSaga) ? now : null,
+        };
     }
+
+    /// <summary>
+    /// When the saga phase began: the time, by the clock of the caller that applied the event, at which the first saga action
+    /// was issued. Null until then, and for a transaction without saga branches. Set once; the saga phase's time limit
+    /// (<see cref="CoordinatorOptions.SagaPhaseLimit"/>) counts from it.
+    /// </summary>
+    public DateTimeOffset? SagaPhaseStartedAt { get; init; }
 
     /// <summary>True when a decision exists and some branch still owes its acknowledgement.</summary>
     public bool HasPendingPhase2 => Decision is { } d && Branches.Any(b => b.OwesAcknowledgement(d));

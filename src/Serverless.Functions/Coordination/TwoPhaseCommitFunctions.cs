@@ -37,15 +37,32 @@ public sealed class TwoPhaseCommitFunctions(CoordinatorOptions options, CommandD
         return await delivery.DeliverAsync(command, cancellationToken) is { Vote: not null } reply ? VoteEvent.From(reply) : null;
     }
 
+    /// <summary>The reason a saga action stopped by a recorded Abort gives as its branch's vote (No: not applied).</summary>
+    public const string DecidedAbortBeforeAction = "the transaction was decided Abort before this action ran";
+
     /// <summary>
     /// Runs the action of a saga branch, keyed by the branch (<see cref="SagaKeys"/>), so that a second run (a retry, or a
     /// crash before this activity's result was saved) is answered as the first. Returns the action's result as the branch's
     /// vote: Yes applied, No not applied. Throws when the outcome is unknown; retried within the activity's policy.
     /// </summary>
+    /// <remarks>
+    /// <para>Each attempt first reads the decision record. Once Abort is recorded (<c>POST .../abort</c> records it before it
+    /// raises its event; presumed abort), the action is not called and the branch answers not applied
+    /// (<see cref="DecidedAbortBeforeAction"/>): the orchestration decides Abort, adopting the recorded one, and compensates
+    /// every saga branch, this one too, which cancels the action should an earlier attempt of it still arrive.</para>
+    /// <para>A recorded Commit cannot precede this action: Commit is decided only after the last saga action was applied, so
+    /// with Commit recorded this is a repeat of an applied action (a redelivered work item). It runs as usual, and its key
+    /// answers it as the first time, with no second effect.</para>
+    /// </remarks>
     [Function(nameof(SagaAction))]
     public async Task<VoteEvent> SagaAction([ActivityTrigger] BranchCommand command, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);
+        if (await decisions.GetAsync(command.TransactionId, cancellationToken) is { Decision: Decision.Abort })
+        {
+            return new VoteEvent(command.Branch, Vote.No, DecidedAbortBeforeAction);
+        }
+
         var result = await participants.Saga(command.Participant)
             .ApplyAsync(command.Key ?? SagaKeys.Of(command.TransactionId, command.Branch), command.Operation, cancellationToken);
         CrashPoints.Reached(CrashPoint.AfterSagaActionApplied, command.TransactionId);

@@ -136,21 +136,14 @@ public sealed partial class TwoPhaseCommitOrchestration
         else
         {
             ArmDeadline();
-            Execute(Coordinator.Start(_state));
+            Execute(Coordinator.Start(_state, _options));
         }
 
         while (!_state.Status.IsTerminal())
         {
             ArmRetryIfDue();
             var fired = await Task.WhenAny(Pending());
-            if (fired != _deadline && DeadlineOverdue())
-            {
-                // The deadline is passed by the orchestration's own clock, but its timer event is not here yet: the engine
-                // delivers events in no set order (after a crash, a redelivered timer can come after votes sent later).
-                // The deadline goes first, so a transaction still preparing at its deadline is aborted (I4), whatever the order.
-                _deadline = null;
-                await ApplyAsync(new VoteDeadlinePassed());
-            }
+            await ApplyOverdueTimerAsync(fired);
 
             if (fired == _vote)
             {
@@ -174,6 +167,11 @@ public sealed partial class TwoPhaseCommitOrchestration
             {
                 _deadline = null;
                 await ApplyAsync(new VoteDeadlinePassed());
+            }
+            else if (fired == _sagaLimit)
+            {
+                _sagaLimit = null;
+                await ApplyAsync(new SagaPhaseTimeLimitPassed());
             }
             else if (fired == _retry)
             {
@@ -204,6 +202,11 @@ public sealed partial class TwoPhaseCommitOrchestration
         if (_deadline is not null)
         {
             yield return _deadline;
+        }
+
+        if (_sagaLimit is not null)
+        {
+            yield return _sagaLimit;
         }
 
         if (_retry is not null)
@@ -383,6 +386,9 @@ public sealed partial class TwoPhaseCommitOrchestration
                     break;
                 case ScheduleVoteDeadline:
                     ArmDeadline();
+                    break;
+                case ScheduleSagaPhaseLimit l:
+                    ArmSagaPhaseLimit(l.Due);
                     break;
             }
         }

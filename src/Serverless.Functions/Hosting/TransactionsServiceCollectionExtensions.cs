@@ -40,6 +40,7 @@ public static class TransactionsServiceCollectionExtensions
         {
             Phase2RetryBase = TimeSpan.FromSeconds(settings.Phase2RetrySeconds),
             HeuristicAfterFailures = settings.HeuristicAfterFailures,
+            SagaPhaseLimit = TimeSpan.FromSeconds(settings.SagaPhaseSeconds),
         });
         services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
         services.AddSingleton(sp => new TransactionClaims(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));

@@ -113,6 +113,13 @@ public sealed record TransactionsSettings
     /// </summary>
     public int HeuristicAfterFailures { get; init; } = 3;
 
+    /// <summary>
+    /// <c>TRANSACTIONS_SAGA_PHASE_SECONDS</c>: how long a transaction's saga actions may take, from the start of the first to
+    /// the decision, while its prepared branches hold their reservations or locks; past it the transaction aborts, and every
+    /// saga branch is compensated. The vote deadline still applies; the earlier one decides. 1-3600, default 10.
+    /// </summary>
+    public int SagaPhaseSeconds { get; init; } = 10;
+
     /// <summary><c>TRANSACTIONS_PHASE2_RETRY_SECONDS</c>: first phase-2 retry delay (a durable timer; doubles up to 5 minutes). Default 10.</summary>
     public double Phase2RetrySeconds { get; init; } = 10;
 
@@ -194,6 +201,7 @@ public sealed record TransactionsSettings
             PaymentsTimeoutSeconds = Int(configuration, "PAYMENTS_TIMEOUT_SECONDS", 10, 1, 300),
             PaymentsApiKey = PaymentsApiKeyFrom(configuration),
             HeuristicAfterFailures = Int(configuration, "TRANSACTIONS_HEURISTIC_AFTER_FAILURES", 3, 1, 1000),
+            SagaPhaseSeconds = Int(configuration, "TRANSACTIONS_SAGA_PHASE_SECONDS", 10, 1, 3600),
             Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
             LocalDeliveryLease = TimeSpan.FromSeconds(Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),

@@ -19,15 +19,17 @@ public sealed class CoordinatorBranchKindTests
     [Fact]
     public void Start_PreparesThePreparedBranchesOnly()
     {
-        AssertCommands(Coordinator.Start(Order()), new SendPrepare(0), new SendPrepare(1));
+        AssertCommands(Coordinator.Start(Order(), Options), new SendPrepare(0), new SendPrepare(1));
+        Assert.Null(Order().SagaPhaseStartedAt);
     }
 
     [Fact]
-    public void Start_WithSagaBranchesOnly_RunsTheFirstActionOnly()
+    public void Start_WithSagaBranchesOnly_RunsTheFirstActionOnly_AndBeginsTheSagaPhase()
     {
         var state = TransactionState.Create("tx-1", [("payments", "{}", BranchKind.Saga), ("payments", "{}", BranchKind.Saga)], T0, VoteTimeout);
 
-        AssertCommands(Coordinator.Start(state), new RunSagaAction(0));
+        Assert.Equal(T0, state.SagaPhaseStartedAt);
+        AssertCommands(Coordinator.Start(state, Options), new RunSagaAction(0), new ScheduleSagaPhaseLimit(T0 + Options.SagaPhaseLimit));
     }
 
     [Fact]
@@ -40,12 +42,12 @@ public sealed class CoordinatorBranchKindTests
         Assert.Null(first.State.CurrentSagaAction);
 
         var last = first.State.Apply(new VoteCast(0, Vote.Yes));
-        AssertCommands(last.Commands, new RunSagaAction(2));
+        AssertCommands(last.Commands, new RunSagaAction(2), SagaLimit(Now));
         Assert.Equal(TransactionStatus.Preparing, last.State.Status);
 
         var applied = last.State.Apply(new VoteCast(2, Vote.Yes));
-        AssertCommands(applied.Commands, new RunSagaAction(3));
-        AssertCommands(Coordinator.Resume(applied.State, Options), new RunSagaAction(3));
+        AssertCommands(applied.Commands, new RunSagaAction(3), SagaLimit(Now));
+        AssertCommands(Coordinator.Resume(applied.State, Options), new RunSagaAction(3), SagaLimit(Now));
     }
 
     [Fact]
@@ -57,7 +59,7 @@ public sealed class CoordinatorBranchKindTests
         var step = state.Apply(new VoteCast(1, Vote.Yes));
 
         Assert.Equal(StepKind.Duplicate, step.Kind);
-        AssertCommands(step.Commands, new RunSagaAction(2));
+        AssertCommands(step.Commands, new RunSagaAction(2), SagaLimit(Now));
 
         var beforeAnyAction = Order().Then(new VoteCast(0, Vote.Yes)).Apply(new VoteCast(0, Vote.Yes));
         AssertCommands(beforeAnyAction.Commands);

@@ -13,7 +13,7 @@ public sealed class CoordinatorRequestTests
     {
         var state = New("bank", "bank", "inventory");
 
-        AssertCommands(Coordinator.Start(state), new SendPrepare(0), new SendPrepare(1), new SendPrepare(2));
+        AssertCommands(Coordinator.Start(state, Options), new SendPrepare(0), new SendPrepare(1), new SendPrepare(2));
     }
 
     [Fact]
@@ -172,7 +172,7 @@ public sealed class CoordinatorRequestTests
         Assert.Throws<ArgumentNullException>(() => Coordinator.Apply(null!, new VoteDeadlinePassed(), Now, Options));
         Assert.Throws<ArgumentNullException>(() => Coordinator.Apply(state, null!, Now, Options));
         Assert.Throws<ArgumentNullException>(() => Coordinator.Apply(state, new VoteDeadlinePassed(), Now, null!));
-        Assert.Throws<ArgumentNullException>(() => Coordinator.Start(null!));
+        Assert.Throws<ArgumentNullException>(() => Coordinator.Start(null!, Options));
         Assert.Throws<ArgumentNullException>(() => Coordinator.Resume(state, null!));
     }
 }

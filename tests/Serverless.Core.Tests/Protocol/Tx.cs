@@ -48,6 +48,9 @@ internal static class Tx
 
     public static SchedulePhase2Retry Retry(int attempt) => new(attempt, Options.Phase2RetryDelay(attempt));
 
+    /// <summary>The saga phase's timer of a saga phase that began at <paramref name="began"/>.</summary>
+    public static ScheduleSagaPhaseLimit SagaLimit(DateTimeOffset began) => new(began + Options.SagaPhaseLimit);
+
     public static void AssertUnchanged(CoordinatorStep step, TransactionState before, StepKind kind)
     {
         Assert.Equal(kind, step.Kind);

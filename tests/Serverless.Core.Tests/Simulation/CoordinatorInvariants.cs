@@ -93,6 +93,24 @@ internal static class CoordinatorInvariants
             fail($"I4: the deadline passed while preparing but the decision is {after.Decision?.ToString() ?? "none"}");
         }
 
+        // The saga phase's time limit: its timer, delivered no earlier than it is due, aborts a transaction still preparing.
+        if (evt is SagaPhaseTimeLimitPassed && before.Status == TransactionStatus.Preparing && after.Decision != Decision.Abort)
+        {
+            fail($"the saga phase's time limit passed while preparing but the decision is {after.Decision?.ToString() ?? "none"}");
+        }
+
+        // The saga phase begins once, when the first saga action is issued, and its start never moves.
+        if (before.SagaPhaseStartedAt is { } began && after.SagaPhaseStartedAt != began)
+        {
+            fail($"the saga phase's start moved from {began} to {after.SagaPhaseStartedAt?.ToString() ?? "none"}");
+        }
+
+        if (step.Commands.Any(c => c is RunSagaAction)
+            && (after.SagaPhaseStartedAt is not { } started || !step.Commands.Contains(new ScheduleSagaPhaseLimit(started + options.SagaPhaseLimit))))
+        {
+            fail($"a saga action was issued without the saga phase's timer: [{string.Join(", ", step.Commands)}], saga phase began {after.SagaPhaseStartedAt?.ToString() ?? "never"}");
+        }
+
         // I4: no Commit unless every branch voted Yes or ReadOnly, at the coordinator and at the participant.
         if (after.Decision == Decision.Commit)
         {
@@ -132,6 +150,7 @@ internal static class CoordinatorInvariants
                 SendCommit c => after.Decision == Decision.Commit && after.Branches[c.Branch] is { Vote: Vote.Yes, IsSaga: false },
                 SendRollback => after.Decision == Decision.Abort,
                 SchedulePhase2Retry r => after.Decision is not null && r.Attempt >= 1 && r.Delay > TimeSpan.Zero,
+                ScheduleSagaPhaseLimit l => after.Status == TransactionStatus.Preparing && l.Due == after.SagaPhaseStartedAt + options.SagaPhaseLimit,
                 _ => false,
             };
             if (!allowed)

@@ -62,10 +62,15 @@ public sealed class SagaProperties
             {
                 reached.Add("answer lost");
             }
+
+            if (world.State.Reason?.StartsWith("the saga actions did not finish", StringComparison.Ordinal) == true)
+            {
+                reached.Add("saga phase limit");
+            }
         }
 
         Assert.Superset(
-            new HashSet<string> { "Committed", "Aborted", "Applied", "Declined", "Compensated", "Voided", "heuristic", "answer lost" },
+            new HashSet<string> { "Committed", "Aborted", "Applied", "Declined", "Compensated", "Voided", "heuristic", "answer lost", "saga phase limit" },
             reached);
     }
 
@@ -118,6 +123,27 @@ public sealed class SagaProperties
         Assert.Equal(TransactionStatus.Aborted, world.State.Status);
         Assert.Equal((SagaKeyState.Voided, 0), (world.Sagas[0]!.State, world.Sagas[0]!.Applications));
         Assert.Equal(Vote.No, world.State.Branches[0].Vote);
+    }
+
+    [Fact]
+    public void SagaPhaseLimitPassingWhileTheActionIsInFlight_Aborts_AndTheActionArrivingLaterIsUndone()
+    {
+        // 2PC p0 votes Yes, which starts the action of p1 and sets the saga phase's timer; the timer fires before the action
+        // arrives. The abort names the action; fair delivery then brings the action (oldest first) and its compensation.
+        var world = new World(new Scenario(
+            [Behaviour.Yes, Behaviour.Yes],
+            Scenario.AllPrepares,
+            [new NetworkStep(NetworkAction.Deliver, 0, 0), new NetworkStep(NetworkAction.Deliver, 0, 0), new NetworkStep(NetworkAction.FireSagaLimit, 0, 1)],
+            Kinds: [BranchKind.TwoPhase, BranchKind.Saga]));
+
+        world.RunScript();
+        Assert.True(world.SagaLimitFired);
+        Assert.Equal("the saga actions did not finish within 10 s of the first: no answer yet from 'p1'", world.State.Reason);
+        world.RunFairDelivery();
+
+        world.CheckQuiescentOutcome();
+        Assert.Equal(TransactionStatus.Aborted, world.State.Status);
+        Assert.Equal(0, world.Sagas[1]!.NetEffect);
     }
 
     [Fact]

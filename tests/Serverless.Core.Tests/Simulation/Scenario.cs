@@ -46,6 +46,12 @@ public enum NetworkAction
     /// </summary>
     FireDeadline,
 
+    /// <summary>
+    /// The saga phase's time-limit timer fires, once a saga action set it (again, if it already did); it may crash after
+    /// persisting. Like the deadline it is delivered only by this action, or by fair delivery once nothing else is in flight.
+    /// </summary>
+    FireSagaLimit,
+
     /// <summary>A client asks to abort; the request may crash after the state write.</summary>
     RequestAbort,
 
@@ -70,7 +76,7 @@ public sealed record NetworkStep(NetworkAction Action, int Pick, int Mask)
     public override string ToString() => Action switch
     {
         NetworkAction.CrashAfterPersist or NetworkAction.RequestAbort => $"{Action}#{Pick}/{Mask:x}",
-        NetworkAction.FireDeadline or NetworkAction.RepeatStart => Action.ToString(),
+        NetworkAction.FireDeadline or NetworkAction.FireSagaLimit or NetworkAction.RepeatStart => Action.ToString(),
         _ => $"{Action}#{Pick}",
     };
 }
@@ -190,6 +196,7 @@ public static class Scenarios
         if (withAbortSources)
         {
             actions.Add((1, Gen.Constant(NetworkAction.FireDeadline)));
+            actions.Add((1, Gen.Constant(NetworkAction.FireSagaLimit)));
             actions.Add((1, Gen.Constant(NetworkAction.RequestAbort)));
 
             // A lost prepare or vote ends in an abort by the deadline, so only the adversarial scenarios lose messages.

@@ -27,7 +27,12 @@ internal sealed record ToCoordinator(CoordinatorEvent Event) : Envelope
 {
     public bool IsDeadline => Event is VoteDeadlinePassed;
 
-    public bool IsTimer => Event is VoteDeadlinePassed or Phase2RetryDue;
+    public bool IsSagaLimit => Event is SagaPhaseTimeLimitPassed;
+
+    /// <summary>A timer that is not visible before it is due: the vote deadline, the saga phase's time limit.</summary>
+    public bool IsDueLater => IsDeadline || IsSagaLimit;
+
+    public bool IsTimer => Event is VoteDeadlinePassed or SagaPhaseTimeLimitPassed or Phase2RetryDue;
 
     public override string ToString() => Event.ToString();
 }
@@ -120,7 +125,7 @@ internal sealed class World
 
         // As the runtime does: the deadline timer goes out before the record, then the prepares (a crash may cut them short).
         _inFlight.Add(new ToCoordinator(new VoteDeadlinePassed()));
-        Execute(Coordinator.Start(State), scenario.InitialPrepareMask);
+        Execute(Coordinator.Start(State, Options), scenario.InitialPrepareMask);
     }
 
     public TransactionState State { get; private set; }
@@ -129,6 +134,9 @@ internal sealed class World
     public bool AbortCause { get; private set; }
 
     public bool DeadlineFired { get; private set; }
+
+    /// <summary>True once the saga phase's time-limit timer was delivered.</summary>
+    public bool SagaLimitFired { get; private set; }
 
     /// <summary>True once some saga branch was reported as a heuristic outcome (its compensation kept failing).</summary>
     public bool HeuristicSeen { get; private set; }
@@ -282,6 +290,21 @@ internal sealed class World
 
                 Deliver(new ToCoordinator(new VoteDeadlinePassed()), crash ? step.Mask >> 1 : null);
                 break;
+            case NetworkAction.FireSagaLimit:
+                // Only once a saga action set it; like the deadline, it may crash after persisting and stay to be redelivered.
+                var limit = _inFlight.FindIndex(e => e is ToCoordinator { IsSagaLimit: true });
+                if (limit >= 0)
+                {
+                    var crashLimit = step.Mask % 2 == 0;
+                    if (!crashLimit)
+                    {
+                        _inFlight.RemoveAt(limit);
+                    }
+
+                    Deliver(new ToCoordinator(new SagaPhaseTimeLimitPassed()), crashLimit ? step.Mask >> 1 : null);
+                }
+
+                break;
             case NetworkAction.RequestAbort:
                 _trace.Add("client requests abort");
                 ApplyToCoordinator(new AbortRequested("client"), step.Mask % 2 == 0 ? step.Mask >> 1 : null);
@@ -306,10 +329,10 @@ internal sealed class World
         }
     }
 
-    /// <summary>Picks among the messages in flight, except the deadline timer, which is not visible before it is due.</summary>
+    /// <summary>Picks among the messages in flight, except the deadline and saga-phase timers, which are not visible before they are due.</summary>
     private int PickNonDeadline(int pick)
     {
-        var visible = _inFlight.Count(e => e is not ToCoordinator { IsDeadline: true });
+        var visible = _inFlight.Count(e => e is not ToCoordinator { IsDueLater: true });
         if (visible == 0)
         {
             return -1;
@@ -318,7 +341,7 @@ internal sealed class World
         var n = pick % visible;
         for (var i = 0; i < _inFlight.Count; i++)
         {
-            if (_inFlight[i] is not ToCoordinator { IsDeadline: true } && n-- == 0)
+            if (_inFlight[i] is not ToCoordinator { IsDueLater: true } && n-- == 0)
             {
                 return i;
             }
@@ -339,6 +362,25 @@ internal sealed class World
                 _now = _now < State.Deadline ? State.Deadline : _now;
                 DeadlineFired = true;
                 ApplyToCoordinator(deadline.Event, crashMask);
+                break;
+            case ToCoordinator { Event: SagaPhaseTimeLimitPassed } sagaLimit:
+                // Visible at its due time. Should the vote deadline be due first, it fires first (the orchestration applies an
+                // overdue timer before a later one), so that the clock never passes the deadline before the deadline fired.
+                var due = State.SagaPhaseStartedAt!.Value + Options.SagaPhaseLimit;
+                if (!DeadlineFired && due >= State.Deadline)
+                {
+                    var deadlineAt = _inFlight.FindIndex(e => e is ToCoordinator { IsDeadline: true });
+                    if (deadlineAt >= 0)
+                    {
+                        _inFlight.RemoveAt(deadlineAt);
+                    }
+
+                    Deliver(new ToCoordinator(new VoteDeadlinePassed()), crashMask: null);
+                }
+
+                _now = _now < due ? due : _now;
+                SagaLimitFired = true;
+                ApplyToCoordinator(sagaLimit.Event, crashMask);
                 break;
             case ToCoordinator c:
                 ApplyToCoordinator(c.Event, crashMask);
@@ -362,7 +404,7 @@ internal sealed class World
         _trace.Add($"  coordinator {step.Kind} -> {step.State.Status} [{string.Join(", ", step.Commands)}]{(step.Detail is null ? "" : " " + step.Detail)}");
         CoordinatorInvariants.Check(before, evt, step, _records, _sagas, Options, Fail);
         if (before.Status == TransactionStatus.Preparing && step.Kind == StepKind.Applied
-            && evt is VoteDeadlinePassed or AbortRequested or VoteCast { Vote: Vote.No })
+            && evt is VoteDeadlinePassed or SagaPhaseTimeLimitPassed or AbortRequested or VoteCast { Vote: Vote.No })
         {
             AbortCause = true;
         }
@@ -403,6 +445,7 @@ internal sealed class World
                 SendRollback c => new ToParticipant(ParticipantCommandKind.Rollback, c.Branch),
                 SchedulePhase2Retry r => new ToCoordinator(new Phase2RetryDue(r.Attempt)),
                 ScheduleVoteDeadline => new ToCoordinator(new VoteDeadlinePassed()),
+                ScheduleSagaPhaseLimit => new ToCoordinator(new SagaPhaseTimeLimitPassed()),
                 var other => throw new InvalidOperationException($"unknown command {other}"),
             });
         }
