@@ -71,6 +71,11 @@ public static class DurableOptions
         var blob = new BlobClientOptions();
         var queue = new QueueClientOptions();
         var table = new TableClientOptions();
+        foreach (var options in new ClientOptions[] { blob, queue, table })
+        {
+            StorageClients.BoundRetries(options);
+        }
+
         if (metrics is not null)
         {
             blob.AddPolicy(metrics.Policy(StorageService.Blob), HttpPipelinePosition.PerRetry);
