@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite from a fresh clone: installs the pinned Azurite (npm ci), starts a
-# throwaway PostgreSQL when scripts/postgres.sh exists, builds Serverless.sln, runs every test
-# project under tests/ one after another, and prints the totals as the very last line:
+# Runs the whole test suite from a fresh clone: installs the pinned Azurite (npm ci), Chromium, and
+# throwaway PostgreSQL and MariaDB servers, builds Serverless.sln, runs every test project under
+# tests/ (in two lanes, see below), and prints the totals as the very last line:
 #   N passed, N failed
 # (skipped tests, if any, are counted on the line before).
 # Exits non-zero when the build fails, a test project fails to run, a test fails, or no test ran.
@@ -152,28 +152,26 @@ run_project() {
   fi
 }
 
-# Three lanes, to stay well inside the suite's time budget on two cores: the crash tests (which mostly wait on deadlines,
-# kills and restarts of their own processes) run in the background while the quick projects run one after another; the
-# two projects that drive many in-process hosts, and time their answers, then run alone.
-alone=(tests/Serverless.Functions.Tests/Serverless.Functions.Tests.csproj tests/Serverless.Resilience.Tests/Serverless.Resilience.Tests.csproj)
-background=(tests/Serverless.Crash.Tests/Serverless.Crash.Tests.csproj)
-background_pid=""
+# Two lanes, to stay well inside the suite's time budget on two cores. In the background, the projects that mostly wait on
+# deadlines, kills and restarts of their own processes and on storage outages (crash tests, then resilience tests); in the
+# foreground meanwhile, the quick projects one after another, then the functions tests (many in-process hosts). A lane
+# runs its projects one after another.
+background=(tests/Serverless.Crash.Tests/Serverless.Crash.Tests.csproj tests/Serverless.Resilience.Tests/Serverless.Resilience.Tests.csproj)
+last=(tests/Serverless.Functions.Tests/Serverless.Functions.Tests.csproj)
+run_lane() {
+  local project
+  for project in "$@"; do
+    if [[ " ${projects[*]} " == *" $project "* ]]; then run_project "$project"; fi
+  done
+}
+run_lane "${background[@]}" > "$results_dir/background.log" 2>&1 &
+background_pid=$!
 for project in "${projects[@]}"; do
-  if [[ " ${background[*]} " == *" $project "* ]]; then
-    run_project "$project" > "$results_dir/$(basename "$project" .csproj).log" 2>&1 &
-    background_pid=$!
-  fi
+  if [[ " ${background[*]} ${last[*]} " != *" $project "* ]]; then run_project "$project"; fi
 done
-for project in "${projects[@]}"; do
-  if [[ " ${alone[*]} ${background[*]} " != *" $project "* ]]; then run_project "$project"; fi
-done
-if [[ -n "$background_pid" ]]; then
-  wait "$background_pid" || true
-  cat "$results_dir"/*.log
-fi
-for project in "${projects[@]}"; do
-  if [[ " ${alone[*]} " == *" $project "* ]]; then run_project "$project"; fi
-done
+run_lane "${last[@]}"
+wait "$background_pid" || true
+cat "$results_dir/background.log"
 
 broken=()
 for file in "$results_dir"/*.broken; do
