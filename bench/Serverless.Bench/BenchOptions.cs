@@ -63,7 +63,7 @@ public sealed record BenchOptions
         new("textbook-c8", 2, 8, Count(300), Orchestration: Orchestration.Textbook),
         new("c32", 2, 32, Count(500)),
         new("textbook-c32", 2, 32, Count(500), Orchestration: Orchestration.Textbook),
-        new("c128", 2, 128, Count(600)),
+        new("c128", 2, 128, Count(600), TimeoutSeconds: 30),
         new("abort20", 2, 32, Count(300), AbortShare: 0.2),
         new("five", 5, 32, Count(200)),
         new("one", 1, 32, Count(500)),

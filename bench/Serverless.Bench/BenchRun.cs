@@ -121,16 +121,16 @@ public static class BenchRun
         var before = await host.ReadOpsAsync(cancellationToken);
         var azuriteCpu = CpuMeter.Start(CpuMeter.AzuritePids(azurite.QueuePort));
         var benchCpu = CpuMeter.Start([Environment.ProcessId]);
-        var load = await LoadRunner.RunAsync(host.Clients, scenario, workload, options.TimeoutSeconds, seed, options.PhaseTimeLimit, cancellationToken);
+        var load = await LoadRunner.RunAsync(host.Clients, scenario, workload, scenario.TimeoutSeconds ?? options.TimeoutSeconds, seed, options.PhaseTimeLimit, cancellationToken);
         var (azuriteCores, benchCores) = (azuriteCpu.CoresUsed(), benchCpu.CoresUsed());
         var answered = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
-        Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms; draining timers");
+        Log($"  {load.Committed} committed, {load.Aborted} aborted in {load.Elapsed.TotalSeconds:0.0} s ({load.CommittedPerSecond:0.0}/s), p50 {load.Percentile(50):0} ms, p99 {load.Percentile(99):0} ms, {load.Refused} starts refused (429); draining timers");
         if (load.FirstError is not null)
         {
             Log($"  first error: {load.FirstError}");
         }
 
-        var drain = await DrainAsync(azurite.ConnectionString, host.TaskHub, TimeSpan.FromSeconds(options.TimeoutSeconds + 30), cancellationToken);
+        var drain = await DrainAsync(azurite.ConnectionString, host.TaskHub, TimeSpan.FromSeconds((scenario.TimeoutSeconds ?? options.TimeoutSeconds) + 30), cancellationToken);
         var total = (await host.ReadOpsAsync(cancellationToken)).Minus(before);
         var perTx = total.Per(load.Finished);
         var bank = await BankCheck.ReadAsync(azurite.ConnectionString, scenario.Name, cancellationToken);

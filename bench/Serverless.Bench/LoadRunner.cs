@@ -16,7 +16,8 @@ namespace Serverless.Bench;
 /// <param name="DecideMs">Server-side time from the record's creation to the decision, sorted (empty for the textbook: its answer has no times).</param>
 /// <param name="Phase2Ms">Server-side time from the decision to the last acknowledgement, sorted (empty for the textbook).</param>
 /// <param name="FirstError">The first failure, for the report.</param>
-public sealed record LoadResult(int Started, int Committed, int Aborted, int Unfinished, int Errors, TimeSpan Elapsed, double[] LatenciesMs, double[] DecideMs, double[] Phase2Ms, string? FirstError)
+/// <param name="Refused">Starts answered 429 by admission control (each then sent again after its Retry-After, and counted once more if refused again).</param>
+public sealed record LoadResult(int Started, int Committed, int Aborted, int Unfinished, int Errors, TimeSpan Elapsed, double[] LatenciesMs, double[] DecideMs, double[] Phase2Ms, string? FirstError, int Refused = 0)
 {
     public int Finished => Committed + Aborted;
 
@@ -70,7 +71,7 @@ public static class LoadRunner
         ArgumentNullException.ThrowIfNull(scenario);
         ArgumentNullException.ThrowIfNull(workload);
         var next = -1;
-        int committed = 0, aborted = 0, unfinished = 0, errors = 0;
+        int committed = 0, aborted = 0, unfinished = 0, errors = 0, refused = 0;
         string? firstError = null;
         var latencies = new double[scenario.Transactions];
         var decide = new double[scenario.Transactions];
@@ -102,7 +103,7 @@ public static class LoadRunner
                 var t0 = Stopwatch.GetTimestamp();
                 try
                 {
-                    var document = await StartAndWaitAsync(client, route, id, body, cancellationToken);
+                    var document = await StartAndWaitAsync(client, route, id, body, () => Interlocked.Increment(ref refused), cancellationToken);
                     var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     var status = document.GetProperty("status").GetString();
                     if (status is "Committed" or "Aborted")
@@ -135,7 +136,7 @@ public static class LoadRunner
         var elapsed = started.Elapsed;
         static double[] Where(double[] values, bool[] which) => [.. values.Where((_, i) => which[i]).Order()];
         return new LoadResult(Math.Min(next + 1, scenario.Transactions), committed, aborted, unfinished, errors, elapsed,
-            Where(latencies, finished), Where(decide, timed), Where(phase2, timed), firstError);
+            Where(latencies, finished), Where(decide, timed), Where(phase2, timed), firstError, refused);
     }
 
     /// <summary>The transactions route of <paramref name="orchestration"/>: POST to start, GET <c>{route}/{id}</c> for the status.</summary>
@@ -146,10 +147,22 @@ public static class LoadRunner
         _ => throw new ArgumentOutOfRangeException(nameof(orchestration), orchestration, null),
     };
 
-    /// <summary>Starts the transaction and returns its final status document (or the last one seen when it did not end in time).</summary>
-    private static async Task<JsonElement> StartAndWaitAsync(HttpClient client, string route, string id, object body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the transaction and returns its final status document (or the last one seen when it did not end in time). A
+    /// start refused with 429 is sent again after its Retry-After, as a client should; the latency includes that wait.
+    /// </summary>
+    private static async Task<JsonElement> StartAndWaitAsync(HttpClient client, string route, string id, object body, Action onRefused, CancellationToken cancellationToken)
     {
-        using (var response = await client.PostAsJsonAsync($"{route}?waitSeconds={WaitSeconds}", body, cancellationToken))
+        HttpResponseMessage response;
+        while ((response = await client.PostAsJsonAsync($"{route}?waitSeconds={WaitSeconds}", body, cancellationToken)).StatusCode == HttpStatusCode.TooManyRequests)
+        {
+            onRefused();
+            var retryAfter = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+            response.Dispose();
+            await Task.Delay(retryAfter, cancellationToken);
+        }
+
+        using (response)
         {
             if (response.StatusCode == HttpStatusCode.OK)
             {

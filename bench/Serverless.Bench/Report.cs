@@ -64,6 +64,11 @@ public static class Report
             s.AppendLine(p.Capacity is null
                 ? "|        -           -         -"
                 : string.Create(CultureInfo.InvariantCulture, $"| {p.Capacity.OperationsPerSecond,8:0} {p.Bound,11:0.0} {p.Achieved,9:P0}"));
+            if (l.Refused > 0)
+            {
+                s.AppendLine(CultureInfo.InvariantCulture, $"    {l.Refused} starts answered 429 (admission control) and sent again after their Retry-After");
+            }
+
             if (l.Unfinished + l.Errors > 0)
             {
                 s.AppendLine(CultureInfo.InvariantCulture, $"    ! {l.Unfinished} did not end within the wait, {l.Errors} failed{(l.FirstError is null ? "" : $"; first: {l.FirstError}")}");
@@ -181,6 +186,7 @@ public static class Report
         aborted = l.Aborted,
         unfinished = l.Unfinished,
         errors = l.Errors,
+        refused = l.Refused,
         firstError = l.FirstError,
         seconds = Math.Round(l.Elapsed.TotalSeconds, 2),
         committedPerSecond = Math.Round(l.CommittedPerSecond, 1),

@@ -27,9 +27,9 @@ public enum Orchestration
 /// For the 3-branch order: the money is a saga charge at the payment service, the stock reservation a TCC branch (the
 /// mixed order), instead of a 2PC bank debit and a 2PC reservation.
 /// </param>
-public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0, Orchestration Orchestration = Orchestration.Product, bool Mixed = false)
+public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0, Orchestration Orchestration = Orchestration.Product, bool Mixed = false, int? TimeoutSeconds = null)
 {
-    public string Description => Orchestration == Orchestration.Textbook ? $"{Shape} (textbook)" : Shape;
+    public string Description => (Orchestration == Orchestration.Textbook ? $"{Shape} (textbook)" : Shape) + (TimeoutSeconds is { } t ? $", {t} s deadlines" : string.Empty);
 
     private string Shape => Branches == 3
         ? Mixed ? $"order: saga charge, 2pc, tcc, c={Concurrency}" : $"order: 2pc x3, c={Concurrency}"

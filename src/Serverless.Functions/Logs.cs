@@ -32,6 +32,9 @@ internal static partial class Logs
     [LoggerMessage(1006, LogLevel.Information, "Transaction {TransactionId}: start repeated with the same request; answering as the first time")]
     public static partial void StartRepeated(this ILogger logger, string transactionId);
 
+    [LoggerMessage(1019, LogLevel.Information, "Transaction {TransactionId}: start refused (429): the engine is {LagSeconds:0.0} s behind, more than the {LimitSeconds:0.#} s its deadline can afford")]
+    public static partial void StartRefused(this ILogger logger, string transactionId, double lagSeconds, double limitSeconds);
+
     [LoggerMessage(1007, LogLevel.Information, "Transaction {TransactionId}: abort requested; Abort recorded")]
     public static partial void AbortRecorded(this ILogger logger, string transactionId);
 

@@ -29,6 +29,22 @@ public static class Problems
     public static ProblemHttpResult Conflict(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict.");
 
+    /// <summary>A 429: the coordinator is behind; the client tries again after <paramref name="retryAfter"/> (also in the <c>Retry-After</c> header, whole seconds).</summary>
+    public static IResult TooManyRequests(string detail, TimeSpan retryAfter) =>
+        new RetryAfterResult(
+            TypedResults.Problem(detail, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests."),
+            (int)Math.Clamp(Math.Ceiling(retryAfter.TotalSeconds), 1, 60));
+
+    private sealed class RetryAfterResult(IResult problem, int seconds) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            ArgumentNullException.ThrowIfNull(httpContext);
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return problem.ExecuteAsync(httpContext);
+        }
+    }
+
     /// <summary>
     /// Reads the body as JSON with a size and depth limit. Returns the document, or a 400 (malformed, not UTF-8,
     /// not valid Unicode), 413 (too large) or 415 (a content type that is not JSON) problem; nothing is read past the limit.

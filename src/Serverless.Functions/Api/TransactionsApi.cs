@@ -7,6 +7,7 @@ using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Participants;
+using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Api;
@@ -22,6 +23,7 @@ public sealed class TransactionsApi(
     DecisionStore decisions,
     TransactionClaims claims,
     TransactionViews views,
+    EngineLag engineLag,
     TimeProvider time,
     ILogger<TransactionsApi> logger)
 {
@@ -53,6 +55,11 @@ public sealed class TransactionsApi(
             }
 
             parsed = result;
+        }
+
+        if (await AdmitAsync(parsed, cancellationToken) is { } refused)
+        {
+            return refused;
         }
 
         using var span = TransactionTelemetry.StartTransaction(parsed.Id, parsed.Branches.Count);
@@ -108,6 +115,35 @@ public sealed class TransactionsApi(
 
         var started = Links(request, parsed.Id);
         return TypedResults.Accepted(started.StatusQueryGetUri, started);
+    }
+
+    /// <summary>The least lag a start is refused for, whatever its deadline: above host.json's idle polling interval (2 s).</summary>
+    private const double MinimumLagLimitSeconds = 2.5;
+
+    /// <summary>
+    /// Admission control (<see cref="TransactionsSettings.MaxEngineLagSeconds"/>): a 429 while the engine is further behind
+    /// than this start's deadline can afford, before anything is claimed or scheduled; null to go on.
+    /// </summary>
+    private async Task<IResult?> AdmitAsync(TransactionRequest request, CancellationToken cancellationToken)
+    {
+        if (settings.MaxEngineLagSeconds == 0)
+        {
+            return null;
+        }
+
+        var limit = TimeSpan.FromSeconds(Math.Min(settings.MaxEngineLagSeconds, Math.Max(request.TimeoutSeconds / 4.0, MinimumLagLimitSeconds)));
+        var lag = await engineLag.GetAsync(cancellationToken);
+        if (lag <= limit)
+        {
+            return null;
+        }
+
+        logger.StartRefused(request.Id, lag.TotalSeconds, limit.TotalSeconds);
+        TransactionTelemetry.StartRefused();
+        return Problems.TooManyRequests(
+            $"the coordinator is {lag.TotalSeconds:0.0} s behind (the oldest message waiting in its task hub's queues), more than the " +
+            $"{limit.TotalSeconds:0.#} s a transaction with timeoutSeconds {request.TimeoutSeconds} can afford; nothing was started: start it again after Retry-After (the same request with the same transactionId is safe)",
+            lag);
     }
 
     public async Task<IResult> GetAsync(string id, DurableTaskClient client, CancellationToken cancellationToken)

@@ -56,6 +56,7 @@ public static class TransactionsServiceCollectionExtensions
         services.AddSingleton<InDoubtResolver>();
         services.AddSingleton<HistoryRetention>();
         services.AddSingleton<TransactionViews>();
+        services.AddSingleton(sp => new EngineLag(sp.GetRequiredService<StorageClients>(), settings.TaskHub, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TransactionsApi>();
         services.AddSingleton<TransactionListing>();
         services.AddSingleton<ApiGuard>();

@@ -145,6 +145,17 @@ public sealed record TransactionsSettings
     public int RequestTimeoutSeconds { get; init; } = 30;
 
     /// <summary>
+    /// <c>TRANSACTIONS_MAX_ENGINE_LAG_SECONDS</c>: admission control. A start is answered <c>429</c> with <c>Retry-After</c>,
+    /// before anything is claimed or scheduled, while the oldest message waiting in the task hub's queues
+    /// (<see cref="Storage.EngineLag"/>) is older than this, or older than a quarter of the start's own <c>timeoutSeconds</c>
+    /// (but at least 2.5 s, more than host.json's idle polling interval): a transaction admitted then would wait in the
+    /// engine for several such lags (its start, its prepares, its votes) and reach its vote deadline before its decision.
+    /// Keep it above host.json's <c>maxQueuePollingInterval</c>, which an idle engine may wait before it looks again. 0 turns
+    /// admission control off. Default 5.
+    /// </summary>
+    public int MaxEngineLagSeconds { get; init; } = 5;
+
+    /// <summary>
     /// <c>TRANSACTIONS_HISTORY_RETENTION</c>: how long a finished (Completed) transaction is kept in the task hub, with its
     /// decision record, before the <c>PurgeHistory</c> timer function (on <c>TRANSACTIONS_HISTORY_PURGE_SCHEDULE</c>) purges
     /// it. A time span "d.hh:mm:ss" from <see cref="MinimumHistoryRetention"/> (1:00:30 by default) to 3650 days. Default 3
@@ -206,6 +217,7 @@ public sealed record TransactionsSettings
             LocalDeliveryLease = TimeSpan.FromSeconds(Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),
             InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
             RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
+            MaxEngineLagSeconds = Int(configuration, "TRANSACTIONS_MAX_ENGINE_LAG_SECONDS", 5, 0, 3600),
             HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),
         };
         return settings.HistoryRetention >= settings.MinimumHistoryRetention

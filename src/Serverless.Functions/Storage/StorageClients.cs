@@ -13,13 +13,17 @@ namespace Serverless.Functions.Storage;
 /// </summary>
 public sealed class StorageClients
 {
-    private StorageClients(QueueServiceClient queues, TableServiceClient tables)
+    private StorageClients(QueueServiceClient queues, QueueServiceClient taskHubQueues, TableServiceClient tables)
     {
         Queues = queues;
+        TaskHubQueues = taskHubQueues;
         Tables = tables;
     }
 
     public QueueServiceClient Queues { get; }
+
+    /// <summary>The same account's queues with messages as they are stored: Durable Task's, which are JSON text, not base64.</summary>
+    public QueueServiceClient TaskHubQueues { get; }
 
     public TableServiceClient Tables { get; }
 
@@ -46,16 +50,20 @@ public sealed class StorageClients
     {
         ArgumentNullException.ThrowIfNull(metrics);
         var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        var rawQueueOptions = new QueueClientOptions();
         var tableOptions = new TableClientOptions();
+        rawQueueOptions.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
         queueOptions.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
         tableOptions.AddPolicy(metrics.Policy(StorageService.Table), HttpPipelinePosition.PerRetry);
         BoundRetries(queueOptions);
+        BoundRetries(rawQueueOptions);
         BoundRetries(tableOptions);
 
         if (!string.IsNullOrWhiteSpace(connectionString))
         {
             return new StorageClients(
                 new QueueServiceClient(connectionString, queueOptions),
+                new QueueServiceClient(connectionString, rawQueueOptions),
                 new TableServiceClient(connectionString, tableOptions));
         }
 
@@ -67,8 +75,10 @@ public sealed class StorageClients
 
         TokenCredential credential = new ManagedIdentityCredential(
             string.IsNullOrWhiteSpace(clientId) ? ManagedIdentityId.SystemAssigned : ManagedIdentityId.FromUserAssignedClientId(clientId));
+        var queueUri = new Uri($"https://{accountName}.queue.core.windows.net");
         return new StorageClients(
-            new QueueServiceClient(new Uri($"https://{accountName}.queue.core.windows.net"), credential, queueOptions),
+            new QueueServiceClient(queueUri, credential, queueOptions),
+            new QueueServiceClient(queueUri, credential, rawQueueOptions),
             new TableServiceClient(new Uri($"https://{accountName}.table.core.windows.net"), credential, tableOptions));
     }
 }

@@ -34,6 +34,7 @@ public static class TransactionTelemetry
     private static readonly Meter Meter = new(Name);
 
     private static readonly Counter<long> Started = Meter.CreateCounter<long>("transactions.started", "{transaction}", "Transactions started (a repeated start of the same one is not counted).");
+    private static readonly Counter<long> Refused = Meter.CreateCounter<long>("transactions.refused", "{start}", "Starts answered 429 by admission control (the engine too far behind for their deadline); nothing was scheduled for them.");
     private static readonly Counter<long> Committed = Meter.CreateCounter<long>("transactions.committed", "{transaction}", "Transactions that ended Committed.");
     private static readonly Counter<long> Aborted = Meter.CreateCounter<long>("transactions.aborted", "{transaction}", "Transactions that ended Aborted.");
     private static readonly Counter<long> Heuristic = Meter.CreateCounter<long>("transactions.heuristic", "{branch}", "Saga compensations that kept failing (a heuristic outcome: an aborted transaction's action still in effect), by participant.");
@@ -68,6 +69,8 @@ public static class TransactionTelemetry
     }
 
     public static void TransactionStarted() => Started.Add(1);
+
+    public static void StartRefused() => Refused.Add(1);
 
     public static void TransactionDecided(TimeSpan sinceStart) => DecisionLatency.Record(Math.Max(0, sinceStart.TotalSeconds));
 
