@@ -92,7 +92,6 @@ public static class Coordinator
             SagaPhaseTimeLimitPassed => OnSagaPhaseTimeLimit(state, now, options),
             AbortRequested r => OnAbortRequested(state, r, now, options),
             Phase2RetryDue r => OnRetry(state, r, options),
-            DecisionInquiry q => OnInquiry(state, q, now, options),
             CompensationFailed f => OnCompensationFailed(state, f, options),
             _ => Reject(state, $"unknown event {evt.GetType().Name}"),
         };
@@ -338,27 +337,6 @@ public static class Coordinator
         state.Status is TransactionStatus.Committing or TransactionStatus.Aborting
             ? Duplicate(state, Phase2Commands(state, Math.Max(1, retry.Attempt) + 1, options))
             : Duplicate(state, []);
-
-    private static CoordinatorStep OnInquiry(TransactionState state, DecisionInquiry inquiry, DateTimeOffset now, CoordinatorOptions options)
-    {
-        if (!TryGetBranch(state, inquiry.Branch, out var branch))
-        {
-            return Reject(state, $"inquiry for unknown branch {inquiry.Branch}");
-        }
-
-        return state.Decision switch
-        {
-            // Still preparing past the deadline: the deadline's timer was lost (poisoned, deleted), so the inquiry
-            // decides in its place (I4); a participant's in-doubt inquiry thereby also keeps I7 when a timer is lost.
-            null when now >= state.Deadline => OnDeadline(state, now, options),
-
-            // Still preparing: the participant keeps waiting (I3); the deadline will decide.
-            null => Duplicate(state, []),
-            Decision.Commit when branch.Vote == Vote.Yes => Duplicate(state, [new SendCommit(branch.Index)]),
-            Decision.Commit => Reject(state, $"branch {branch.Index} asks about a commit it did not vote Yes for"),
-            _ => Duplicate(state, [new SendRollback(branch.Index)]),
-        };
-    }
 
     private static CoordinatorStep OnCompensationFailed(TransactionState state, CompensationFailed failed, CoordinatorOptions options)
     {

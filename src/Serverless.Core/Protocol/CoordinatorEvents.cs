@@ -24,8 +24,5 @@ public sealed record AbortRequested(string? Reason = null) : CoordinatorEvent;
 /// <summary>The durable phase-2 retry timer fired; <paramref name="Attempt"/> counts from 1.</summary>
 public sealed record Phase2RetryDue(int Attempt) : CoordinatorEvent;
 
-/// <summary>A participant holding a prepared branch asks for the decision (in-doubt resolution).</summary>
-public sealed record DecisionInquiry(int Branch) : CoordinatorEvent;
-
 /// <summary>The compensation of a saga branch failed this time; it is retried on the phase-2 timers until it succeeds.</summary>
 public sealed record CompensationFailed(int Branch, string Reason) : CoordinatorEvent;

@@ -16,7 +16,6 @@ public sealed class AdoptProperties
     {
         Deadline,
         AbortRequest,
-        Inquiry,
     }
 
     [Property(MaxTest = 3000)]
@@ -134,8 +133,7 @@ public sealed class AdoptProperties
         CoordinatorEvent closing = closer switch
         {
             Closer.Deadline => new VoteDeadlinePassed(),
-            Closer.AbortRequest => new AbortRequested(),
-            _ => new DecisionInquiry(0),
+            _ => new AbortRequested(),
         };
         var decided = Coordinator.Apply(state, closing, state.Deadline, Options).State;
         Assert.NotNull(decided.Decision);

@@ -3,7 +3,7 @@ using static Serverless.Core.Tests.Protocol.Tx;
 
 namespace Serverless.Core.Tests.Protocol;
 
-/// <summary>Start, resume, client abort requests, participant inquiries and argument checks.</summary>
+/// <summary>Start, resume, client abort requests, and argument checks.</summary>
 public sealed class CoordinatorRequestTests
 {
     private sealed record UnknownEvent : CoordinatorEvent;
@@ -103,57 +103,6 @@ public sealed class CoordinatorRequestTests
 
         AssertRejected(committing.Apply(new AbortRequested()), committing, "already decided Commit");
         AssertRejected(committed.Apply(new AbortRequested()), committed, "already decided Commit");
-    }
-
-    [Fact]
-    public void Inquiry_WhilePreparing_SendsNothingSoTheParticipantKeepsWaiting()
-    {
-        var state = New("bank", "inventory").Then(new VoteCast(0, Vote.Yes));
-
-        var step = state.Apply(new DecisionInquiry(0));
-
-        AssertUnchanged(step, state, StepKind.Duplicate);
-        Assert.Empty(step.Commands);
-    }
-
-    [Fact]
-    public void Inquiry_UnderCommitFromAYesVoter_SendsItsCommit()
-    {
-        var state = New("bank", "inventory").Votes(Vote.Yes, Vote.Yes);
-
-        var step = state.Apply(new DecisionInquiry(1));
-
-        AssertUnchanged(step, state, StepKind.Duplicate);
-        AssertCommands(step.Commands, new SendCommit(1));
-    }
-
-    [Fact]
-    public void Inquiry_UnderCommitFromABranchThatDidNotVoteYes_IsRejected()
-    {
-        var state = New("bank", "inventory").Votes(Vote.ReadOnly, Vote.Yes);
-
-        AssertRejected(state.Apply(new DecisionInquiry(0)), state, "did not vote Yes");
-    }
-
-    [Fact]
-    public void Inquiry_UnderAbort_SendsARollbackEvenAfterCompletion()
-    {
-        var aborting = New("bank", "inventory").Votes(Vote.Yes, Vote.No);
-        var aborted = aborting.Then(new BranchAcknowledged(0, BranchOutcome.RolledBack));
-
-        AssertCommands(aborting.Apply(new DecisionInquiry(0)).Commands, new SendRollback(0));
-        AssertCommands(aborted.Apply(new DecisionInquiry(0)).Commands, new SendRollback(0));
-        Assert.Equal(StepKind.Duplicate, aborted.Apply(new DecisionInquiry(0)).Kind);
-    }
-
-    [Theory]
-    [InlineData(-1)]
-    [InlineData(2)]
-    public void Inquiry_ForAnUnknownBranch_IsRejected(int branch)
-    {
-        var state = New("bank", "inventory");
-
-        AssertRejected(state.Apply(new DecisionInquiry(branch)), state, "unknown branch");
     }
 
     [Fact]

@@ -55,9 +55,6 @@ public enum NetworkAction
     /// <summary>A client asks to abort; the request may crash after the state write.</summary>
     RequestAbort,
 
-    /// <summary>An in-doubt participant asks the coordinator for the decision.</summary>
-    Inquire,
-
     /// <summary>The client repeats its start request.</summary>
     RepeatStart,
 
@@ -69,7 +66,7 @@ public enum NetworkAction
 }
 
 /// <param name="Action">What the network does.</param>
-/// <param name="Pick">Chooses the message or branch the action applies to (modulo what exists).</param>
+/// <param name="Pick">Chooses the message the action applies to (modulo what exists).</param>
 /// <param name="Mask">For crashes, bit i says whether outgoing message i was sent before the crash.</param>
 public sealed record NetworkStep(NetworkAction Action, int Pick, int Mask)
 {
@@ -190,7 +187,6 @@ public static class Scenarios
             (12, Gen.Constant(NetworkAction.Deliver)),
             (3, Gen.Constant(NetworkAction.Duplicate)),
             (3, Gen.Constant(NetworkAction.CrashAfterPersist)),
-            (1, Gen.Constant(NetworkAction.Inquire)),
             (1, Gen.Constant(NetworkAction.RepeatStart)),
         };
         if (withAbortSources)

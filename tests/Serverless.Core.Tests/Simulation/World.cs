@@ -309,15 +309,6 @@ internal sealed class World
                 _trace.Add("client requests abort");
                 ApplyToCoordinator(new AbortRequested("client"), step.Mask % 2 == 0 ? step.Mask >> 1 : null);
                 break;
-            case NetworkAction.Inquire:
-                var branch = step.Pick % _records.Length;
-                if (_records[branch] is { Phase: BranchPhase.Prepared, Vote: Vote.Yes })
-                {
-                    _trace.Add($"branch {branch} inquires");
-                    _inFlight.Add(new ToCoordinator(new DecisionInquiry(branch)));
-                }
-
-                break;
             case NetworkAction.Poison when picked >= 0 && _inFlight[picked] is not ToCoordinator { IsTimer: true }:
                 _trace.Add($"poison {_inFlight[picked]}");
                 _inFlight.RemoveAt(picked);
@@ -418,7 +409,8 @@ internal sealed class World
     /// One second per coordinator event, except that the clock never reaches the vote deadline on its own: in this model
     /// the deadline passes when its timer fires (<see cref="NetworkAction.FireDeadline"/>, or fair delivery once nothing
     /// else is in flight), and until then the timer stays hidden as not yet due. A clock that ran past the deadline by
-    /// counting events would let an inquiry decide Abort in the timer's place (I4) in a run that is meant to end before it.
+    /// counting events would apply events after the deadline while its timer is still held back, a time the model's timers
+    /// contradict (a saga phase's limit due before the deadline would then be applied after it, with the deadline unfired).
     /// </summary>
     private void AdvanceClock()
     {
