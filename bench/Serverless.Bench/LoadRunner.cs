@@ -153,16 +153,16 @@ public static class LoadRunner
     /// </summary>
     private static async Task<JsonElement> StartAndWaitAsync(HttpClient client, string route, string id, object body, Action onRefused, CancellationToken cancellationToken)
     {
-        HttpResponseMessage response;
-        while ((response = await client.PostAsJsonAsync($"{route}?waitSeconds={WaitSeconds}", body, cancellationToken)).StatusCode == HttpStatusCode.TooManyRequests)
+        HttpResponseMessage started;
+        while ((started = await client.PostAsJsonAsync($"{route}?waitSeconds={WaitSeconds}", body, cancellationToken)).StatusCode == HttpStatusCode.TooManyRequests)
         {
             onRefused();
-            var retryAfter = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
-            response.Dispose();
+            var retryAfter = started.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+            started.Dispose();
             await Task.Delay(retryAfter, cancellationToken);
         }
 
-        using (response)
+        using (var response = started)
         {
             if (response.StatusCode == HttpStatusCode.OK)
             {
@@ -180,9 +180,9 @@ public static class LoadRunner
         do
         {
             await Task.Delay(PollEvery, cancellationToken);
-            using var response = await client.GetAsync($"{route}/{id}", cancellationToken);
-            response.EnsureSuccessStatusCode();
-            document = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+            using var status = await client.GetAsync($"{route}/{id}", cancellationToken);
+            status.EnsureSuccessStatusCode();
+            document = await status.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
         }
         while (document.GetProperty("status").GetString() is not ("Committed" or "Aborted") && deadline.Elapsed < GiveUpAfter);
 

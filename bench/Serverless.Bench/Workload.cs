@@ -27,6 +27,7 @@ public enum Orchestration
 /// For the 3-branch order: the money is a saga charge at the payment service, the stock reservation a TCC branch (the
 /// mixed order), instead of a 2PC bank debit and a 2PC reservation.
 /// </param>
+/// <param name="TimeoutSeconds">The phase's vote deadline, instead of the run's <c>--timeout-seconds</c>.</param>
 public sealed record Scenario(string Name, int Branches, int Concurrency, int Transactions, double AbortShare = 0, Orchestration Orchestration = Orchestration.Product, bool Mixed = false, int? TimeoutSeconds = null)
 {
     public string Description => (Orchestration == Orchestration.Textbook ? $"{Shape} (textbook)" : Shape) + (TimeoutSeconds is { } t ? $", {t} s deadlines" : string.Empty);
