@@ -143,8 +143,11 @@ public sealed class TransactionsApi(
         return Problems.TooManyRequests(
             $"the coordinator is {lag.TotalSeconds:0.0} s behind (the oldest message waiting in its task hub's queues), more than the " +
             $"{limit.TotalSeconds:0.#} s a transaction with timeoutSeconds {request.TimeoutSeconds} can afford; nothing was started: start it again after Retry-After (the same request with the same transactionId is safe)",
-            lag);
+            lag < MaxRetryAfter ? lag : MaxRetryAfter);
     }
+
+    /// <summary>The longest Retry-After a refused start is given: a lag says how old the backlog is, not when it will be worked off.</summary>
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(10);
 
     public async Task<IResult> GetAsync(string id, DurableTaskClient client, CancellationToken cancellationToken)
     {
