@@ -190,7 +190,7 @@ public static class BenchRun
         var result = await LoadRunner.RunAsync(host.Clients, warmUp, workload, WarmUpTimeoutSeconds, 0, TimeSpan.FromSeconds(30), cancellationToken);
         if (result.Aborted == 0)
         {
-            throw new InvalidOperationException($"the warm-up ended no transaction: {result.FirstError}");
+            throw new InvalidOperationException($"the warm-up ended no transaction ({result.Started} started, {result.Committed} committed, {result.Unfinished} unfinished, {result.Errors} failed, {result.Refused} refusals): {result.FirstError}");
         }
 
         await DrainAsync(connectionString, host.TaskHub, TimeSpan.FromSeconds(30), cancellationToken);

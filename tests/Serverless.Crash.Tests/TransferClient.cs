@@ -10,7 +10,8 @@ public static class TransferClient
 {
     /// <summary>
     /// Starts the transfer, repeating the same request (same transaction id) through connection failures and 5xx
-    /// answers, then polls its status until it ends. After a failed request it turns to the next of
+    /// answers, and after a 429 (admission control, while a restarted host works off its backlog) once its Retry-After has
+    /// passed, then polls its status until it ends. After a failed request it turns to the next of
     /// <paramref name="hosts"/> (one host: the same one again). Returns how many requests failed and were repeated.
     /// </summary>
     /// <exception cref="TimeoutException">The transfer had not ended after <paramref name="patience"/>.</exception>
@@ -43,6 +44,13 @@ public static class TransferClient
                     if (response.StatusCode == HttpStatusCode.Accepted)
                     {
                         started = true;
+                        continue;
+                    }
+
+                    if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                    {
+                        repeated++;
+                        await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
                         continue;
                     }
 

@@ -15,8 +15,16 @@ public sealed class TextbookInbox(StorageClients storage, MessageCodec codec)
 {
     private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
 
-    /// <summary>Registers what the textbook functions need beyond the app's own services (the local host's <c>configureServices</c>).</summary>
-    public static void Register(IServiceCollection services) => services.AddSingleton<TextbookInbox>();
+    /// <summary>
+    /// Registers what the textbook functions need beyond the app's own services (the local host's <c>configureServices</c>):
+    /// its inbox, and the codec its orchestrator and its bank participant sign and verify with, the bank participant's key
+    /// (the app keeps one key per participant, and no codec of its own).
+    /// </summary>
+    public static void Register(IServiceCollection services)
+    {
+        services.AddSingleton(sp => sp.GetRequiredService<ParticipantKeyring>().For("bank"));
+        services.AddSingleton<TextbookInbox>();
+    }
 
     /// <summary>Sends one <paramref name="kind"/> command for <paramref name="command"/>'s branch.</summary>
     public async Task SendAsync(MessageKind kind, TextbookCommand command, CancellationToken cancellationToken = default)
