@@ -153,11 +153,11 @@ run_project() {
 }
 
 # Two lanes, to stay inside the suite's time budget on two cores. In the background, the crash tests (which mostly wait on
-# deadlines, kills and restarts of their own processes), then the infrastructure tests (Bicep compilations); in the
-# foreground meanwhile, the quick projects one after another, then the resilience and functions tests (many in-process
-# hosts). A lane runs its projects one after another.
-background=(tests/Serverless.Crash.Tests/Serverless.Crash.Tests.csproj tests/Serverless.Infra.Tests/Serverless.Infra.Tests.csproj)
-last=(tests/Serverless.Resilience.Tests/Serverless.Resilience.Tests.csproj tests/Serverless.Functions.Tests/Serverless.Functions.Tests.csproj)
+# deadlines, kills and restarts of their own processes), then the resilience tests (storage outages, mostly waiting on
+# Durable's leases); in the foreground meanwhile, the quick projects one after another, then the infrastructure tests
+# (Bicep compilations) and the functions tests (many in-process hosts). A lane runs its projects one after another.
+background=(tests/Serverless.Crash.Tests/Serverless.Crash.Tests.csproj tests/Serverless.Resilience.Tests/Serverless.Resilience.Tests.csproj)
+last=(tests/Serverless.Infra.Tests/Serverless.Infra.Tests.csproj tests/Serverless.Functions.Tests/Serverless.Functions.Tests.csproj)
 run_lane() {
   local project
   for project in "$@"; do
