@@ -79,7 +79,6 @@ internal static partial class Logs
     [LoggerMessage(2012, LogLevel.Warning, "Transaction {TransactionId}: a command of participant {Participant} handled in this process could not be deleted ({Error}); its second delivery is answered as the first")]
     public static partial void LocalDeliveryNotDeleted(this ILogger logger, string transactionId, string participant, string error);
 
-
     [LoggerMessage(1016, LogLevel.Warning, "Transaction {TransactionId}: its orchestration {Ended} before the transaction ended; started again to finish it by the recorded decision, or presumed abort")]
     public static partial void EndedRunRestarted(this ILogger logger, string transactionId, string ended);
 

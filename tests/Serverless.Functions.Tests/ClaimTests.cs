@@ -151,16 +151,7 @@ public sealed class ClaimTests(HostFixture fixture) : IClassFixture<HostFixture>
     public async Task ADecisionCarriedInAVote_IsIgnored_InATransactionOfSeveralBranches()
     {
         var id = TestHost.Id("vote-decides");
-        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(new
-        {
-            transactionId = id,
-            timeoutSeconds = 3600,
-            participants = new object[]
-            {
-                new { participant = "ghost", operation = new { step = 0 } },
-                new { participant = "ghost", operation = new { step = 1 } },
-            },
-        })).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.TwoGhostBranches(id))).StatusCode);
 
         // A vote of branch 0 that claims the transaction decided Commit and its branch committed (only the branch of a
         // one-branch transaction decides so).

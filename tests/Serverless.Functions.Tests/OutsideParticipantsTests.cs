@@ -108,16 +108,7 @@ public sealed class OutsideParticipantsTests(OutsideParticipantsTests.Fixture fi
     public async Task ReplyTakenFromTheCoordinatorsInbox_CountsOnlyForTheBranchesOfTheParticipantWhoseKeySignedIt()
     {
         var id = TestHost.Id("impostor");
-        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(new
-        {
-            transactionId = id,
-            timeoutSeconds = 3600,
-            participants = new object[]
-            {
-                new { participant = "ghost", operation = new { step = 0 } },
-                new { participant = "ghost", operation = new { step = 1 } },
-            },
-        })).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await Host.StartAsync(TestHost.TwoGhostBranches(id))).StatusCode);
         var shippingKey = Host.CodecOf("shipping");
         var coordinatorInbox = Host.Queue(QueueNames.Coordinator);
 

@@ -282,7 +282,7 @@ public sealed class MessageCodec
 
         var onePhase = body.TryGetProperty("onePhase", out var p1) && p1.ValueKind == JsonValueKind.True;
         var traceParent = GetString(body, "traceParent");
-        if (body.TryGetProperty("traceParent", out _) && !IsTraceParent(traceParent))
+        if (body.TryGetProperty("traceParent", out _) && !TraceParent.IsValid(traceParent))
         {
             error = "invalid traceParent";
             return false;
@@ -315,25 +315,6 @@ public sealed class MessageCodec
             Decision = kind == MessageKind.Vote ? decision : null,
             TraceParent = traceParent,
         };
-        return true;
-    }
-
-    /// <summary>A W3C <c>traceparent</c> of version 00: <c>00-</c>, 32 and 16 lower-case hex digits (not all zero), 2 hex digits of flags.</summary>
-    public static bool IsTraceParent(string? text) =>
-        text is { Length: 55 } && text.StartsWith("00-", StringComparison.Ordinal) && text[35] == '-' && text[52] == '-'
-        && IsLowerHex(text.AsSpan(3, 32)) && IsLowerHex(text.AsSpan(36, 16)) && IsLowerHex(text.AsSpan(53, 2))
-        && text.AsSpan(3, 32).ContainsAnyExcept('0') && text.AsSpan(36, 16).ContainsAnyExcept('0');
-
-    private static bool IsLowerHex(ReadOnlySpan<char> text)
-    {
-        foreach (var c in text)
-        {
-            if (!char.IsAsciiDigit(c) && c is < 'a' or > 'f')
-            {
-                return false;
-            }
-        }
-
         return true;
     }
 

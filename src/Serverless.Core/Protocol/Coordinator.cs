@@ -3,30 +3,6 @@ using System.Globalization;
 
 namespace Serverless.Core.Protocol;
 
-/// <summary>How an event related to the state it was applied to.</summary>
-public enum StepKind
-{
-    /// <summary>The event changed the state; persist it before executing the commands.</summary>
-    Applied,
-
-    /// <summary>The event was already reflected in the state (a duplicate or redelivery); nothing to persist.</summary>
-    Duplicate,
-
-    /// <summary>The event does not apply to this state (too early, unknown branch, contradicts a recorded fact).</summary>
-    Rejected,
-}
-
-/// <summary>The result of applying one event: the next state and the commands to execute after persisting it.</summary>
-public sealed record CoordinatorStep(
-    TransactionState State,
-    StepKind Kind,
-    ImmutableArray<CoordinatorCommand> Commands,
-    string? Detail = null)
-{
-    /// <summary>True when <see cref="State"/> differs from the state the event was applied to.</summary>
-    public bool Changed => Kind == StepKind.Applied;
-}
-
 /// <summary>
 /// The coordinator's decision logic: a pure function from (state, event) to (next state, commands).
 /// </summary>
@@ -49,7 +25,7 @@ public sealed record CoordinatorStep(
 /// transaction still preparing <see cref="CoordinatorOptions.SagaPhaseLimit"/> after its first saga action was issued aborts
 /// (<see cref="SagaPhaseTimeLimitPassed"/>), as one still preparing at its vote deadline does; the earlier of the two decides.</para>
 /// </remarks>
-public static class Coordinator
+public static partial class Coordinator
 {
     /// <summary>
     /// The commands that start a new transaction: a prepare for every prepared branch, or, when there is none, the first saga
@@ -356,104 +332,4 @@ public static class Coordinator
             : null;
         return Applied(WithBranch(state, branch with { CompensationFailures = failures, Heuristic = heuristic }), []);
     }
-
-    private static CoordinatorStep Decide(TransactionState state, Decision decision, string? reason, DateTimeOffset now, CoordinatorOptions options)
-    {
-        var decided = state with
-        {
-            Status = decision == Decision.Commit ? TransactionStatus.Committing : TransactionStatus.Aborting,
-            Decision = decision,
-            Reason = reason,
-            DecidedAt = now,
-
-            // A saga action took effect before the decision: under Commit its branch is finished.
-            Branches = decision == Decision.Commit
-                ? [.. state.Branches.Select(b => b.IsSaga ? b with { Outcome = BranchOutcome.Committed } : b)]
-                : state.Branches,
-        };
-        var commands = DecisionCommands(decided);
-        decided = CompleteIfDone(decided, now);
-
-        // Phase 2 needs a durable retry timer (I7). The vote-deadline timer, still to fire, re-sends whatever is
-        // unacknowledged then (OnDeadline) and starts the retries, so when it is due soon enough it serves as the
-        // first retry and saves a timer per transaction; a lost command is then retried at the deadline instead.
-        var deadlineServesAsRetry = now < state.Deadline && state.Deadline - now <= 3 * options.Phase2RetryDelay(1);
-        if (!decided.Status.IsTerminal() && !deadlineServesAsRetry)
-        {
-            commands = commands.Add(new SchedulePhase2Retry(1, options.Phase2RetryDelay(1)));
-        }
-
-        return Applied(decided, commands);
-    }
-
-    /// <summary>
-    /// The phase-2 commands a decided transaction still owes: a commit to every unacknowledged Yes voter,
-    /// or a rollback to every unacknowledged branch that did not vote No or ReadOnly (a branch that never
-    /// voted gets one too, so that a late prepare reserves nothing, I6) and to every uncompensated saga branch.
-    /// </summary>
-    private static ImmutableArray<CoordinatorCommand> DecisionCommands(TransactionState state)
-    {
-        if (state.Decision is not { } decision)
-        {
-            return [];
-        }
-
-        return [.. state.Branches.Where(b => b.OwesAcknowledgement(decision))
-            .Select(b => decision == Decision.Commit
-                ? (CoordinatorCommand)new SendCommit(b.Index)
-                : new SendRollback(b.Index))];
-    }
-
-    private static ImmutableArray<CoordinatorCommand> Phase2Commands(TransactionState state, int nextAttempt, CoordinatorOptions options)
-    {
-        var commands = DecisionCommands(state);
-        return commands.IsEmpty
-            ? commands
-            : commands.Add(new SchedulePhase2Retry(nextAttempt, options.Phase2RetryDelay(nextAttempt)));
-    }
-
-    private static TransactionState CompleteIfDone(TransactionState state, DateTimeOffset now)
-    {
-        if (state.Status.IsTerminal() || state.Decision is null || state.HasPendingPhase2)
-        {
-            return state;
-        }
-
-        return state with
-        {
-            Status = state.Decision == Decision.Commit ? TransactionStatus.Committed : TransactionStatus.Aborted,
-            CompletedAt = now,
-        };
-    }
-
-    private static bool TryGetBranch(TransactionState state, int index, out BranchState branch)
-    {
-        if (index >= 0 && index < state.Branches.Length)
-        {
-            branch = state.Branches[index];
-            return true;
-        }
-
-        branch = null!;
-        return false;
-    }
-
-    /// <summary>
-    /// Null when a reply about <paramref name="branch"/> comes from its own participant (or from this app, unsigned: null);
-    /// else what to reject: each participant signs with its own key, so one participant's reply never counts for another's branch.
-    /// </summary>
-    private static string? NotFromItsParticipant(BranchState branch, string? sender) =>
-        sender is null || sender == branch.Participant ? null : $"branch {branch.Index} of '{branch.Participant}' came from '{sender}'";
-
-    private static TransactionState WithBranch(TransactionState state, BranchState branch) =>
-        state with { Branches = state.Branches.SetItem(branch.Index, branch) };
-
-    private static CoordinatorStep Applied(TransactionState state, ImmutableArray<CoordinatorCommand> commands) =>
-        new(state, StepKind.Applied, commands);
-
-    private static CoordinatorStep Duplicate(TransactionState state, ImmutableArray<CoordinatorCommand> commands) =>
-        new(state, StepKind.Duplicate, commands);
-
-    private static CoordinatorStep Reject(TransactionState state, string detail) =>
-        new(state, StepKind.Rejected, [], detail);
 }

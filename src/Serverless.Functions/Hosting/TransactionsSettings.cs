@@ -91,8 +91,8 @@ public sealed record TransactionsSettings
 
     private static string? PaymentsApiKeyFrom(IConfiguration configuration)
     {
-        var key = NullIfEmpty(configuration[PaymentsApiKeyKey]);
-        if (NullIfEmpty(configuration["PAYMENTS_URL"]) is null)
+        var key = SettingValues.NullIfEmpty(configuration[PaymentsApiKeyKey]);
+        if (SettingValues.NullIfEmpty(configuration["PAYMENTS_URL"]) is null)
         {
             return key;
         }
@@ -186,7 +186,7 @@ public sealed record TransactionsSettings
     public static TransactionsSettings From(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var participants = List(configuration["TRANSACTIONS_PARTICIPANTS"]) ?? ["bank", "inventory", "orders", "ledger"];
+        var participants = SettingValues.List(configuration["TRANSACTIONS_PARTICIPANTS"]) ?? ["bank", "inventory", "orders", "ledger"];
         foreach (var p in participants)
         {
             if (!Identifiers.IsValidParticipantName(p))
@@ -197,28 +197,28 @@ public sealed record TransactionsSettings
 
         var settings = new TransactionsSettings
         {
-            StorageConnectionString = NullIfEmpty(configuration["AzureWebJobsStorage"]),
-            StorageAccountName = NullIfEmpty(configuration["AzureWebJobsStorage:accountName"]),
-            StorageClientId = NullIfEmpty(configuration["AzureWebJobsStorage:clientId"]),
+            StorageConnectionString = SettingValues.NullIfEmpty(configuration["AzureWebJobsStorage"]),
+            StorageAccountName = SettingValues.NullIfEmpty(configuration["AzureWebJobsStorage:accountName"]),
+            StorageClientId = SettingValues.NullIfEmpty(configuration["AzureWebJobsStorage:clientId"]),
             TaskHub = TaskHubName(configuration),
-            ApiKey = NullIfEmpty(configuration["TRANSACTIONS_API_KEY"]),
+            ApiKey = SettingValues.NullIfEmpty(configuration["TRANSACTIONS_API_KEY"]),
             SigningKey = SigningKeyFrom(configuration),
             PreviousSigningKeys = PreviousSigningKeysFrom(configuration),
             Participants = participants,
-            DefaultTimeoutSeconds = Int(configuration, "TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS", 30, 1, 3600),
-            OrdersConnectionString = NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
-            LedgerConnectionString = NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
-            PaymentsUrl = AbsoluteHttpUrl(configuration, "PAYMENTS_URL"),
-            PaymentsTimeoutSeconds = Int(configuration, "PAYMENTS_TIMEOUT_SECONDS", 10, 1, 300),
+            DefaultTimeoutSeconds = SettingValues.Int(configuration, "TRANSACTIONS_DEFAULT_TIMEOUT_SECONDS", 30, 1, 3600),
+            OrdersConnectionString = SettingValues.NullIfEmpty(configuration["ORDERS_POSTGRES_CONNECTION"]),
+            LedgerConnectionString = SettingValues.NullIfEmpty(configuration["LEDGER_MYSQL_CONNECTION"]),
+            PaymentsUrl = SettingValues.AbsoluteHttpUrl(configuration, "PAYMENTS_URL"),
+            PaymentsTimeoutSeconds = SettingValues.Int(configuration, "PAYMENTS_TIMEOUT_SECONDS", 10, 1, 300),
             PaymentsApiKey = PaymentsApiKeyFrom(configuration),
-            HeuristicAfterFailures = Int(configuration, "TRANSACTIONS_HEURISTIC_AFTER_FAILURES", 3, 1, 1000),
-            SagaPhaseSeconds = Int(configuration, "TRANSACTIONS_SAGA_PHASE_SECONDS", 10, 1, 3600),
-            Phase2RetrySeconds = Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
-            LocalDeliveryLease = TimeSpan.FromSeconds(Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),
-            InDoubtSeconds = Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
-            RequestTimeoutSeconds = Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
-            MaxEngineLagSeconds = Int(configuration, "TRANSACTIONS_MAX_ENGINE_LAG_SECONDS", 5, 0, 3600),
-            HistoryRetention = Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),
+            HeuristicAfterFailures = SettingValues.Int(configuration, "TRANSACTIONS_HEURISTIC_AFTER_FAILURES", 3, 1, 1000),
+            SagaPhaseSeconds = SettingValues.Int(configuration, "TRANSACTIONS_SAGA_PHASE_SECONDS", 10, 1, 3600),
+            Phase2RetrySeconds = SettingValues.Int(configuration, "TRANSACTIONS_PHASE2_RETRY_SECONDS", 10, 1, 3600),
+            LocalDeliveryLease = TimeSpan.FromSeconds(SettingValues.Int(configuration, "TRANSACTIONS_LOCAL_DELIVERY_LEASE_SECONDS", 30, 0, 600)),
+            InDoubtSeconds = SettingValues.Int(configuration, "TRANSACTIONS_IN_DOUBT_SECONDS", 60, 1, 86400),
+            RequestTimeoutSeconds = SettingValues.Int(configuration, "TRANSACTIONS_REQUEST_TIMEOUT_SECONDS", 30, 1, 600),
+            MaxEngineLagSeconds = SettingValues.Int(configuration, "TRANSACTIONS_MAX_ENGINE_LAG_SECONDS", 5, 0, 3600),
+            HistoryRetention = SettingValues.Span(configuration, "TRANSACTIONS_HISTORY_RETENTION", DefaultHistoryRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),
         };
         return settings.HistoryRetention >= settings.MinimumHistoryRetention
             ? settings
@@ -241,10 +241,10 @@ public sealed record TransactionsSettings
     public static string TaskHubName(IConfiguration configuration, string? appDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var name = NullIfEmpty(configuration[TaskHubKey]) ?? HostJsonHubName(appDirectory ?? AppContext.BaseDirectory) ?? DefaultTaskHub;
+        var name = SettingValues.NullIfEmpty(configuration[TaskHubKey]) ?? HostJsonHubName(appDirectory ?? AppContext.BaseDirectory) ?? DefaultTaskHub;
         if (name.Length > 2 && name[0] == '%' && name[^1] == '%')
         {
-            name = NullIfEmpty(configuration[name[1..^1]])
+            name = SettingValues.NullIfEmpty(configuration[name[1..^1]])
                 ?? throw new InvalidOperationException($"host.json names the task hub {name}, but the setting {name[1..^1]} is not set.");
         }
 
@@ -261,7 +261,7 @@ public sealed record TransactionsSettings
 
     private static string SigningKeyFrom(IConfiguration configuration)
     {
-        var key = NullIfEmpty(configuration[SigningKeyKey])
+        var key = SettingValues.NullIfEmpty(configuration[SigningKeyKey])
             ?? throw new InvalidOperationException(
                 $"{SigningKeyKey} is not set. Protocol messages are always signed, so the app does not start without a signing key of at least {MessageCodec.MinimumKeyLength} bytes. {HowToMakeAKey}");
         return Encoding.UTF8.GetByteCount(key) >= MessageCodec.MinimumKeyLength
@@ -272,7 +272,7 @@ public sealed record TransactionsSettings
 
     private static List<string> PreviousSigningKeysFrom(IConfiguration configuration)
     {
-        var keys = List(configuration[PreviousSigningKeysKey]) ?? [];
+        var keys = SettingValues.List(configuration[PreviousSigningKeysKey]) ?? [];
         for (var i = 0; i < keys.Count; i++)
         {
             if (Encoding.UTF8.GetByteCount(keys[i]) < MessageCodec.MinimumKeyLength)
@@ -299,55 +299,7 @@ public sealed record TransactionsSettings
             && extensions.TryGetProperty("durableTask", out var durable)
             && durable.TryGetProperty("hubName", out var hub)
             && hub.ValueKind == JsonValueKind.String
-                ? NullIfEmpty(hub.GetString())
+                ? SettingValues.NullIfEmpty(hub.GetString())
                 : null;
-    }
-
-    private static Uri? AbsoluteHttpUrl(IConfiguration configuration, string key) => NullIfEmpty(configuration[key]) switch
-    {
-        null => null,
-        var text when Uri.TryCreate(text.EndsWith('/') ? text : text + "/", UriKind.Absolute, out var url) && url.Scheme is "http" or "https" => url,
-        var text => throw new InvalidOperationException($"{key}: '{text}' is not an absolute http or https URL."),
-    };
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-
-    private static List<string>? List(string? value) => NullIfEmpty(value) is { } v
-        ? [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal)]
-        : null;
-
-    private static int Int(IConfiguration configuration, string key, int fallback, int min, int max)
-    {
-        var text = NullIfEmpty(configuration[key]);
-        if (text is null)
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw new InvalidOperationException($"{key} must be a whole number from {min} to {max}; it is '{text}'.");
-        }
-
-        return value;
-    }
-
-    // "c" is TimeSpan's invariant form, "[d.]hh:mm:ss[.fffffff]": "3.00:00:00" is three days, "72:00:00" is refused
-    // (hours above 23) rather than read as something else.
-    private static TimeSpan Span(IConfiguration configuration, string key, TimeSpan fallback, TimeSpan min, TimeSpan max)
-    {
-        var text = NullIfEmpty(configuration[key]);
-        if (text is null)
-        {
-            return fallback;
-        }
-
-        if (!TimeSpan.TryParseExact(text, "c", CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw new InvalidOperationException(
-                $"{key} must be a time span \"d.hh:mm:ss\" from {min:c} to {max.Days} days (e.g. \"3.00:00:00\" for three days); it is '{text}'.");
-        }
-
-        return value;
     }
 }

@@ -59,7 +59,7 @@ public static class TransactionTelemetry
 
     /// <summary>The current span's W3C trace context, to put in a message; null outside a span.</summary>
     public static string? CurrentTraceParent =>
-        Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && MessageCodec.IsTraceParent(current.Id) ? current.Id : null;
+        Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && TraceParent.IsValid(current.Id) ? current.Id : null;
 
     /// <summary><paramref name="message"/> carrying the current trace context, unless it carries one already.</summary>
     public static ProtocolMessage WithTraceParent(ProtocolMessage message)

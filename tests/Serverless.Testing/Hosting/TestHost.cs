@@ -270,5 +270,17 @@ public sealed class TestHost : IAsyncDisposable
         },
     };
 
+    /// <summary>A transaction of two branches at <c>ghost</c>, which nobody serves: it waits an hour for the votes a test sends itself.</summary>
+    public static object TwoGhostBranches(string id) => new
+    {
+        transactionId = id,
+        timeoutSeconds = 3600,
+        participants = new object[]
+        {
+            new { participant = "ghost", operation = new { step = 0 } },
+            new { participant = "ghost", operation = new { step = 1 } },
+        },
+    };
+
     public static string Id(string hint) => $"{hint}-{Guid.NewGuid():N}"[..Math.Min(64, hint.Length + 33)];
 }
