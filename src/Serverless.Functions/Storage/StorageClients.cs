@@ -20,6 +20,8 @@ public sealed class StorageClients
         Tables = tables;
     }
 
+    private static readonly TimeSpan AppNetworkTimeout = TimeSpan.FromSeconds(20);
+
     public QueueServiceClient Queues { get; }
 
     /// <summary>The same account's queues with messages as they are stored: Durable Task's, which are JSON text, not base64.</summary>
@@ -31,15 +33,19 @@ public sealed class StorageClients
     /// Retries that give up within about 2 s when storage is not reachable, so that a request answers 503 quickly in an
     /// outage: 3 retries from 0.2 s, at most 1 s apart (the SDK's defaults, up to 5 retries from 0.8 s doubling, take
     /// 25 s, and Durable Task's storage throttle holds its slot through them, so that every other request waits as well).
-    /// A request that hangs gives up after 20 s.
+    /// The app's own clients also give up on a request that hangs after 20 s (<paramref name="networkTimeout"/>); Durable
+    /// Task's keep the SDK's 100 s, which its leases and its own retries are tuned to.
     /// </summary>
-    public static void BoundRetries(ClientOptions options)
+    public static void BoundRetries(ClientOptions options, TimeSpan? networkTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Retry.MaxRetries = 3;
         options.Retry.Delay = TimeSpan.FromMilliseconds(200);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(1);
-        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
+        if (networkTimeout is { } timeout)
+        {
+            options.Retry.NetworkTimeout = timeout;
+        }
     }
 
     /// <param name="connectionString">A storage connection string, or null to use <paramref name="accountName"/>.</param>
@@ -55,9 +61,9 @@ public sealed class StorageClients
         rawQueueOptions.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
         queueOptions.AddPolicy(metrics.Policy(StorageService.Queue), HttpPipelinePosition.PerRetry);
         tableOptions.AddPolicy(metrics.Policy(StorageService.Table), HttpPipelinePosition.PerRetry);
-        BoundRetries(queueOptions);
-        BoundRetries(rawQueueOptions);
-        BoundRetries(tableOptions);
+        BoundRetries(queueOptions, AppNetworkTimeout);
+        BoundRetries(rawQueueOptions, AppNetworkTimeout);
+        BoundRetries(tableOptions, AppNetworkTimeout);
 
         if (!string.IsNullOrWhiteSpace(connectionString))
         {
