@@ -88,6 +88,9 @@ internal static partial class Logs
     [LoggerMessage(1018, LogLevel.Error, "Transaction {TransactionId}: its orchestration ended {Status} and cannot be run again to finish it: {Problem}; nothing was sent for an input no run can read")]
     public static partial void EndedRunNotFinishable(this ILogger logger, string transactionId, string status, string problem);
 
+    [LoggerMessage(1020, LogLevel.Error, "Transaction {TransactionId}: its instance was purged before the transaction ended and its begin record cannot be read ({Problem}); its saga and HTTP branches are not finished")]
+    public static partial void BeginRecordUnreadable(this ILogger logger, string transactionId, string problem);
+
     [LoggerMessage(2015, LogLevel.Warning, "Transaction {TransactionId}: participant {Participant} branch {Branch} did not take its {Command} over HTTP ({Error}); it is sent again on the phase-2 timer")]
     public static partial void HttpPhase2NotTaken(this ILogger logger, string transactionId, string participant, int branch, string command, string error);
 

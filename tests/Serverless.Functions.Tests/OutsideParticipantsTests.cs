@@ -97,8 +97,10 @@ public sealed class OutsideParticipantsTests(OutsideParticipantsTests.Fixture fi
         Assert.Single(await fixture.Shipping.PreparedGidsAsync(), gid => gid.Contains(id, StringComparison.Ordinal));
         Assert.Null(await fixture.Shipping.ShipmentAsync(order));
 
+        // The orchestration's deadline timer records the Abort, or, on a loaded machine, the shipping app's inquiry about its
+        // prepared branch reaches in-doubt resolution first, which presumes it once the deadline passed: first writer wins.
         var doc = await Host.WaitForStatusAsync(id, Wait, "Aborting", "Aborted");
-        Assert.Equal("vote deadline passed without a vote from 'ghost'", doc.GetProperty("reason").GetString());
+        Assert.Matches("^(vote deadline passed without a vote from 'ghost'|presumed abort: the vote deadline passed at .* and no decision followed)$", doc.GetProperty("reason").GetString());
         await Host.WaitForStatusAsync(id, s => s.GetProperty("participants")[0].GetProperty("outcome").GetString() == "RolledBack", Wait, "shipping rolled back");
         Assert.DoesNotContain(await fixture.Shipping.PreparedGidsAsync(), gid => gid.Contains(id, StringComparison.Ordinal));
         Assert.Null(await fixture.Shipping.ShipmentAsync(order));

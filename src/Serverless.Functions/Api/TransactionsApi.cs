@@ -22,6 +22,7 @@ public sealed class TransactionsApi(
     ParticipantRegistry participants,
     DecisionStore decisions,
     TransactionClaims claims,
+    BeginRecords begun,
     TransactionViews views,
     EngineLag engineLag,
     TimeProvider time,
@@ -76,6 +77,13 @@ public sealed class TransactionsApi(
                 return Problems.Conflict(holder!.IsPresumedAbort
                     ? $"transaction id '{parsed.Id}' was taken by a presumed abort (a participant asked about it before any start did); use another transactionId"
                     : $"transaction '{parsed.Id}' already exists with a different request; use another transactionId");
+        }
+
+        // A branch only this coordinator can finish (a saga compensation, an HTTP participant's rollback) is owed even if an
+        // operator purges the instance before it ended: its request is kept outside the instance until it ends (I10).
+        if (BeginRecords.IsNeededFor(parsed, p => participants.TransportOf(p) == ParticipantTransport.Http))
+        {
+            parsed = await begun.BeginAsync(parsed, cancellationToken);
         }
 
         // Scheduled (also for a repeat, in case the first start stopped between its claim and this): the engine refuses an id

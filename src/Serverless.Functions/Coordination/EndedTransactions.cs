@@ -14,12 +14,15 @@ namespace Serverless.Functions.Coordination;
 /// the status read and the listing alike. On <c>TRANSACTIONS_IN_DOUBT_SCHEDULE</c>, beside in-doubt resolution.
 /// </summary>
 /// <remarks>
-/// A run ended this way is started again at once: with in-doubt resolution's schedule, its branches are all told within the
+/// An instance an operator purged before its transaction ended (before this pass could start it again) is "gone": a
+/// transaction with a branch only the coordinator can finish (saga, HTTP) is then started again from its begin record
+/// (<see cref="BeginRecords"/>) once its vote deadline passed; the begin records of transactions that ended with their
+/// outcome are deleted here. A run ended this way is started again at once: with in-doubt resolution's schedule, its branches are all told within the
 /// bound of I7 once their services answer. An input that no run can read (a poison input, which the ended run already
 /// recorded Abort for, before sending anything) is left as it is and logged. Safe in several processes at once: starting
 /// the run again is refused for an instance that is running already.
 /// </remarks>
-public sealed class EndedTransactions(TransactionViews views, ILogger<EndedTransactions> logger)
+public sealed class EndedTransactions(TransactionViews views, BeginRecords begun, TransactionClaims claims, TimeProvider time, ILogger<EndedTransactions> logger)
 {
     /// <summary>Most transactions one pass starts again, so that a large backlog is worked off gradually.</summary>
     public const int MaxPerPass = 200;
@@ -58,24 +61,58 @@ public sealed class EndedTransactions(TransactionViews views, ILogger<EndedTrans
             }
 
             var ended = instance.RuntimeStatus == OrchestrationRuntimeStatus.Failed ? "failed" : $"was {instance.RuntimeStatus.ToString().ToLowerInvariant()}";
-            try
+            started += await StartFinishingRunAsync(client, request!, ended, cancellationToken) ? 1 : 0;
+        }
+
+        await foreach (var record in begun.PastDeadlineAsync(time.GetUtcNow(), cancellationToken).WithCancellation(cancellationToken))
+        {
+            if (started >= MaxPerPass)
             {
-                // Refused for an instance that is not (or no longer) ended: another pass started it already, or it runs.
-                await client.ScheduleNewOrchestrationInstanceAsync(
-                    TwoPhaseCommitFunctions.OrchestratorName,
-                    request! with { Finishing = ended },
-                    new StartOrchestrationOptions(instance.InstanceId) { DedupeStatuses = NotEnded },
-                    cancellationToken);
-                started++;
-                logger.EndedRunRestarted(instance.InstanceId, ended);
+                break;
             }
-            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+
+            var instance = await client.GetInstanceAsync(record.Id, getInputsAndOutputs: false, cancellationToken);
+            if (instance is null && await claims.GetAsync(record.Id, cancellationToken) is not { IsPurged: true })
             {
-                logger.EndedRunNotRestarted(instance.InstanceId, ex.Message);
+                // Gone: purged by an operator before its transaction ended (or never scheduled: its start stopped before).
+                if (record.Request is not null)
+                {
+                    started += await StartFinishingRunAsync(client, record.Request, "was purged", cancellationToken) ? 1 : 0;
+                    continue;
+                }
+
+                logger.BeginRecordUnreadable(record.Id, "not a compressed request of this transaction");
+                await begun.DeleteAsync(record, cancellationToken);
+            }
+            else if (instance is null || instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed)
+            {
+                // Ended with its outcome (and purged by retention since, its claim the tombstone).
+                await begun.DeleteAsync(record, cancellationToken);
             }
         }
 
         return started;
+    }
+
+    /// <summary>Starts the run that finishes <paramref name="request"/>'s transaction over its instance; false when the engine refuses it (it runs).</summary>
+    private async Task<bool> StartFinishingRunAsync(DurableTaskClient client, TransactionRequest request, string ended, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Refused for an instance that is not (or no longer) ended: another pass started it already, or it runs.
+            await client.ScheduleNewOrchestrationInstanceAsync(
+                TwoPhaseCommitFunctions.OrchestratorName,
+                request with { Finishing = ended },
+                new StartOrchestrationOptions(request.Id) { DedupeStatuses = NotEnded },
+                cancellationToken);
+            logger.EndedRunRestarted(request.Id, ended);
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            logger.EndedRunNotRestarted(request.Id, ex.Message);
+            return false;
+        }
     }
 
     /// <summary>Every status but the ended ones: a start over an instance in one of them is refused.</summary>

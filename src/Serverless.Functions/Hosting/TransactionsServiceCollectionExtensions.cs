@@ -44,6 +44,7 @@ public static class TransactionsServiceCollectionExtensions
         });
         services.AddSingleton(sp => new DecisionStore(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
         services.AddSingleton(sp => new TransactionClaims(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
+        services.AddSingleton(sp => new BeginRecords(sp.GetRequiredService<StorageClients>().Tables.GetTableClient(StorageNames.DecisionsTable(settings.TaskHub))));
         services.AddSingleton<IDecisionRecords>(sp => sp.GetRequiredService<DecisionStore>());
         services.AddSingleton(sp => new ParticipantQueues(
             sp.GetRequiredService<StorageClients>().Queues, sp.GetRequiredService<ParticipantKeyring>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ParticipantQueues>>()));
