@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serverless.Bench.Textbook;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.LocalHost;
 using Serverless.Testing;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Messaging;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.LocalHost;
 using Serverless.LocalHost.Catalog;
 using Serverless.Testing;

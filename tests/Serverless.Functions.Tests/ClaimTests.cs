@@ -7,7 +7,9 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Messaging;
 using Serverless.Functions.Retention;
+using Serverless.Functions.Settings;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;

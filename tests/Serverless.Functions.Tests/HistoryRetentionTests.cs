@@ -9,6 +9,7 @@ using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Retention;
+using Serverless.Functions.Settings;
 using Serverless.Testing;
 
 namespace Serverless.Functions.Tests;

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.DurableTask.Client;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Messaging;
 using Serverless.Functions.Telemetry;
 using Serverless.Testing;
 

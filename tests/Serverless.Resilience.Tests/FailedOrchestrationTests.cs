@@ -7,6 +7,7 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
+using Serverless.Functions.Messaging;
 using Serverless.Functions.Storage;
 using Serverless.Testing;
 

@@ -31,7 +31,7 @@ public sealed class InDoubtHostFixture : LoggedHostFixture
 }
 
 /// <summary>
-/// In-doubt resolution (src/Serverless.Functions/Participants/InDoubtResolver.cs): a participant's prepared branch is finished
+/// In-doubt resolution (src/Serverless.Functions/Coordination/InDoubtResolver.cs): a participant's prepared branch is finished
 /// by the recorded decision; with none recorded, presumed aborted when the coordinator cannot decide any more; left waiting
 /// while it still can. The same resolver answers the inquiries of remote participants on <c>tx-coordinator</c>.
 /// </summary>

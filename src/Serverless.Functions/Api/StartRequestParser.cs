@@ -17,15 +17,6 @@ public static class StartRequestParser
     /// <summary>Largest operation, as compact JSON: 16 KiB (it travels in queue messages of at most 64 KiB).</summary>
     public const int MaxOperationChars = 16 * 1024;
 
-    /// <summary>Deepest JSON nesting accepted.</summary>
-    public const int MaxDepth = 32;
-
-    /// <summary>
-    /// How request bodies are parsed: at most <see cref="MaxDepth"/> deep, and no object may name a property twice
-    /// (parsers disagree on which one wins, so such a body means two different things to two readers).
-    /// </summary>
-    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
-
     /// <param name="root">The request body.</param>
     /// <param name="knownParticipants">Every participant a branch may name, with the branch kinds it takes.</param>
     /// <param name="defaultTimeoutSeconds">The vote deadline when the request gives none.</param>

@@ -5,7 +5,8 @@ using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
-using Serverless.Functions.Hosting;
+using Serverless.Functions.Http;
+using Serverless.Functions.Settings;
 
 namespace Serverless.Functions.Api;
 

@@ -5,8 +5,10 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Coordination;
-using Serverless.Functions.Hosting;
+using Serverless.Functions.Http;
+using Serverless.Functions.Messaging;
 using Serverless.Functions.Participants;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;
 
@@ -40,7 +42,7 @@ public sealed class TransactionsApi(
             return waitProblem!;
         }
 
-        var (body, bodyProblem) = await Problems.ReadJsonBodyAsync(request, StartRequestParser.MaxBodyBytes, StartRequestParser.DocumentOptions, cancellationToken);
+        var (body, bodyProblem) = await Problems.ReadJsonBodyAsync(request, StartRequestParser.MaxBodyBytes, cancellationToken);
         if (bodyProblem is not null)
         {
             return bodyProblem;

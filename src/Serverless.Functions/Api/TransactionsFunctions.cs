@@ -1,5 +1,6 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
+using Serverless.Functions.Http;
 
 namespace Serverless.Functions.Api;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
-using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Participants;
 
 namespace Serverless.Functions.Coordination;
 
@@ -25,62 +25,6 @@ public sealed record TransactionRequest(
 
 /// <summary>One branch of a start request: the participant, its opaque operation as compact JSON, and how it takes part.</summary>
 public sealed record BranchRequest(string Participant, string Operation, BranchKind Kind = BranchKind.TwoPhase);
-
-/// <summary>The names of the orchestration's external events: replies of participants whose inbox a queue function served.</summary>
-public static class TransactionEvents
-{
-    /// <summary>A participant's vote (<see cref="VoteEvent"/>).</summary>
-    public const string Vote = "Vote";
-
-    /// <summary>A participant's phase-2 acknowledgement (<see cref="AckEvent"/>).</summary>
-    public const string Ack = "Ack";
-
-    /// <summary>An abort request (<see cref="AbortEvent"/>), raised after the Abort decision was recorded.</summary>
-    public const string Abort = "Abort";
-}
-
-/// <summary>
-/// A vote, as the <c>Prepare</c> activity returns it or an event brings it. A one-phase branch also reports the
-/// <paramref name="Decision"/> it recorded itself and, for a Yes, the <paramref name="Outcome"/> it finished with.
-/// <paramref name="Participant"/> is the participant that sent it (whose key verified it); the orchestration takes a vote
-/// only from its branch's participant.
-/// </summary>
-public sealed record VoteEvent(int Branch, Vote Vote, string? Reason = null, Decision? Decision = null, BranchOutcome? Outcome = null, string? Participant = null)
-{
-    public static VoteEvent From(ProtocolMessage reply)
-    {
-        ArgumentNullException.ThrowIfNull(reply);
-        return new VoteEvent(reply.Branch, reply.Vote!.Value, reply.Reason, reply.Decision, reply.Outcome, reply.Participant);
-    }
-}
-
-/// <summary>A branch executed its phase-2 command; <paramref name="Participant"/> as on <see cref="VoteEvent"/>.</summary>
-public sealed record AckEvent(int Branch, BranchOutcome Outcome, string? Participant = null);
-
-/// <summary>A client asked to abort.</summary>
-public sealed record AbortEvent(string? Reason = null);
-
-/// <summary>
-/// A command for one branch of a transaction: the input of the <c>Prepare</c> activity (and of <c>SagaAction</c>, with
-/// <see cref="MessageKind.Prepare"/>: a saga action is its branch's first phase), and the command of a phase-2 activity.
-/// </summary>
-/// <param name="TransactionId">The transaction.</param>
-/// <param name="Kind">Prepare, Commit or Rollback.</param>
-/// <param name="Branch">The branch's index in the request.</param>
-/// <param name="Participant">The participant, whose inbox is <c>tx-participant-{name}</c>.</param>
-/// <param name="Operation">The branch's operation, compact JSON.</param>
-/// <param name="OnePhase">A prepare of a transaction's only branch: the participant decides its outcome (one-phase commit).</param>
-/// <param name="Key">A saga branch's idempotency key at its service (<see cref="SagaKeys.Of"/>).</param>
-public sealed record BranchCommand(string TransactionId, MessageKind Kind, int Branch, string Participant, string Operation, bool OnePhase = false, string? Key = null)
-{
-    public ProtocolMessage ToMessage() => new(Kind, TransactionId)
-    {
-        Branch = Branch,
-        Participant = Participant,
-        Operation = Operation,
-        OnePhase = OnePhase,
-    };
-}
 
 /// <summary>
 /// The input of the <c>Commit</c> and <c>Rollback</c> activities: the decision the orchestration proposes, recorded first

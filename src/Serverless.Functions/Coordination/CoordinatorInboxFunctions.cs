@@ -4,7 +4,6 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Messaging;
-using Serverless.Functions.Participants;
 using Serverless.ParticipantKit;
 
 namespace Serverless.Functions.Coordination;

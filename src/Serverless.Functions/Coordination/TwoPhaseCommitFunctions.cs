@@ -4,6 +4,7 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Faults;
+using Serverless.Functions.Messaging;
 using Serverless.Functions.Participants;
 
 namespace Serverless.Functions.Coordination;

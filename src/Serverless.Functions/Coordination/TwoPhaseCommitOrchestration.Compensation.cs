@@ -1,5 +1,6 @@
 using Microsoft.DurableTask;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Participants;
 
 namespace Serverless.Functions.Coordination;
 

@@ -1,6 +1,6 @@
 using Microsoft.DurableTask;
-using Microsoft.Extensions.Logging;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Participants;
 using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Coordination;

@@ -1,5 +1,6 @@
 using Microsoft.DurableTask;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Messaging;
 using Serverless.Functions.Telemetry;
 
 namespace Serverless.Functions.Coordination;

@@ -1,11 +1,13 @@
 using System.Collections.Immutable;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
+using NonDeterministicOrchestrationException = DurableTask.Core.Exceptions.NonDeterministicOrchestrationException;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
+using Serverless.Functions.Messaging;
+using Serverless.Functions.Participants;
 using Serverless.Functions.Telemetry;
-using NonDeterministicOrchestrationException = DurableTask.Core.Exceptions.NonDeterministicOrchestrationException;
 using SessionAbortedException = DurableTask.Core.Exceptions.SessionAbortedException;
 
 namespace Serverless.Functions.Coordination;

@@ -5,6 +5,7 @@ using Serverless.Core.Protocol;
 using Serverless.Functions.Api;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Faults;
+using Serverless.Functions.Http;
 using Serverless.Functions.Messaging;
 using Serverless.Functions.Participants;
 using Serverless.Functions.Participants.Bank;
@@ -13,6 +14,7 @@ using Serverless.Functions.Participants.Ledger;
 using Serverless.Functions.Participants.Orders;
 using Serverless.Functions.Participants.Payments;
 using Serverless.Functions.Retention;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.ParticipantKit;
 

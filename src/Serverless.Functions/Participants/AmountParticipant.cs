@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Serverless.Functions.Api;
+using Serverless.Functions.Http;
 using Serverless.Participants.Tables;
 
 namespace Serverless.Functions.Participants;

@@ -1,9 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
-using Serverless.Functions.Coordination;
 using Serverless.Functions.Faults;
-using Serverless.Functions.Hosting;
 using Serverless.Functions.Messaging;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 
 namespace Serverless.Functions.Participants;

@@ -1,8 +1,8 @@
 using Microsoft.DurableTask.Client;
 using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
-using Serverless.Functions.Coordination;
 using Serverless.Functions.Faults;
+using Serverless.Functions.Messaging;
 using Serverless.ParticipantKit;
 
 namespace Serverless.Functions.Participants;

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
-using Serverless.Functions.Hosting;
 using Serverless.ParticipantKit;
 
 namespace Serverless.Functions.Participants;

@@ -1,7 +1,7 @@
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Functions.Coordination;
-using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 
 namespace Serverless.Functions.Retention;
 

@@ -1,6 +1,7 @@
 using System.Reflection;
 using OpenTelemetry.Metrics;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;
 using Serverless.LocalHost.Http;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.LocalHost.Apps;
 using Serverless.LocalHost.Tests.Catalog;
 

@@ -1,4 +1,5 @@
 using Microsoft.Azure.Functions.Worker;
+using Serverless.Functions.Settings;
 using Serverless.LocalHost.Catalog;
 
 namespace Serverless.LocalHost.Tests.Catalog;
@@ -123,7 +124,7 @@ public sealed class FunctionCatalogTests
     [Fact]
     public void Load_OfTheApp_ServesEveryFunctionItDeclares()
     {
-        var functions = FunctionCatalog.Load(typeof(Serverless.Functions.Hosting.TransactionsSettings).Assembly);
+        var functions = FunctionCatalog.Load(typeof(Serverless.Functions.Settings.TransactionsSettings).Assembly);
 
         Assert.Contains(functions, f => f is { Name: "TwoPhaseCommit", Trigger: TriggerKind.Orchestration });
         Assert.Equal(functions.Select(f => f.Name).Order(StringComparer.Ordinal), functions.Select(f => f.Name));
@@ -132,7 +133,7 @@ public sealed class FunctionCatalogTests
     [Fact]
     public void Load_OfTheAppAndAnotherAssembly_ServesBothAndRefusesANameTheyShare()
     {
-        var app = typeof(Serverless.Functions.Hosting.TransactionsSettings).Assembly;
+        var app = typeof(Serverless.Functions.Settings.TransactionsSettings).Assembly;
 
         var functions = FunctionCatalog.Load(app, new FixtureAssembly(typeof(ServableFunctions)));
 

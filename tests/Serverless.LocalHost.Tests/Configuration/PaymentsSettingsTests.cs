@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.LocalHost;
 
 namespace Serverless.LocalHost.Tests.Configuration;

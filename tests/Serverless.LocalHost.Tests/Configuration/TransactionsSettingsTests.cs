@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Configuration;
 using Serverless.Core.Messaging;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 
 namespace Serverless.LocalHost.Tests.Configuration;
 

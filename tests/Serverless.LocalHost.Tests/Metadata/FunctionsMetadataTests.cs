@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.LocalHost.Catalog;
 
 namespace Serverless.LocalHost.Tests.Metadata;

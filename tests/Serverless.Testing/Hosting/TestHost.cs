@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Functions.Coordination;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.LocalHost;
 

@@ -1,9 +1,9 @@
-using Serverless.Core.Messaging;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
-using Serverless.Functions.Api;
+using Serverless.Functions.Http;
 using Serverless.Functions.Storage;
 using Serverless.ParticipantKit;
 using Serverless.Participants.Samples;

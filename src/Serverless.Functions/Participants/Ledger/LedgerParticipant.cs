@@ -1,13 +1,12 @@
-using Serverless.Core.Messaging;
+using LedgerDatabase = Serverless.Participants.MySql.LedgerParticipant;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Serverless.Functions.Api;
-using Serverless.Functions.Hosting;
-using Serverless.Functions.Storage;
+using Serverless.Core.Messaging;
+using Serverless.Functions.Http;
+using Serverless.Functions.Settings;
 using Serverless.ParticipantKit;
-using LedgerDatabase = Serverless.Participants.MySql.LedgerParticipant;
 
 namespace Serverless.Functions.Participants.Ledger;
 

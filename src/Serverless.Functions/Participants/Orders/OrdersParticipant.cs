@@ -1,15 +1,14 @@
-using Serverless.Core.Messaging;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Serverless.Functions.Api;
-using Serverless.Functions.Hosting;
-using Serverless.Functions.Storage;
+using OrdersDatabase = Serverless.Participants.Postgres.OrdersParticipant;
+using Serverless.Core.Messaging;
+using Serverless.Functions.Http;
+using Serverless.Functions.Settings;
 using Serverless.ParticipantKit;
 using Serverless.Participants.Tables;
-using OrdersDatabase = Serverless.Participants.Postgres.OrdersParticipant;
 
 namespace Serverless.Functions.Participants.Orders;
 

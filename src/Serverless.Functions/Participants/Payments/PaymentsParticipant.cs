@@ -1,5 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
-using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.Participants.Payments;
 
 namespace Serverless.Functions.Participants.Payments;

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Functions.Faults;
 
-namespace Serverless.Functions.Coordination;
+namespace Serverless.Functions.Messaging;
 
 /// <summary>
 /// Turns a participant's reply into its orchestration's event: a vote into <see cref="TransactionEvents.Vote"/>, an

@@ -4,7 +4,7 @@ using Serverless.Core.Messaging;
 using Serverless.Core.Protocol;
 using Serverless.ParticipantKit;
 
-namespace Serverless.Functions.Hosting;
+namespace Serverless.Functions.Participants;
 
 /// <summary>
 /// A participant a transaction may name that is not run inside this app, as settings describe it: reached through its inbox

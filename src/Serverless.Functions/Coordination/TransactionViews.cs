@@ -1,9 +1,8 @@
 using System.Text.Json;
 using Microsoft.DurableTask.Client;
 using Serverless.Core.Protocol;
-using Serverless.Functions.Coordination;
 
-namespace Serverless.Functions.Api;
+namespace Serverless.Functions.Coordination;
 
 /// <summary>
 /// What a transaction's instance shows, for every read of the API (a status read, a listing, the answer to a waiting start):

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 
-namespace Serverless.Functions.Hosting;
+namespace Serverless.Functions.Settings;
 
 /// <summary>How the app reads a setting's value: trimmed, empty as unset, and a value out of its range refused with the setting's name.</summary>
 internal static class SettingValues

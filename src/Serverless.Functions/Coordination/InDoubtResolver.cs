@@ -3,10 +3,8 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
-using Serverless.Functions.Coordination;
-using Serverless.Functions.Hosting;
 
-namespace Serverless.Functions.Participants;
+namespace Serverless.Functions.Coordination;
 
 /// <summary>
 /// The one in-doubt resolver of every participant: tells a participant holding a prepared branch what became of its

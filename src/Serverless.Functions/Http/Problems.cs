@@ -3,7 +3,7 @@ using System.Text.Unicode;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 
-namespace Serverless.Functions.Api;
+namespace Serverless.Functions.Http;
 
 /// <summary>RFC 9457 problem documents, and the bounded JSON body reader every route uses.</summary>
 public static class Problems
@@ -45,6 +45,15 @@ public static class Problems
         }
     }
 
+    /// <summary>Deepest JSON nesting accepted in a request body.</summary>
+    public const int MaxBodyDepth = 32;
+
+    /// <summary>
+    /// How request bodies are parsed: at most <see cref="MaxBodyDepth"/> deep, and no object may name a property twice
+    /// (parsers disagree on which one wins, so such a body means two different things to two readers).
+    /// </summary>
+    private static readonly JsonDocumentOptions BodyOptions = new() { MaxDepth = MaxBodyDepth, AllowDuplicateProperties = false };
+
     /// <summary>
     /// Reads the body as JSON with a size and depth limit. Returns the document, or a 400 (malformed, not UTF-8,
     /// not valid Unicode), 413 (too large) or 415 (a content type that is not JSON) problem; nothing is read past the limit.
@@ -56,7 +65,7 @@ public static class Problems
     /// handler meets it later as an exception.
     /// </remarks>
     public static async Task<(JsonDocument? Document, ProblemHttpResult? Problem)> ReadJsonBodyAsync(
-        HttpRequest request, int maxBytes, JsonDocumentOptions options, CancellationToken cancellationToken)
+        HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (UnsupportedContentType(request.ContentType) is { } unsupported)
@@ -112,7 +121,7 @@ public static class Problems
         JsonDocument? document = null;
         try
         {
-            document = JsonDocument.Parse(bytes, options);
+            document = JsonDocument.Parse(bytes, BodyOptions);
             if (FindUnreadableString(document.RootElement, "$") is { } path)
             {
                 document.Dispose();

@@ -1,9 +1,8 @@
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Functions.Coordination;
-using Serverless.Functions.Hosting;
 using Serverless.Functions.Storage;
 
-namespace Serverless.Functions.Api;
+namespace Serverless.Functions.Hosting;
 
 /// <summary>
 /// <c>GET /api/health</c> (no key needed): 200 when storage answers within a few seconds and the app's tables exist

@@ -1,10 +1,9 @@
 using Azure;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Serverless.Functions.Hosting;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 
-namespace Serverless.Functions.Api;
+namespace Serverless.Functions.Http;
 
 /// <summary>
 /// Runs an HTTP function's handler within the request budget (<see cref="TransactionsSettings.RequestTimeoutSeconds"/>, plus a

@@ -1,11 +1,10 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Serverless.Core.Messaging;
 using Serverless.ParticipantKit;
 
-namespace Serverless.Functions.Hosting;
+namespace Serverless.Functions.Settings;
 
 /// <summary>The app's settings: Functions app settings (<c>local.settings.json</c> <c>Values</c> locally), read once at start.</summary>
 public sealed record TransactionsSettings

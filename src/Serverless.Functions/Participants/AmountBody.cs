@@ -1,7 +1,8 @@
 using System.Text.Json;
+using Serverless.Functions.Http;
 using Serverless.Participants.Tables;
 
-namespace Serverless.Functions.Api;
+namespace Serverless.Functions.Participants;
 
 /// <summary>The body of the sample participants' seeding routes: <c>{"field": n}</c>, n a whole number from 0 to 10^15.</summary>
 public static class AmountBody
@@ -17,7 +18,7 @@ public static class AmountBody
             errors["id"] = ["Must be 1-64 letters, digits, '-', '_' or '.'."];
         }
 
-        var (body, problem) = await Problems.ReadJsonBodyAsync(request, 4096, StartRequestParser.DocumentOptions, cancellationToken);
+        var (body, problem) = await Problems.ReadJsonBodyAsync(request, 4096, cancellationToken);
         if (problem is not null)
         {
             return (0, problem);

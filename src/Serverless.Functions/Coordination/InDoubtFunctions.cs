@@ -3,13 +3,13 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Messaging;
 using Serverless.Core.Participants;
-using Serverless.Functions.Coordination;
-using Serverless.Functions.Hosting;
-using Serverless.ParticipantKit;
+using Serverless.Functions.Messaging;
+using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;
+using Serverless.ParticipantKit;
 
-namespace Serverless.Functions.Participants;
+namespace Serverless.Functions.Coordination;
 
 /// <summary>
 /// In-doubt resolution for the participants this app runs, on <c>TRANSACTIONS_IN_DOUBT_SCHEDULE</c> (a CRON schedule):
