@@ -139,9 +139,7 @@ public sealed class ParticipantInbox(
     private async Task<ProtocolMessage> FinishOnePhaseAsync(
         string participant, IResourceManager resourceManager, ProtocolMessage command, ProtocolMessage vote, IDecisionRecords records, CancellationToken cancellationToken)
     {
-        var proposed = vote.Vote == Vote.No
-            ? new DecisionRecord(Decision.Abort, Coordinator.NoVoteReason(participant, vote.Reason), time.GetUtcNow(), [vote.Vote])
-            : new DecisionRecord(Decision.Commit, null, time.GetUtcNow(), [vote.Vote]);
+        var proposed = Coordinator.DecideOnePhase(command.TransactionId, participant, vote.Vote!.Value, vote.Reason, time.GetUtcNow());
         var recorded = await records.RecordAsync(command.TransactionId, proposed, cancellationToken);
         BranchOutcome? outcome = null;
         if (vote.Vote == Vote.Yes)

@@ -5,6 +5,20 @@ namespace Serverless.Core.Protocol;
 /// <summary>The decision and phase 2: what a decided transaction owes, when it is complete, and the step helpers.</summary>
 public static partial class Coordinator
 {
+    /// <summary>
+    /// The decision of a transaction whose only branch voted <paramref name="vote"/> (the one-phase optimisation: the
+    /// participant records it itself): the coordinator's own rule applied to that one vote, so that no participant keeps a
+    /// copy of it. Yes or ReadOnly commits; No aborts, with the reason a vote No gives.
+    /// </summary>
+    public static DecisionRecord DecideOnePhase(string transactionId, string participant, Vote vote, string? reason, DateTimeOffset now)
+    {
+        var state = TransactionState.Create(transactionId, [(participant, "{}")], now, TimeSpan.FromSeconds(1));
+        var step = Apply(state, new VoteCast(0, vote, reason, participant), now, OnePhaseOptions);
+        return DecisionRecord.Of(step.State);
+    }
+
+    private static readonly CoordinatorOptions OnePhaseOptions = new();
+
     private static CoordinatorStep Decide(TransactionState state, Decision decision, string? reason, DateTimeOffset now, CoordinatorOptions options)
     {
         var decided = state with

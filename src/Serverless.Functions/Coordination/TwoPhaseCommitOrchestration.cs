@@ -3,10 +3,8 @@ using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using NonDeterministicOrchestrationException = DurableTask.Core.Exceptions.NonDeterministicOrchestrationException;
 using Serverless.Core.Messaging;
-using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 using Serverless.Functions.Messaging;
-using Serverless.Functions.Participants;
 using Serverless.Functions.Telemetry;
 using SessionAbortedException = DurableTask.Core.Exceptions.SessionAbortedException;
 
@@ -124,6 +122,7 @@ public sealed partial class TwoPhaseCommitOrchestration
         _ => null,
     };
 
+    /// <summary>The protocol's script: fan out the prepares; wait for the votes, the deadline or an abort, and decide; carry out phase 2 until every branch acknowledged.</summary>
     private async Task<TransactionView> RunTransactionAsync()
     {
         _logger.TransactionStarted(_state.Id, _state.Branches.Length, _state.Deadline);
@@ -133,57 +132,22 @@ public sealed partial class TwoPhaseCommitOrchestration
         _abort = _context.WaitForExternalEvent<AbortEvent>(TransactionEvents.Abort);
         if (_request!.Finishing is { } ended)
         {
+            // A run that finishes an ended one: the recorded decision, or presumed abort, and its phase 2.
             await FinishEndedRunAsync(ended);
         }
         else
         {
             ArmDeadline();
             Execute(Coordinator.Start(_state, _options));
+            while (_state.Decision is null && !_state.Status.IsTerminal())
+            {
+                await NextAsync();
+            }
         }
 
         while (!_state.Status.IsTerminal())
         {
-            ArmRetryIfDue();
-            var fired = await Task.WhenAny(Pending());
-            await ApplyOverdueTimerAsync(fired);
-
-            if (fired == _vote)
-            {
-                var vote = await _vote;
-                _vote = _context.WaitForExternalEvent<VoteEvent>(TransactionEvents.Vote);
-                await OnVoteAsync(vote);
-            }
-            else if (fired == _ack)
-            {
-                var ack = await _ack;
-                _ack = _context.WaitForExternalEvent<AckEvent>(TransactionEvents.Ack);
-                await OnAckAsync(ack);
-            }
-            else if (fired == _abort)
-            {
-                var abort = await _abort;
-                _abort = _context.WaitForExternalEvent<AbortEvent>(TransactionEvents.Abort);
-                await ApplyAsync(new AbortRequested(abort.Reason));
-            }
-            else if (fired == _deadline)
-            {
-                _deadline = null;
-                await ApplyAsync(new VoteDeadlinePassed());
-            }
-            else if (fired == _sagaLimit)
-            {
-                _sagaLimit = null;
-                await ApplyAsync(new SagaPhaseTimeLimitPassed());
-            }
-            else if (fired == _retry)
-            {
-                _retry = null;
-                await ApplyAsync(new Phase2RetryDue(_retryAttempt));
-            }
-            else
-            {
-                await OnActivityCompletedAsync(fired);
-            }
+            await NextAsync();
         }
 
         CancelTimers();
@@ -194,6 +158,55 @@ public sealed partial class TwoPhaseCommitOrchestration
         }
 
         return TransactionView.From(_state, _request?.SagaNonce);
+    }
+
+    /// <summary>
+    /// Waits for whichever comes first of what the run waits for (a vote, an acknowledgement or an abort as an event, a branch
+    /// activity's result, a durable timer) and applies it; the decision is taken in <see cref="ApplyAsync"/> when it is due.
+    /// </summary>
+    private async Task NextAsync()
+    {
+        ArmRetryIfDue();
+        var fired = await Task.WhenAny(Pending());
+        await ApplyOverdueTimerAsync(fired);
+
+        if (fired == _vote)
+        {
+            var vote = await _vote;
+            _vote = _context.WaitForExternalEvent<VoteEvent>(TransactionEvents.Vote);
+            await OnVoteAsync(vote);
+        }
+        else if (fired == _ack)
+        {
+            var ack = await _ack;
+            _ack = _context.WaitForExternalEvent<AckEvent>(TransactionEvents.Ack);
+            await OnAckAsync(ack);
+        }
+        else if (fired == _abort)
+        {
+            var abort = await _abort;
+            _abort = _context.WaitForExternalEvent<AbortEvent>(TransactionEvents.Abort);
+            await ApplyAsync(new AbortRequested(abort.Reason));
+        }
+        else if (fired == _deadline)
+        {
+            _deadline = null;
+            await ApplyAsync(new VoteDeadlinePassed());
+        }
+        else if (fired == _sagaLimit)
+        {
+            _sagaLimit = null;
+            await ApplyAsync(new SagaPhaseTimeLimitPassed());
+        }
+        else if (fired == _retry)
+        {
+            _retry = null;
+            await ApplyAsync(new Phase2RetryDue(_retryAttempt));
+        }
+        else
+        {
+            await OnActivityCompletedAsync(fired);
+        }
     }
 
     private IEnumerable<Task> Pending()
@@ -261,59 +274,6 @@ public sealed partial class TwoPhaseCommitOrchestration
             }
         }
     }
-
-    /// <summary>Carries out the coordinator's commands: branch activities are scheduled (not awaited), timers set.</summary>
-    private void Execute(ImmutableArray<CoordinatorCommand> commands)
-    {
-        foreach (var command in commands)
-        {
-            switch (command)
-            {
-                case SendPrepare p:
-                    var prepare = Command(MessageKind.Prepare, p.Branch) with { OnePhase = _state.Branches.Length == 1 };
-                    _activities.Add(new BranchActivity(p.Branch, _context.CallActivityAsync<VoteEvent?>(nameof(TwoPhaseCommitFunctions.Prepare), prepare, ActivityRetries)));
-                    break;
-                case RunSagaAction a:
-                    var action = Command(MessageKind.Prepare, a.Branch);
-                    _activities.Add(new BranchActivity(a.Branch, _context.CallActivityAsync<VoteEvent?>(nameof(TwoPhaseCommitFunctions.SagaAction), action, ActivityRetries)));
-                    break;
-                case SendCommit or SendRollback:
-                    SchedulePhase2(Phase2([command])[0], DecisionRecord.Of(_state));
-                    break;
-                case SchedulePhase2Retry r when _retry is null:
-                    _retryAttempt = r.Attempt;
-                    _retryDue = Now.UtcDateTime + r.Delay;
-                    break;
-                case ScheduleVoteDeadline:
-                    ArmDeadline();
-                    break;
-                case ScheduleSagaPhaseLimit l:
-                    ArmSagaPhaseLimit(l.Due);
-                    break;
-            }
-        }
-    }
-
-    private Task<Phase2Result> SchedulePhase2(BranchCommand command, DecisionRecord proposed)
-    {
-        var activity = command.Kind == MessageKind.Commit ? nameof(TwoPhaseCommitFunctions.Commit)
-            : _state.Branches[command.Branch].IsSaga ? nameof(TwoPhaseCommitFunctions.Compensate)
-            : nameof(TwoPhaseCommitFunctions.Rollback);
-        var task = _context.CallActivityAsync<Phase2Result>(activity, new Phase2Input(proposed, command), ActivityRetries);
-        _activities.Add(new BranchActivity(command.Branch, task));
-        return task;
-    }
-
-    private List<BranchCommand> Phase2(ImmutableArray<CoordinatorCommand> commands) =>
-        [.. commands.Where(IsPhase2).Select(c => c is SendCommit commit ? Command(MessageKind.Commit, commit.Branch) : Command(MessageKind.Rollback, ((SendRollback)c).Branch))];
-
-    private BranchCommand Command(MessageKind kind, int branch)
-    {
-        var b = _state.Branches[branch];
-        return new BranchCommand(_state.Id, kind, b.Index, b.Participant, b.Operation, Key: b.IsSaga ? SagaKeys.Of(_state.Id, b.Index, _request?.SagaNonce) : null);
-    }
-
-    private static bool IsPhase2(CoordinatorCommand command) => command is SendCommit or SendRollback;
 
     private void Publish() => _context.SetCustomStatus(TransactionView.From(_state, _request?.SagaNonce));
 }

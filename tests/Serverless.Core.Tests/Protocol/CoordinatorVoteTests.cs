@@ -259,3 +259,24 @@ public sealed class CoordinatorVoteTests
         Assert.Empty(step.State.Apply(new Phase2RetryDue(1)).Commands);
     }
 }
+
+/// <summary>The one-phase decision a participant records itself is the coordinator's rule for a one-branch transaction, not a copy.</summary>
+public sealed class CoordinatorOnePhaseTests
+{
+    [Theory]
+    [InlineData(Vote.Yes, null, Decision.Commit, null)]
+    [InlineData(Vote.ReadOnly, null, Decision.Commit, null)]
+    [InlineData(Vote.No, "insufficient funds in 'alice'", Decision.Abort, "participant 'bank' voted No: insufficient funds in 'alice'")]
+    [InlineData(Vote.No, null, Decision.Abort, "participant 'bank' voted No")]
+    public void TheOnlyBranchsVote_DecidesAsTheCoordinatorDecidesAOneBranchTransaction(Vote vote, string? reason, Decision decision, string? recordedReason)
+    {
+        var record = Coordinator.DecideOnePhase("tx-1", "bank", vote, reason, Now);
+        var orchestrated = DecisionRecord.Of(New("bank").Apply(new VoteCast(0, vote, reason, "bank"), Now).State);
+
+        Assert.Equal(decision, record.Decision);
+        Assert.Equal(recordedReason, record.Reason);
+        Assert.Equal(Now, record.DecidedAt);
+        Assert.Equal([vote], record.Votes.AsEnumerable());
+        Assert.Equal((orchestrated.Decision, orchestrated.Reason), (record.Decision, record.Reason));
+    }
+}
