@@ -46,6 +46,10 @@ public sealed class TransactionFlowTests(HostFixture fixture) : IClassFixture<Ho
         Assert.Equal((70, 0), await Host.GetAccountAsync(alice));
         Assert.Equal((35, 0), await Host.GetAccountAsync(bob));
         Assert.Equal(doc.ToString(), (await Host.GetStatusAsync(id)).ToString());
+
+        // The document's fields, in order: DESIGN.md's, then the additions (a branch's kind and heuristic, the deadline).
+        Assert.Equal(["id", "status", "decision", "reason", "createdAt", "decidedAt", "completedAt", "participants", "deadline"], doc.EnumerateObject().Select(p => p.Name));
+        Assert.All(branches, b => Assert.Equal(["participant", "vote", "reason", "outcome", "kind", "heuristic"], b.EnumerateObject().Select(p => p.Name)));
     }
 
     [Fact]

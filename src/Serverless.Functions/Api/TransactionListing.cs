@@ -69,7 +69,7 @@ public sealed class TransactionListing(TransactionsSettings settings, Transactio
             FetchInputsAndOutputs = true,
         };
 
-        var items = new List<StatusDocument>();
+        var items = new List<TransactionView>();
         for (var queries = 0; queries < MaxQueriesPerPage && items.Count < top; queries++)
         {
             Page<OrchestrationMetadata>? page;
@@ -88,7 +88,7 @@ public sealed class TransactionListing(TransactionsSettings settings, Transactio
                     && await views.ViewOfAsync(instance, cancellationToken) is { } view
                     && (status is null || view.Status == status.ToString()))
                 {
-                    items.Add(StatusDocument.From(instance.InstanceId, view));
+                    items.Add(view);
                 }
             }
 

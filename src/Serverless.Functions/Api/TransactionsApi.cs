@@ -163,7 +163,7 @@ public sealed class TransactionsApi(
     {
         ArgumentNullException.ThrowIfNull(client);
         var instance = Identifiers.IsValidTransactionId(id) ? await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken) : null;
-        return instance is null || await views.ViewOfAsync(instance, cancellationToken) is not { } view ? Problems.NotFound(id) : TypedResults.Ok(StatusDocument.From(id, view));
+        return instance is null || await views.ViewOfAsync(instance, cancellationToken) is not { } view ? Problems.NotFound(id) : TypedResults.Ok(view);
     }
 
     public async Task<IResult> AbortAsync(string id, HttpRequest request, DurableTaskClient client, CancellationToken cancellationToken)
@@ -205,18 +205,18 @@ public sealed class TransactionsApi(
             view = view with { Status = nameof(TransactionStatus.Aborting), Decision = nameof(Decision.Abort), Reason = recorded.Reason, DecidedAt = recorded.DecidedAt };
         }
 
-        return TypedResults.Accepted(Links(request, id).StatusQueryGetUri, StatusDocument.From(id, view));
+        return TypedResults.Accepted(Links(request, id).StatusQueryGetUri, view);
     }
 
     /// <summary>The status document once the transaction's orchestration completed, or null if it did not within <paramref name="wait"/>.</summary>
-    private async Task<StatusDocument?> WaitForEndAsync(DurableTaskClient client, string id, TimeSpan wait, CancellationToken cancellationToken)
+    private async Task<TransactionView?> WaitForEndAsync(DurableTaskClient client, string id, TimeSpan wait, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(wait);
         try
         {
             var instance = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
-            return await views.ViewOfAsync(instance, cancellationToken) is { IsTerminal: true } view ? StatusDocument.From(id, view) : null;
+            return await views.ViewOfAsync(instance, cancellationToken) is { IsTerminal: true } view ? view : null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

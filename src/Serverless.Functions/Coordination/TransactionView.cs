@@ -1,25 +1,30 @@
+using System.Text.Json.Serialization;
 using Serverless.Core.Participants;
 using Serverless.Core.Protocol;
 
 namespace Serverless.Functions.Coordination;
 
 /// <summary>
-/// What the orchestration publishes as its custom status after every change (and returns as its output): everything the
-/// status document shows, so that reading a transaction is one instance read. Operations are left out (they can be large).
+/// The status document of DESIGN.md, as the orchestration publishes it as its custom status after every change (and returns
+/// as its output), so that reading a transaction is one instance read, and as the API answers it. Operations are left out
+/// (they can be large). An addition to DESIGN.md's document: <see cref="Deadline"/> (the vote deadline: <c>createdAt</c> +
+/// the request's <c>timeoutSeconds</c>), which lets a reader such as the dashboard tell a transaction stuck past it.
 /// </summary>
 public sealed record TransactionView(
+    string Id,
     string Status,
     string? Decision,
     string? Reason,
     DateTimeOffset CreatedAt,
-    DateTimeOffset Deadline,
     DateTimeOffset? DecidedAt,
     DateTimeOffset? CompletedAt,
-    IReadOnlyList<BranchView> Participants)
+    IReadOnlyList<BranchView> Participants,
+    DateTimeOffset Deadline)
 {
     /// <summary>Longest reason kept; a participant's reason is free text.</summary>
     public const int MaxReasonLength = 512;
 
+    [JsonIgnore]
     public bool IsTerminal => Status is nameof(TransactionStatus.Committed) or nameof(TransactionStatus.Aborted);
 
     /// <param name="state">The transaction's state.</param>
@@ -28,15 +33,16 @@ public sealed record TransactionView(
     {
         ArgumentNullException.ThrowIfNull(state);
         return new TransactionView(
+            state.Id,
             state.Status.ToString(),
             state.Decision?.ToString(),
             Truncate(state.Reason),
             state.CreatedAt,
-            state.Deadline,
             state.DecidedAt,
             state.CompletedAt,
             [.. state.Branches.Select(b => new BranchView(
-                b.Participant, b.Vote?.ToString(), Truncate(b.Reason), b.Outcome?.ToString(), b.Kind.ToApiName(), Truncate(b.Heuristic), KeyOf(state.Id, b.Index, b.Kind, sagaNonce)))]);
+                b.Participant, b.Vote?.ToString(), Truncate(b.Reason), b.Outcome?.ToString(), b.Kind.ToApiName(), Truncate(b.Heuristic), KeyOf(state.Id, b.Index, b.Kind, sagaNonce)))],
+            state.Deadline);
     }
 
     /// <summary>The view of a transaction whose orchestration has not run yet: preparing, nothing known.</summary>
@@ -44,8 +50,9 @@ public sealed record TransactionView(
     {
         ArgumentNullException.ThrowIfNull(request);
         return new TransactionView(
-            nameof(TransactionStatus.Preparing), null, null, request.CreatedAt, request.Deadline, null, null,
-            [.. request.Branches.Select((b, i) => new BranchView(b.Participant, null, null, null, b.Kind.ToApiName(), null, KeyOf(request.Id, i, b.Kind, request.SagaNonce)))]);
+            request.Id, nameof(TransactionStatus.Preparing), null, null, request.CreatedAt, null, null,
+            [.. request.Branches.Select((b, i) => new BranchView(b.Participant, null, null, null, b.Kind.ToApiName(), null, KeyOf(request.Id, i, b.Kind, request.SagaNonce)))],
+            request.Deadline);
     }
 
     private static string? KeyOf(string id, int branch, BranchKind kind, string? nonce) => kind == BranchKind.Saga ? SagaKeys.Of(id, branch, nonce) : null;
@@ -54,8 +61,11 @@ public sealed record TransactionView(
 }
 
 /// <summary>
-/// One branch in <see cref="TransactionView"/>, in request order: its kind (<c>2pc</c>, <c>tcc</c>, <c>saga</c>) and, while a
-/// saga compensation keeps failing, the heuristic outcome; for a saga branch, the idempotency key its action and
-/// compensation use at the outside service.
+/// One branch in the status document, in request order. Additions to DESIGN.md's document: <see cref="Kind"/> (<c>2pc</c>,
+/// <c>tcc</c>, <c>saga</c>; a saga branch's vote is its action's result, its outcome <c>RolledBack</c> once compensated) and
+/// <see cref="Heuristic"/>, set while the compensation of a saga branch keeps failing (its action's effect remains), and for a
+/// saga branch only <see cref="Key"/>, the idempotency key its action and compensation use at the outside service.
 /// </summary>
-public sealed record BranchView(string Participant, string? Vote, string? Reason, string? Outcome, string Kind = "2pc", string? Heuristic = null, string? Key = null);
+public sealed record BranchView(
+    string Participant, string? Vote, string? Reason, string? Outcome, string Kind = "2pc", string? Heuristic = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key = null);

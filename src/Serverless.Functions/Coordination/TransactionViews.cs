@@ -28,7 +28,8 @@ public sealed class TransactionViews(DecisionStore decisions)
     public async Task<TransactionView?> ViewOfAsync(OrchestrationMetadata instance, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(instance);
-        var view = Published(instance);
+        // A status published before the document carried its id has none.
+        var view = Published(instance) is { } published ? published with { Id = instance.InstanceId } : null;
         if (view is { Decision: null } && !EndedWithoutOutcome.Contains(instance.RuntimeStatus))
         {
             // Recorded, but not yet published: the orchestration has not run since (its messages may be leased by a process
@@ -41,7 +42,7 @@ public sealed class TransactionViews(DecisionStore decisions)
             return view;
         }
 
-        view ??= new TransactionView(nameof(TransactionStatus.Preparing), null, null, instance.CreatedAt, instance.CreatedAt, null, null, []);
+        view ??= new TransactionView(instance.InstanceId, nameof(TransactionStatus.Preparing), null, null, instance.CreatedAt, null, null, [], instance.CreatedAt);
         var ended = instance.RuntimeStatus == OrchestrationRuntimeStatus.Failed
             ? $"the orchestration failed ({(instance.FailureDetails is { } f ? $"{f.ErrorType}: {f.ErrorMessage}" : instance.SerializedOutput)})"
             : $"the orchestration was {instance.RuntimeStatus.ToString().ToLowerInvariant()}";
