@@ -75,6 +75,8 @@ public sealed class PurgedInstanceTests(PurgedInstanceTests.Fixture fixture) : I
         Assert.Equal(100, await Payments.BalanceAsync(hangingCard));
 
         // Ended with its outcome: the next pass deletes the begin record and starts nothing.
+        await Eventually.WaitAsync(
+            async () => (await Host.Durable().GetInstanceAsync(id))?.RuntimeStatus == OrchestrationRuntimeStatus.Completed, Wait, "the finishing run completed");
         Assert.NotNull(await BeginRecordAsync(id));
         Assert.Equal(0, await PassAsync());
         Assert.Null(await BeginRecordAsync(id));

@@ -26,7 +26,7 @@ public sealed class InDoubtHostFixture : LoggedHostFixture
         ["TRANSACTIONS_IN_DOUBT_SECONDS"] = "1",
 
         ["TRANSACTIONS_PHASE2_RETRY_SECONDS"] = "3600",
-        ["Logging:LogLevel:Serverless.Functions.Participants"] = "Information",
+        ["Logging:LogLevel:Serverless.Functions.Coordination"] = "Information",
     };
 }
 
