@@ -31,54 +31,54 @@ public sealed class InDoubtResolver(DecisionStore decisions, TransactionClaims c
             return recorded;
         }
 
+        var now = time.GetUtcNow();
         var instance = await client.GetInstanceAsync(branch.TransactionId, getInputsAndOutputs: true, cancellationToken);
-        string? presumed = null;
-        if (instance is null)
+        var (known, deadline, purgedAt) = instance switch
         {
-            switch (await claims.GetAsync(branch.TransactionId, cancellationToken))
-            {
-                case null:
-                    // Nobody started it: its id is claimed for this presumption, so that no later start can take the id and
-                    // meet this answer (I9). Should a start claim it first, it is that start's transaction: wait for it.
-                    if (!await claims.TryClaimForPresumedAbortAsync(branch.TransactionId, time.GetUtcNow(), cancellationToken))
-                    {
-                        return null;
-                    }
+            null => await WithoutInstanceAsync(branch.TransactionId, now, cancellationToken),
+            { IsCompleted: true } => (UndecidedTransaction.Ended, (DateTimeOffset?)null, (DateTimeOffset?)null),
+            _ => (UndecidedTransaction.Running, ReadInput(instance)?.Deadline, null),
+        };
 
-                    presumed = "presumed abort: the coordinator has no record of the transaction";
-                    break;
-                case { IsPurged: true } tombstone:
-                    // It ended (every branch acknowledged) and was purged: nothing of it is prepared any more, and nothing is
-                    // recorded for it again.
-                    logger.PresumedAbort(branch.TransactionId, participant, branch.Branch, "the transaction ended and was purged; answered Abort without recording");
-                    return new DecisionRecord(Decision.Abort, $"presumed abort: the transaction ended and was purged at {tombstone.PurgedAt:o}", time.GetUtcNow(), []);
-                case { IsPresumedAbort: true }:
-                    presumed = "presumed abort: the coordinator has no record of the transaction";
-                    break;
-                case { } claimed when time.GetUtcNow() > claimed.Deadline:
-                    presumed = $"presumed abort: its start claimed it, but no orchestration runs it, and its vote deadline passed at {claimed.Deadline:o}";
-                    break;
-                default:
-                    // Claimed by a start that has not scheduled it yet: it may still decide.
-                    return null;
-            }
-        }
-        else if (instance.IsCompleted)
-        {
-            presumed = $"presumed abort: the orchestration ended {instance.RuntimeStatus} without a decision";
-        }
-        else if (ReadInput(instance) is { } request && time.GetUtcNow() > request.Deadline)
-        {
-            presumed = $"presumed abort: the vote deadline passed at {request.Deadline:o} and no decision followed";
-        }
-
-        if (presumed is null)
+        // The rule is the core's (presumed abort, I4): null while the transaction may still decide (I3).
+        if (PresumedAbort.Reason(known, now, deadline, instance?.RuntimeStatus.ToString(), purgedAt) is not { } presumed)
         {
             return null;
         }
 
+        if (!PresumedAbort.IsRecorded(known))
+        {
+            // It ended (every branch acknowledged) and was purged: nothing of it is prepared any more, and nothing is
+            // recorded for it again.
+            logger.PresumedAbort(branch.TransactionId, participant, branch.Branch, "the transaction ended and was purged; answered Abort without recording");
+            return new DecisionRecord(Decision.Abort, presumed, now, []);
+        }
+
         logger.PresumedAbort(branch.TransactionId, participant, branch.Branch, presumed);
-        return await decisions.RecordAsync(branch.TransactionId, new DecisionRecord(Decision.Abort, presumed, time.GetUtcNow(), []), cancellationToken);
+        return await decisions.RecordAsync(branch.TransactionId, new DecisionRecord(Decision.Abort, presumed, now, []), cancellationToken);
+    }
+
+    /// <summary>
+    /// What the claim of a transaction with no instance tells. An id nobody claimed is claimed here for the presumption, so
+    /// that no later start can take the id and meet this answer (I9); should a start claim it first, it is that start's.
+    /// </summary>
+    private async Task<(UndecidedTransaction Known, DateTimeOffset? Deadline, DateTimeOffset? PurgedAt)> WithoutInstanceAsync(
+        string transactionId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var claim = await claims.GetAsync(transactionId, cancellationToken);
+        if (claim is null && await claims.TryClaimForPresumedAbortAsync(transactionId, now, cancellationToken))
+        {
+            return (UndecidedTransaction.NeverStarted, null, null);
+        }
+
+        claim ??= await claims.GetAsync(transactionId, cancellationToken);
+        return claim switch
+        {
+            null => (UndecidedTransaction.ClaimedByAStart, null, null),
+            { IsPurged: true } => (UndecidedTransaction.Purged, null, claim.PurgedAt),
+            { IsPresumedAbort: true } => (UndecidedTransaction.TakenByPresumedAbort, null, null),
+            _ => (UndecidedTransaction.ClaimedByAStart, claim.Deadline, null),
+        };
     }
 
     /// <summary>
