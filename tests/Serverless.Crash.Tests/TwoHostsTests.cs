@@ -14,7 +14,12 @@ namespace Serverless.Crash.Tests;
 public sealed partial class TwoHostsTests(HostFixture fixture, ITestOutputHelper output) : IClassFixture<HostFixture>
 {
     private const int TransferCount = 100;
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// The budget of the starts, and of the transfers' ends: well under 90 s alone; under the full suite's load, with starts
+    /// answered 429 and sent again after their Retry-After (up to 10 s) while the engine is behind, more than 90 s was seen.
+    /// </summary>
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180);
 
     [Fact]
     public async Task TwoHostsOnOneStorage_DecideEveryTransactionExactlyOnceAndShareTheWork()
