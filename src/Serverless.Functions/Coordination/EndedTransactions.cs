@@ -16,8 +16,8 @@ namespace Serverless.Functions.Coordination;
 /// An instance an operator purged before its transaction ended (before this pass could start it again) is "gone": a
 /// transaction with a branch only the coordinator can finish (saga, HTTP) is then started again from its begin record
 /// (<see cref="BeginRecords"/>) once its vote deadline passed; the begin records of transactions that ended with their
-/// outcome are deleted here. A run ended this way is started again at once: with in-doubt resolution's schedule, its branches are all told within the
-/// bound of I7 once their services answer. An input that no run can read (a poison input, which the ended run already
+/// outcome are deleted here. A run ended this way is started again at once: with in-doubt resolution's schedule, its
+/// branches are all told within the bound of I7 once their services answer. An input that no run can read (a poison input, which the ended run already
 /// recorded Abort for, before sending anything) is left as it is and logged. Safe in several processes at once: starting
 /// the run again is refused for an instance that is running already.
 /// </remarks>
