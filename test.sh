@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: installs the pinned Azurite (npm ci), Chromium, and
 # throwaway PostgreSQL and MariaDB servers, builds Serverless.sln, runs every test project under
-# tests/ (in two lanes, see below), and prints the totals as the very last line:
+# tests/ (in three lanes, see below), and prints the totals as the very last line:
 #   N passed, N failed
 # (skipped tests, if any, are counted on the line before).
 # Exits non-zero when the build fails, a test project fails to run, a test fails, or no test ran.
@@ -52,6 +52,13 @@ for tool in dotnet node npm; do
   command -v "$tool" > /dev/null || die "'$tool' is not on PATH; the tests need dotnet and node (with npm)."
 done
 
+# --- Build, in the background while Azurite, Chromium and the database servers are installed and started ---
+# (the build needs none of them; they mostly wait on downloads and disks). Its output is shown when it ends.
+build_log=$(mktemp "${TMPDIR:-/tmp}/serverless-test-build.XXXXXX")
+dotnet build Serverless.sln -c Release --verbosity minimal > "$build_log" 2>&1 &
+build_pid=$!
+trap 'kill "$build_pid" 2> /dev/null || true' EXIT
+
 # --- Azurite, pinned in package-lock.json ----------------------------------------------------
 # npm writes node_modules/.package-lock.json on every install: a lockfile newer than it means
 # the pinned tree changed since the last install.
@@ -86,7 +93,16 @@ stop_mariadb() {
     rm -rf "$dir"
   fi
 }
-trap 'stop_postgres; stop_mariadb' EXIT
+stop_build() {
+  if [[ -n "${build_pid:-}" ]]; then
+    kill "$build_pid" 2> /dev/null || true
+    wait "$build_pid" 2> /dev/null || true
+    cat "$build_log" 2> /dev/null || true
+    rm -f "$build_log"
+    build_pid=""
+  fi
+}
+trap 'stop_build; stop_postgres; stop_mariadb' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -113,9 +129,14 @@ if [[ -z "${TEST_MYSQL_CONNECTION:-}" && -f scripts/mariadb.sh ]]; then
   echo "started a throwaway MariaDB in $mariadb_dir"
 fi
 
-# --- Build -----------------------------------------------------------------------------------
+# --- Build (started above) ------------------------------------------------------------------------
 section "dotnet build Serverless.sln -c Release"
-dotnet build Serverless.sln -c Release --verbosity minimal ||
+build_status=0
+wait "$build_pid" || build_status=$?
+build_pid=""
+cat "$build_log"
+rm -f "$build_log"
+(( build_status == 0 )) ||
   die "BUILD FAILED: dotnet build Serverless.sln -c Release (see the errors above); no tests were run."
 
 # --- Tests -----------------------------------------------------------------------------------
@@ -152,26 +173,32 @@ run_project() {
   fi
 }
 
-# Two lanes, to stay inside the suite's time budget on two cores. In the background, the crash tests (which mostly wait on
-# deadlines, kills and restarts of their own processes), then the resilience tests (storage outages, mostly waiting on
-# Durable's leases); in the foreground meanwhile, the quick projects one after another, then the infrastructure tests
-# (Bicep compilations) and the functions tests (many in-process hosts). A lane runs its projects one after another.
-background=(tests/Serverless.Crash.Tests/Serverless.Crash.Tests.csproj tests/Serverless.Resilience.Tests/Serverless.Resilience.Tests.csproj)
-last=(tests/Serverless.Infra.Tests/Serverless.Infra.Tests.csproj tests/Serverless.Functions.Tests/Serverless.Functions.Tests.csproj)
+# Three lanes, to stay inside the suite's time budget on two cores; a lane runs its projects one after another, and the
+# lanes are balanced so that they end at about the same time. The crash tests (kills and restarts of their own host
+# processes, about half of them waiting on deadlines and leases) have a lane of their own; the resilience tests (storage
+# outages, mostly waiting on Durable's leases) and then the infrastructure tests (Bicep compilations) another; the
+# quick projects and then the functions tests (many in-process hosts) run in the foreground meanwhile.
+crash_lane=(tests/Serverless.Crash.Tests/Serverless.Crash.Tests.csproj)
+outage_lane=(tests/Serverless.Resilience.Tests/Serverless.Resilience.Tests.csproj tests/Serverless.Infra.Tests/Serverless.Infra.Tests.csproj)
+last=(tests/Serverless.Functions.Tests/Serverless.Functions.Tests.csproj)
 run_lane() {
   local project
   for project in "$@"; do
     if [[ " ${projects[*]} " == *" $project "* ]]; then run_project "$project"; fi
   done
 }
-run_lane "${background[@]}" > "$results_dir/background.log" 2>&1 &
-background_pid=$!
+run_lane "${crash_lane[@]}" > "$results_dir/crash-lane.log" 2>&1 &
+crash_lane_pid=$!
+run_lane "${outage_lane[@]}" > "$results_dir/outage-lane.log" 2>&1 &
+outage_lane_pid=$!
 for project in "${projects[@]}"; do
-  if [[ " ${background[*]} ${last[*]} " != *" $project "* ]]; then run_project "$project"; fi
+  if [[ " ${crash_lane[*]} ${outage_lane[*]} ${last[*]} " != *" $project "* ]]; then run_project "$project"; fi
 done
 run_lane "${last[@]}"
-wait "$background_pid" || true
-cat "$results_dir/background.log"
+wait "$outage_lane_pid" || true
+cat "$results_dir/outage-lane.log"
+wait "$crash_lane_pid" || true
+cat "$results_dir/crash-lane.log"
 
 broken=()
 for file in "$results_dir"/*.broken; do
