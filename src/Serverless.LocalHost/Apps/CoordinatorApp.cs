@@ -1,6 +1,5 @@
 using System.Reflection;
 using OpenTelemetry.Metrics;
-using Serverless.Functions.Hosting;
 using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.Functions.Telemetry;

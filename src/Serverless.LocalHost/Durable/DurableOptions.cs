@@ -4,7 +4,6 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using DurableTask.AzureStorage;
 using Serverless.Functions.Faults;
-using Serverless.Functions.Hosting;
 using Serverless.Functions.Settings;
 using Serverless.Functions.Storage;
 using Serverless.LocalHost.Configuration;

@@ -1,6 +1,5 @@
 using DurableTask.Core;
 using Microsoft.DurableTask;
-using Microsoft.DurableTask.Worker;
 using Microsoft.DurableTask.Worker.Shims;
 using Serverless.LocalHost.Catalog;
 using Serverless.LocalHost.Invocation;

@@ -24,8 +24,15 @@ public sealed class DurableClientFixture : IAsyncLifetime
     private AzuriteInstance? _azurite;
     private TaskHubWorker? _worker;
     private LocalDurableTaskClient? _client;
+    private LocalDurableTaskClient? _otherProcessClient;
 
     public LocalDurableTaskClient Client => _client ?? throw new InvalidOperationException("The fixture has not started.");
+
+    /// <summary>A client on the same task hub whose process runs no engine: it learns of a completion only by reading the instance.</summary>
+    public LocalDurableTaskClient OtherProcessClient => _otherProcessClient ?? throw new InvalidOperationException("The fixture has not started.");
+
+    /// <summary>The storage requests of the engine and both clients.</summary>
+    public Serverless.Functions.Storage.StorageMetrics Metrics { get; } = new();
 
     public async Task InitializeAsync()
     {
@@ -37,18 +44,21 @@ public sealed class DurableClientFixture : IAsyncLifetime
             ["AzureFunctionsJobHost:extensions:durableTask:storageProvider:maxQueuePollingInterval"] = "00:00:00.2",
         }).Build();
         var loggers = NullLoggerFactory.Instance;
-        var service = new AzureStorageOrchestrationService(DurableOptions.From(configuration, _azurite.ConnectionString, "LocalClientTests", new Serverless.Functions.Storage.StorageMetrics(), loggers));
+        var service = new AzureStorageOrchestrationService(DurableOptions.From(configuration, _azurite.ConnectionString, "LocalClientTests", Metrics, loggers));
         await service.CreateIfNotExistsAsync();
 
         var shims = new DurableTaskShimFactory(new DurableTaskWorkerOptions { DataConverter = JsonDataConverter.Default }, loggers);
-        _worker = new TaskHubWorker(service, loggers);
+        // As the local host wires them: the engine tells this process's client when it committed an instance's end.
+        var completions = new InstanceCompletions();
+        _worker = new TaskHubWorker(new CommitNotifyingService(service, completions), loggers);
         _worker.AddTaskOrchestrations(
             new Orchestrator(Echo, () => shims.CreateOrchestration(Echo, FuncTaskOrchestrator.Create<string, string>(
                 (context, input) => Task.FromResult(input)))),
             new Orchestrator(AwaitGo, () => shims.CreateOrchestration(AwaitGo, FuncTaskOrchestrator.Create<string, string>(
                 (context, input) => context.WaitForExternalEvent<string>("Go")))));
         await _worker.StartAsync();
-        _client = new LocalDurableTaskClient(service, JsonDataConverter.Default, new InstanceCompletions());
+        _client = new LocalDurableTaskClient(service, JsonDataConverter.Default, completions);
+        _otherProcessClient = new LocalDurableTaskClient(service, JsonDataConverter.Default, new InstanceCompletions());
     }
 
     public async Task DisposeAsync()
@@ -63,6 +73,8 @@ public sealed class DurableClientFixture : IAsyncLifetime
             await _azurite.KillAsync();
             await _azurite.DisposeAsync();
         }
+
+        Metrics.Dispose();
     }
 
     private sealed class Orchestrator : ObjectCreator<TaskOrchestration>

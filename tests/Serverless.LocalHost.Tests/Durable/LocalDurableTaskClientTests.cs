@@ -3,6 +3,7 @@ using DurableTask.Core;
 using DurableTask.Core.History;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Serverless.Functions.Storage;
 using Serverless.LocalHost.Durable;
 
 namespace Serverless.LocalHost.Tests.Durable;
@@ -12,10 +13,13 @@ public sealed class LocalDurableTaskClientTests(DurableClientFixture fixture) : 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// The most a completed instance may go unnoticed: the client polls at most every 500 ms, where the backend's own wait
-    /// polls every 2 s. The margin is for a read from a busy Azurite.
+    /// The most a completed instance may go unnoticed by a client in the process whose engine completed it, which is told at
+    /// once (the backend's own wait polls every 2 s). The margin is for a read from a busy Azurite.
     /// </summary>
     private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(1.2);
+
+    /// <summary>The same for a client in another process, which reads the instance again every second.</summary>
+    private static readonly TimeSpan PromptFromAnotherProcess = TimeSpan.FromSeconds(2.2);
 
     private LocalDurableTaskClient Client => fixture.Client;
 
@@ -107,6 +111,35 @@ public sealed class LocalDurableTaskClientTests(DurableClientFixture fixture) : 
             var lag = returned - await observed;
             Assert.True(lag < Prompt, $"round {round}: the wait returned {lag.TotalMilliseconds:0} ms after an observer saw the instance completed");
         }
+    }
+
+    [Fact]
+    public async Task WaitForInstanceCompletionAsync_OfAnInstanceAnotherProcessCompletes_ReadsItAboutOnceASecond_AndSeesTheEnd()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var id = await Client.ScheduleNewOrchestrationInstanceAsync(DurableClientFixture.AwaitGo, "unused", new StartOrchestrationOptions(Id("other")), timeout.Token);
+        await Client.WaitForInstanceStartAsync(id, cancellation: timeout.Token);
+        var window = TimeSpan.FromSeconds(3);
+
+        // The engine's own table reads while nothing happens, then the same window with a wait running.
+        var idle = await TableReadsDuringAsync(window, timeout.Token);
+        var waiting = fixture.OtherProcessClient.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+        var whileWaiting = await TableReadsDuringAsync(window, timeout.Token);
+        Assert.False(waiting.IsCompleted);
+
+        // A read at once and one a second: 3-4 in 3 s, where a backoff from 50 ms to 500 ms read 9 times.
+        var reads = whileWaiting - idle;
+        Assert.True(reads is >= 1 and <= 5, $"the wait read the instance about {reads} times in {window.TotalSeconds} s ({whileWaiting} reads, {idle} without it)");
+
+        var clock = Stopwatch.StartNew();
+        await Client.RaiseEventAsync(id, "Go", "went", timeout.Token);
+        var observed = ObserveCompletionAsync(id, clock, timeout.Token);
+        var completed = await waiting;
+        var returned = clock.Elapsed;
+        var lag = returned - await observed;
+
+        Assert.Equal("went", completed.ReadOutputAs<string>());
+        Assert.True(lag < PromptFromAnotherProcess, $"the wait returned {lag.TotalMilliseconds:0} ms after an observer saw the instance completed");
     }
 
     [Fact]
@@ -206,6 +239,13 @@ public sealed class LocalDurableTaskClientTests(DurableClientFixture fixture) : 
         }
 
         return clock.Elapsed;
+    }
+
+    private async Task<long> TableReadsDuringAsync(TimeSpan window, CancellationToken cancellationToken)
+    {
+        var before = fixture.Metrics.Snapshot()[StorageOperation.TableRead];
+        await Task.Delay(window, cancellationToken);
+        return fixture.Metrics.Snapshot()[StorageOperation.TableRead] - before;
     }
 
     private static string Id(string hint) => $"{hint}-{Guid.NewGuid():N}";
