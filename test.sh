@@ -60,7 +60,23 @@ done
 build_log=$(mktemp "${TMPDIR:-/tmp}/serverless-test-build.XXXXXX")
 dotnet build Serverless.sln -c Release --verbosity minimal > "$build_log" 2>&1 &
 build_pid=$!
-trap 'kill "$build_pid" 2> /dev/null || true' EXIT
+# Waits for the build and shows its output; returns the build's exit status.
+finish_build() {
+  local status=0
+  wait "$build_pid" || status=$?
+  build_pid=""
+  cat "$build_log"
+  rm -f "$build_log"
+  return "$status"
+}
+# Stops a build still running when the script ends early.
+stop_build() {
+  if [[ -n "$build_pid" ]]; then
+    kill "$build_pid" 2> /dev/null || true
+    finish_build > /dev/null || true
+  fi
+}
+trap stop_build EXIT
 
 # --- Azurite, pinned in package-lock.json ----------------------------------------------------
 # npm writes node_modules/.package-lock.json on every install: a lockfile newer than it means
@@ -96,15 +112,6 @@ stop_mariadb() {
     rm -rf "$dir"
   fi
 }
-stop_build() {
-  if [[ -n "${build_pid:-}" ]]; then
-    kill "$build_pid" 2> /dev/null || true
-    wait "$build_pid" 2> /dev/null || true
-    cat "$build_log" 2> /dev/null || true
-    rm -f "$build_log"
-    build_pid=""
-  fi
-}
 trap 'stop_build; stop_postgres; stop_mariadb' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -134,12 +141,7 @@ fi
 
 # --- Build (started above) ------------------------------------------------------------------------
 section "dotnet build Serverless.sln -c Release"
-build_status=0
-wait "$build_pid" || build_status=$?
-build_pid=""
-cat "$build_log"
-rm -f "$build_log"
-(( build_status == 0 )) ||
+finish_build ||
   die "BUILD FAILED: dotnet build Serverless.sln -c Release (see the errors above); no tests were run."
 
 # --- Tests -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ using Microsoft.DurableTask.Worker;
 using Microsoft.DurableTask.Worker.Shims;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
+using Serverless.Functions.Storage;
 using Serverless.LocalHost.Durable;
 using Serverless.Testing;
 
@@ -32,7 +33,7 @@ public sealed class DurableClientFixture : IAsyncLifetime
     public LocalDurableTaskClient OtherProcessClient => _otherProcessClient ?? throw new InvalidOperationException("The fixture has not started.");
 
     /// <summary>The storage requests of the engine and both clients.</summary>
-    public Serverless.Functions.Storage.StorageMetrics Metrics { get; } = new();
+    public StorageMetrics Metrics { get; } = new();
 
     public async Task InitializeAsync()
     {
